@@ -1,0 +1,192 @@
+"""Compare two tensors and say how equal they are: bitwise, close, or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lstm_demo._validate import describe
+
+#: The default ``(rtol, atol)`` of :func:`torch.testing.assert_close` per dtype,
+#: as its documentation lists them.
+DEFAULT_TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float16: (1e-3, 1e-5),
+    torch.bfloat16: (1.6e-2, 1e-5),
+    torch.float32: (1.3e-6, 1e-5),
+    torch.float64: (1e-7, 1e-7),
+    torch.complex32: (1e-3, 1e-5),
+    torch.complex64: (1.3e-6, 1e-5),
+    torch.complex128: (1e-7, 1e-7),
+}
+
+
+def default_tolerance(dtype: torch.dtype) -> tuple[float, float]:
+    """``(rtol, atol)`` that :func:`torch.testing.assert_close` uses for ``dtype``.
+
+    Integer and boolean dtypes get ``(0, 0)``: their values must match exactly.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.compare import default_tolerance
+    >>> default_tolerance(torch.float32)
+    (1.3e-06, 1e-05)
+    """
+    return DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How ``actual`` compares with ``expected``, element by element.
+
+    ``close`` uses the rule of :func:`torch.testing.assert_close`:
+    ``|actual - expected| <= atol + rtol * |expected|`` for every element
+    (NaN is never close). ``equal`` is :func:`torch.equal`: same values bit
+    for bit. ``str()`` gives a one-line report.
+    """
+
+    equal: bool
+    """True when the tensors are bitwise equal (:func:`torch.equal`)."""
+    close: bool
+    """True when every element is within ``atol + rtol * |expected|``."""
+    max_abs_diff: float
+    """Greatest ``|actual - expected|``."""
+    max_rel_diff: float
+    """Greatest ``|actual - expected| / |expected|``."""
+    where: tuple[int, ...] | None
+    """Index of the greatest absolute difference (None for empty tensors)."""
+    mismatched: int
+    """Number of elements outside the tolerance."""
+    numel: int
+    """Number of elements compared."""
+    rtol: float
+    """Relative tolerance used."""
+    atol: float
+    """Absolute tolerance used."""
+    dtype: torch.dtype
+    """dtype of the tensors."""
+
+    def __str__(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        if self.equal:
+            return f"bitwise equal ({self.numel} elements, {dtype})"
+        tol = f"rtol={self.rtol:.2g}, atol={self.atol:.2g}"
+        diff = (
+            f"max abs diff {self.max_abs_diff:.3g} at {self.where}, "
+            f"max rel diff {self.max_rel_diff:.3g}"
+        )
+        if self.close:
+            return f"close, not bitwise equal: {diff}; all {self.numel} within {tol} ({dtype})"
+        share = 100 * self.mismatched / self.numel
+        return (
+            f"NOT close: {self.mismatched} / {self.numel} ({share:.1f}%) elements "
+            f"outside {tol}; {diff} ({dtype})"
+        )
+
+
+def compare(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Comparison:
+    """Compare ``actual`` with ``expected``: bitwise, and within a tolerance.
+
+    Parameters
+    ----------
+    actual, expected : torch.Tensor
+        Same shape and dtype. They may live on different devices: both are
+        compared on the CPU.
+    rtol, atol : float, optional
+        Give both or neither. By default, those of
+        :func:`torch.testing.assert_close` for the dtype (float32:
+        ``rtol=1.3e-6, atol=1e-5``; float64: ``1e-7, 1e-7``).
+
+    Returns
+    -------
+    Comparison
+        ``equal`` (bitwise), ``close``, the greatest differences and where,
+        the number of mismatched elements and the tolerances used.
+
+    Raises
+    ------
+    TypeError
+        If either argument is not a tensor, or their dtypes differ.
+    ValueError
+        If their shapes differ, only one tolerance is given, or a tolerance
+        is negative.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo import compare
+    >>> a = torch.tensor([1.0, 2.0, 3.0])
+    >>> print(compare(a, a.clone()))
+    bitwise equal (3 elements, float32)
+    >>> print(compare(a + 2**-20, a))
+    close, not bitwise equal: max abs diff 9.54e-07 at (0,), max rel diff 9.54e-07; all 3 within rtol=1.3e-06, atol=1e-05 (float32)
+    >>> result = compare(a, torch.tensor([1.0, 2.5, 3.0]))
+    >>> result.close, result.mismatched, result.where
+    (False, 1, (1,))
+    """
+    for name, value in (("actual", actual), ("expected", expected)):
+        if not isinstance(value, torch.Tensor):
+            msg = f"Expected {name} to be a torch.Tensor, but got {describe(value)} instead."
+            raise TypeError(msg)
+    if actual.dtype != expected.dtype:
+        msg = (
+            f"Expected tensors of the same dtype, but got actual {actual.dtype} "
+            f"and expected {expected.dtype} instead."
+        )
+        raise TypeError(msg)
+    if actual.shape != expected.shape:
+        msg = (
+            f"Expected tensors of the same shape, but got actual {tuple(actual.shape)} "
+            f"and expected {tuple(expected.shape)} instead."
+        )
+        raise ValueError(msg)
+    if (rtol is None) != (atol is None):
+        msg = f"Expected both rtol and atol or neither, but got rtol={rtol} and atol={atol} instead."
+        raise ValueError(msg)
+    if rtol is None or atol is None:
+        rtol, atol = default_tolerance(actual.dtype)
+    if rtol < 0 or atol < 0:
+        msg = f"Expected non-negative tolerances, but got rtol={rtol} and atol={atol} instead."
+        raise ValueError(msg)
+
+    a = actual.detach().cpu()
+    e = expected.detach().cpu()
+    equal = torch.equal(a, e)
+    numel = a.numel()
+    if numel == 0:
+        return Comparison(equal, True, 0.0, 0.0, None, 0, 0, rtol, atol, actual.dtype)
+
+    wide = torch.complex128 if a.is_complex() else torch.float64
+    a, e = a.to(wide), e.to(wide)
+    abs_diff = (a - e).abs()
+    both_nan = torch.isnan(a) & torch.isnan(e)
+    abs_diff = torch.where(torch.isnan(abs_diff) & ~both_nan, torch.inf, abs_diff)
+    abs_diff = torch.where(both_nan, torch.inf, abs_diff)
+    same = a == e  # also covers equal infinities
+    abs_diff = torch.where(same, 0.0, abs_diff)
+    within = (abs_diff <= atol + rtol * e.abs()) & ~torch.isnan(a) & ~torch.isnan(e)
+    within |= same
+    rel_diff = abs_diff / e.abs()
+    rel_diff = torch.where(abs_diff == 0, 0.0, rel_diff)
+    flat = int(abs_diff.argmax())
+    where = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), a.shape))
+    mismatched = int((~within).sum())
+    return Comparison(
+        equal=equal,
+        close=mismatched == 0,
+        max_abs_diff=float(abs_diff.max()),
+        max_rel_diff=float(rel_diff.max()),
+        where=where,
+        mismatched=mismatched,
+        numel=numel,
+        rtol=rtol,
+        atol=atol,
+        dtype=actual.dtype,
+    )

@@ -1,0 +1,165 @@
+"""Which devices a run uses, and how closely two devices can be expected to agree."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+import torch
+
+from lstm_demo.compare import default_tolerance
+
+#: Set to 1 to turn "no CUDA GPU" from a printed note into an error.
+REQUIRE_CUDA_ENV = "LSTM_DEMO_REQUIRE_CUDA"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def available_devices() -> list[torch.device]:
+    """The devices this machine can run: the CPU first, then each CUDA device, then MPS.
+
+    Examples
+    --------
+    >>> from lstm_demo import available_devices
+    >>> available_devices()[0]
+    device(type='cpu')
+    """
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices += [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append(torch.device("mps"))
+    return devices
+
+
+def cuda_required() -> bool:
+    """Whether ``LSTM_DEMO_REQUIRE_CUDA`` asks for a CUDA GPU.
+
+    Raises
+    ------
+    ValueError
+        If the variable is set to something other than 1/0, true/false,
+        yes/no or on/off.
+    """
+    value = os.environ.get(REQUIRE_CUDA_ENV, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    msg = (
+        f"Expected {REQUIRE_CUDA_ENV} to be 1 or 0 (or true/false, yes/no, on/off), "
+        f"but got {os.environ[REQUIRE_CUDA_ENV]!r} instead."
+    )
+    raise ValueError(msg)
+
+
+def each_device(*, file: TextIO | None = None) -> list[torch.device]:
+    """The devices a page or check runs on, after saying which they are.
+
+    Prints one line naming the devices. Where there is no CUDA GPU it says
+    so plainly, unless ``LSTM_DEMO_REQUIRE_CUDA=1``, which makes that an
+    error: builds that must publish GPU results set it.
+
+    Parameters
+    ----------
+    file : text stream, optional
+        Where to print; standard output by default.
+
+    Returns
+    -------
+    list of torch.device
+        :func:`available_devices`.
+
+    Raises
+    ------
+    RuntimeError
+        If ``LSTM_DEMO_REQUIRE_CUDA=1`` and no CUDA device is available.
+    """
+    file = sys.stdout if file is None else file
+    devices = available_devices()
+    names = ", ".join(device_name(d) for d in devices)
+    if not any(d.type == "cuda" for d in devices):
+        if cuda_required():
+            msg = (
+                f"{REQUIRE_CUDA_ENV}=1, but this machine has no CUDA device "
+                f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}): "
+                "build on a machine with a GPU and a CUDA build of torch."
+            )
+            raise RuntimeError(msg)
+        print(f"Running on: {names}.", file=file)
+        print(
+            "No CUDA GPU on the machine that ran this, so only CPU results appear "
+            "below; on a machine with a GPU the same code also runs there and "
+            "compares with the CPU.",
+            file=file,
+        )
+    else:
+        print(f"Running on: {names}.", file=file)
+    return devices
+
+
+def device_name(device: torch.device) -> str:
+    """``cpu``, or ``cuda:0 (NVIDIA H100 80GB HBM3)`` for a GPU."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A tolerance for :func:`lstm_demo.compare` and the reason for it."""
+
+    rtol: float
+    atol: float
+    why: str
+
+    def __str__(self) -> str:
+        return f"rtol={self.rtol:.2g}, atol={self.atol:.2g}: {self.why}"
+
+
+def _cudnn_tf32() -> bool:
+    rnn = getattr(torch.backends.cudnn, "rnn", None)
+    precision = getattr(rnn, "fp32_precision", None)
+    if precision is not None and precision != "none":
+        return precision == "tf32"
+    return bool(torch.backends.cudnn.allow_tf32)
+
+
+def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
+    """How closely results on ``device`` can be expected to match the CPU's.
+
+    On the CPU: :func:`torch.testing.assert_close`'s default for ``dtype``.
+    On CUDA, cuDNN sums in another order, and for float32 may use TF32 tensor
+    cores (a 10-bit mantissa, unit roundoff 2**-11 = 4.9e-4) unless
+    ``torch.backends.cudnn.allow_tf32`` is off; errors then grow over time
+    steps, so the tolerance is wider. PyTorch's own RNN tests compare CPU
+    and cuDNN in float64 within 5e-5 absolute.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.devices import tolerance_for
+    >>> print(tolerance_for("cpu", torch.float32))
+    rtol=1.3e-06, atol=1e-05: torch.testing's default for float32
+    """
+    device = torch.device(device)
+    rtol, atol = default_tolerance(dtype)
+    name = str(dtype).removeprefix("torch.")
+    if device.type == "cpu":
+        return Tolerance(rtol, atol, f"torch.testing's default for {name}")
+    if dtype == torch.float64:
+        return Tolerance(1e-7, 5e-5, "float64 on a GPU: PyTorch's own CPU-vs-cuDNN RNN tests use atol 5e-5")
+    if dtype == torch.float32 and _cudnn_tf32():
+        return Tolerance(
+            1e-2,
+            1e-3,
+            "float32 on a GPU with TF32 allowed in cuDNN (10-bit mantissa, "
+            "unit roundoff 4.9e-4, growing over time steps)",
+        )
+    if dtype == torch.float32:
+        return Tolerance(1e-5, 1e-5, "float32 on a GPU: another summation order, growing over time steps")
+    return Tolerance(rtol, atol, f"torch.testing's default for {name}")

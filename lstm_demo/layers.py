@@ -1,0 +1,291 @@
+"""Take a multi-layer recurrent module apart into single layers, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from lstm_demo._validate import StackSpec, base_class, check_module, describe
+
+
+def _param_names(cls: type[nn.RNNBase], layer: int, bidirectional: bool, bias: bool, proj: bool) -> list[tuple[str, str]]:
+    """(name in a single-layer module, name in the stack) for one layer."""
+    kinds = ["weight_ih", "weight_hh"]
+    if bias:
+        kinds += ["bias_ih", "bias_hh"]
+    if proj:
+        kinds.append("weight_hr")
+    suffixes = ["", "_reverse"] if bidirectional else [""]
+    return [(f"{k}_l0{s}", f"{k}_l{layer}{s}") for s in suffixes for k in kinds]
+
+
+def _new_module(
+    cls: type[nn.RNNBase],
+    *,
+    input_size: int,
+    num_layers: int,
+    like: nn.RNNBase,
+) -> nn.RNNBase:
+    """A fresh module of ``cls`` configured like ``like`` except for its size."""
+    param = next(like.parameters())
+    kwargs: dict[str, Any] = {
+        "input_size": input_size,
+        "hidden_size": like.hidden_size,
+        "num_layers": num_layers,
+        "bias": like.bias,
+        "batch_first": like.batch_first,
+        "bidirectional": like.bidirectional,
+        "device": param.device,
+        "dtype": param.dtype,
+    }
+    if cls is nn.LSTM:
+        kwargs["proj_size"] = like.proj_size
+    if cls is nn.RNN:
+        kwargs["nonlinearity"] = like.nonlinearity
+    module = cls(**kwargs)
+    module.train(like.training)
+    return module
+
+
+def _copy_params(dst: nn.Module, src: nn.Module, names: list[tuple[str, str]], *, to_stack: bool) -> None:
+    with torch.no_grad():
+        for single, stacked in names:
+            d, s = (stacked, single) if to_stack else (single, stacked)
+            target, source = getattr(dst, d), getattr(src, s)
+            target.copy_(source)
+            target.requires_grad_(source.requires_grad)
+
+
+def split_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
+    """Split a multi-layer module into single-layer modules of the same class.
+
+    Layer ``k`` of ``rnn`` becomes a module with ``num_layers=1`` holding a
+    copy of ``weight_ih_lk``, ``weight_hh_lk`` (and the biases, ``weight_hr_lk``
+    and the ``_reverse`` direction where present) as its layer 0. Each copy
+    has the same device, dtype, ``bias``, ``batch_first``, ``proj_size``,
+    ``bidirectional`` and training mode as ``rnn``; layer ``k + 1`` takes
+    ``num_directions * out_size`` inputs, the features of layer ``k``'s output.
+
+    The dropout ``rnn`` applies between layers belongs to no single layer and
+    is dropped: compare with ``rnn`` in ``eval()`` mode or with ``dropout=0``.
+
+    Parameters
+    ----------
+    rnn : nn.LSTM, nn.GRU or nn.RNN
+        Any number of layers. Subclasses are split into their PyTorch base
+        class.
+
+    Returns
+    -------
+    list of nn.Module
+        ``rnn.num_layers`` single-layer modules, first layer first. Their
+        parameters are copies: changing them leaves ``rnn`` unchanged.
+
+    Raises
+    ------
+    TypeError
+        If ``rnn`` is not an nn.LSTM, nn.GRU or nn.RNN.
+
+    Examples
+    --------
+    The two layers of a ``num_layers=2`` LSTM, as the post built them by hand:
+
+    >>> from torch import nn
+    >>> from lstm_demo import split_layers
+    >>> layers = split_layers(nn.LSTM(3, 4, num_layers=2, bidirectional=True))
+    >>> layers
+    [LSTM(3, 4, bidirectional=True), LSTM(8, 4, bidirectional=True)]
+    """
+    cls = check_module(rnn)
+    out_size = getattr(rnn, "proj_size", 0) or rnn.hidden_size
+    directions = 2 if rnn.bidirectional else 1
+    layers = []
+    for k in range(rnn.num_layers):
+        input_size = rnn.input_size if k == 0 else directions * out_size
+        layer = _new_module(cls, input_size=input_size, num_layers=1, like=rnn)
+        names = _param_names(cls, k, rnn.bidirectional, rnn.bias, bool(getattr(rnn, "proj_size", 0)))
+        _copy_params(layer, rnn, names, to_stack=False)
+        layers.append(layer)
+    return layers
+
+
+def _check_layers(layers: Any, what: str) -> StackSpec:
+    """Check that ``layers`` form one multi-layer module; return its spec."""
+    if not isinstance(layers, Sequence) or isinstance(layers, nn.Module):
+        msg = f"Expected {what} to be a list of single-layer modules, but got {describe(layers)} instead."
+        raise TypeError(msg)
+    if len(layers) == 0:
+        msg = f"Expected at least one layer in {what}, but got an empty list instead."
+        raise ValueError(msg)
+    for k, layer in enumerate(layers):
+        check_module(layer, f"{what}[{k}]")
+        if layer.num_layers != 1:
+            msg = (
+                f"Expected single-layer modules, but got {what}[{k}] with "
+                f"num_layers={layer.num_layers} instead; split it with split_layers first."
+            )
+            raise ValueError(msg)
+    first = StackSpec.of(layers[0])
+    for k, layer in enumerate(layers[1:], start=1):
+        spec = StackSpec.of(layer)
+        if spec.cls is not first.cls:
+            msg = (
+                f"Expected every layer to be {first.name} like {what}[0], "
+                f"but got {spec.name} at {what}[{k}] instead."
+            )
+            raise TypeError(msg)
+        for attr in ("hidden_size", "proj_size", "bidirectional", "batch_first", "device", "dtype"):
+            if getattr(spec, attr) != getattr(first, attr):
+                msg = (
+                    f"Expected every layer to have {attr}={getattr(first, attr)} like "
+                    f"{what}[0], but got {attr}={getattr(spec, attr)} at {what}[{k}] instead."
+                )
+                raise ValueError(msg)
+        for attr in ("bias", "nonlinearity"):
+            if getattr(layer, attr, None) != getattr(layers[0], attr, None):
+                msg = (
+                    f"Expected every layer to have {attr}={getattr(layers[0], attr)} like "
+                    f"{what}[0], but got {attr}={getattr(layer, attr)} at {what}[{k}] instead."
+                )
+                raise ValueError(msg)
+        expected_in = first.directions * first.out_size
+        if spec.input_size != expected_in:
+            msg = (
+                f"Expected {what}[{k}] to take input_size={expected_in} (the output "
+                f"features of {what}[{k - 1}]), but got input_size={spec.input_size} instead."
+            )
+            raise ValueError(msg)
+    return StackSpec(
+        cls=first.cls,
+        input_size=first.input_size,
+        hidden_size=first.hidden_size,
+        proj_size=first.proj_size,
+        num_layers=len(layers),
+        bidirectional=first.bidirectional,
+        batch_first=first.batch_first,
+        device=first.device,
+        dtype=first.dtype,
+    )
+
+
+def run_stacked(layers: Sequence[nn.RNNBase], input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+    """Run single-layer modules one after another, as one multi-layer module would.
+
+    Layer ``k + 1`` reads the output of layer ``k``. The result has the form of
+    the multi-layer module's forward: ``output`` of the last layer, and the
+    final states of all layers stacked in the module's order (layer-major,
+    then direction).
+
+    Parameters
+    ----------
+    layers : sequence of nn.LSTM, nn.GRU or nn.RNN
+        Single-layer modules of one class, for example from
+        :func:`split_layers`, each taking the previous one's output features.
+    input : torch.Tensor
+        As for the multi-layer module: ``(seq_len, batch, input_size)``,
+        ``(batch, seq_len, input_size)`` when ``batch_first``, or unbatched
+        ``(seq_len, input_size)``. A ``PackedSequence`` is not supported.
+    hx : torch.Tensor or tuple of torch.Tensor, optional
+        The multi-layer initial state: ``h_0`` of shape
+        ``(num_layers * num_directions, batch, out_size)`` (and ``c_0`` for
+        LSTMs); rows ``k * num_directions`` onwards belong to layer ``k``.
+
+    Returns
+    -------
+    output : torch.Tensor
+        The last layer's output.
+    h_n : torch.Tensor or tuple of torch.Tensor
+        All layers' final states, ``(h_n, c_n)`` for LSTMs, each of shape
+        ``(num_layers * num_directions, batch, ...)``.
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` is not a list of nn.LSTM/nn.GRU/nn.RNN of one class,
+        or ``input``/``hx`` have the wrong type.
+    ValueError
+        If ``layers`` is empty, holds a multi-layer module, or its layers do
+        not chain (sizes, directions, device, dtype); or if ``input``/``hx``
+        have the wrong shape, device or dtype.
+
+    Examples
+    --------
+    Two hand-stacked layers equal the ``num_layers=2`` module they came from:
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo import run_stacked, split_layers
+    >>> _ = torch.manual_seed(1)
+    >>> lstm = nn.LSTM(3, 3, num_layers=2)
+    >>> x = torch.randn(5, 1, 3)
+    >>> output, (h_n, c_n) = run_stacked(split_layers(lstm), x)
+    >>> h_n.shape
+    torch.Size([2, 1, 3])
+    >>> expected, _ = lstm(x)
+    >>> torch.testing.assert_close(output, expected)
+    """
+    spec = _check_layers(layers, "layers")
+    spec.check_input(input)
+    spec.check_hx(hx, input)
+
+    is_lstm = spec.cls is nn.LSTM
+    rows = spec.directions
+    x = input
+    finals: list[Any] = []
+    for k, layer in enumerate(layers):
+        if hx is None:
+            state = None
+        elif is_lstm:
+            state = tuple(t[k * rows : (k + 1) * rows] for t in hx)
+        else:
+            state = hx[k * rows : (k + 1) * rows]
+        x, final = layer(x, state)
+        finals.append(final)
+    if is_lstm:
+        h_n = torch.cat([h for h, _ in finals], dim=0)
+        c_n = torch.cat([c for _, c in finals], dim=0)
+        return x, (h_n, c_n)
+    return x, torch.cat(finals, dim=0)
+
+
+def stack_layers(layers: Sequence[nn.RNNBase]) -> nn.RNNBase:
+    """Build one multi-layer module from single-layer modules: the inverse of :func:`split_layers`.
+
+    Parameters
+    ----------
+    layers : sequence of nn.LSTM, nn.GRU or nn.RNN
+        Single-layer modules of one class whose sizes chain, with the same
+        ``hidden_size``, ``proj_size``, ``bias``, ``batch_first``,
+        ``bidirectional``, device and dtype.
+
+    Returns
+    -------
+    nn.LSTM, nn.GRU or nn.RNN
+        A module with ``num_layers=len(layers)``, ``dropout=0`` and copies of
+        the layers' parameters, in the first layer's training mode.
+
+    Raises
+    ------
+    TypeError
+        If ``layers`` is not a list of nn.LSTM/nn.GRU/nn.RNN of one class.
+    ValueError
+        If ``layers`` is empty, holds a multi-layer module, or its layers do
+        not chain.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from lstm_demo import stack_layers
+    >>> stack_layers([nn.GRU(3, 4), nn.GRU(4, 4)])
+    GRU(3, 4, num_layers=2)
+    """
+    spec = _check_layers(layers, "layers")
+    first = layers[0]
+    module = _new_module(base_class(first), input_size=spec.input_size, num_layers=len(layers), like=first)
+    for k, layer in enumerate(layers):
+        names = _param_names(spec.cls, k, spec.bidirectional, first.bias, bool(spec.proj_size))
+        _copy_params(module, layer, names, to_stack=True)
+    return module

@@ -1,0 +1,88 @@
+"""What produced a run: the provenance every executed page prints."""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from dataclasses import dataclass, field
+
+import torch
+
+from lstm_demo.devices import available_devices, device_name
+
+
+def _version() -> str:
+    from lstm_demo import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class EnvironmentReport:
+    """The versions, devices and precision flags of one run. ``str()`` prints it."""
+
+    date: str
+    python: str
+    platform: str
+    torch: str
+    lstm_demo: str
+    cuda: str | None
+    cudnn: int | None
+    devices: list[str]
+    threads: int
+    default_dtype: str
+    flags: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [
+            f"date (UTC)      {self.date}",
+            f"python          {self.python} on {self.platform}",
+            f"torch           {self.torch} (CUDA {self.cuda or 'none'}, cuDNN {self.cudnn or 'none'})",
+            f"lstm_demo       {self.lstm_demo}",
+            f"devices         {', '.join(self.devices)}",
+            f"CPU threads     {self.threads}",
+            f"default dtype   {self.default_dtype}",
+        ]
+        lines += [f"{k:<15} {v}" for k, v in self.flags.items()]
+        return "\n".join(lines)
+
+
+def _flags() -> dict[str, str]:
+    cudnn_rnn = getattr(torch.backends.cudnn, "rnn", None)
+    flags = {
+        "matmul TF32": str(torch.backends.cuda.matmul.allow_tf32),
+        "cuDNN TF32": str(torch.backends.cudnn.allow_tf32),
+    }
+    if cudnn_rnn is not None and hasattr(cudnn_rnn, "fp32_precision"):
+        flags["cuDNN RNN fp32"] = str(cudnn_rnn.fp32_precision)
+    flags["fp32 matmul"] = torch.get_float32_matmul_precision()
+    flags["deterministic"] = str(torch.are_deterministic_algorithms_enabled())
+    return flags
+
+
+def environment_report() -> EnvironmentReport:
+    """The provenance of this run: date, versions, devices and precision flags.
+
+    Examples
+    --------
+    >>> from lstm_demo import environment_report
+    >>> report = environment_report()
+    >>> report.devices[0]
+    'cpu'
+    >>> "torch" in str(report)
+    True
+    """
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return EnvironmentReport(
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        python=platform.python_version(),
+        platform=f"{platform.system()} {platform.machine()}",
+        torch=torch.__version__,
+        lstm_demo=_version(),
+        cuda=torch.version.cuda,
+        cudnn=cudnn,
+        devices=[device_name(d) for d in available_devices()],
+        threads=torch.get_num_threads(),
+        default_dtype=str(torch.get_default_dtype()).removeprefix("torch."),
+        flags=_flags(),
+    )
