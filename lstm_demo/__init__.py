@@ -7,13 +7,12 @@ The helpers stand in for a recurrent module's forward (``run_stepwise``,
 with the provenance of the run (``environment_report``).
 """
 
-from lstm_demo.compare import Comparison, compare
+from lstm_demo._version import __version__
+from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
 from lstm_demo.layers import run_stacked, split_layers, stack_layers
 from lstm_demo.provenance import environment_report
 from lstm_demo.stepwise import run_stepwise
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Comparison",

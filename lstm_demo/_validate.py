@@ -37,10 +37,7 @@ def describe(value: Any) -> str:
 def check_module(module: Any, what: str = "rnn") -> type[nn.RNNBase]:
     """Raise ``TypeError`` unless ``module`` is an nn.LSTM, nn.GRU or nn.RNN."""
     if not isinstance(module, RNN_CLASSES):
-        msg = (
-            f"Expected {what} to be an nn.LSTM, nn.GRU or nn.RNN, "
-            f"but got {describe(module)} instead."
-        )
+        msg = f"Expected {what} to be an nn.LSTM, nn.GRU or nn.RNN, but got {describe(module)} instead."
         raise TypeError(msg)
     return base_class(module)
 
@@ -127,8 +124,7 @@ class StackSpec:
         time_dim = 1 if (self.batch_first and input.dim() == 3) else 0
         if input.shape[time_dim] == 0:
             msg = (
-                f"Expected at least one time step, but got shape {tuple(input.shape)} "
-                f"with seq_len 0 instead."
+                f"Expected at least one time step, but got shape {tuple(input.shape)} with seq_len 0 instead."
             )
             raise ValueError(msg)
         self._check_placement("input", input)
@@ -155,10 +151,7 @@ class StackSpec:
             tensors = dict(zip(expected, hx, strict=True))
         else:
             if not isinstance(hx, torch.Tensor):
-                msg = (
-                    f"Expected hx to be a tensor h_0 for {self.name}, "
-                    f"but got {describe(hx)} instead."
-                )
+                msg = f"Expected hx to be a tensor h_0 for {self.name}, but got {describe(hx)} instead."
                 raise TypeError(msg)
             expected = {"h_0": (rows, *batch_shape, self.out_size)}
             tensors = {"h_0": hx}
@@ -179,14 +172,8 @@ class StackSpec:
 
     def _check_placement(self, name: str, tensor: torch.Tensor) -> None:
         if tensor.device != self.device:
-            msg = (
-                f"Expected {name} on the module's device {self.device}, "
-                f"but got {tensor.device} instead."
-            )
+            msg = f"Expected {name} on the module's device {self.device}, but got {tensor.device} instead."
             raise ValueError(msg)
         if tensor.dtype != self.dtype:
-            msg = (
-                f"Expected {name} of the module's dtype {self.dtype}, "
-                f"but got {tensor.dtype} instead."
-            )
+            msg = f"Expected {name} of the module's dtype {self.dtype}, but got {tensor.dtype} instead."
             raise ValueError(msg)

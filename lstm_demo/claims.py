@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from lstm_demo._validate import StackSpec, check_module
-from lstm_demo.compare import Comparison, compare
+from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, tolerance_for
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.stepwise import run_stepwise
@@ -52,7 +52,8 @@ class ClaimResult:
     def assert_holds(self) -> None:
         """Raise ``AssertionError`` with the report unless the claim holds."""
         if not self.holds:
-            raise AssertionError(f"claim failed: {self.claim}\n{self}")
+            msg = f"claim failed: {self.claim}\n{self}"
+            raise AssertionError(msg)
 
     def __str__(self) -> str:
         verdict = "holds" if self.holds else "FAILS"
@@ -79,7 +80,9 @@ def _claim_result(claim: str, rnn: nn.RNNBase, actual: Any, expected: Any) -> Cl
     return ClaimResult(claim, spec.device, spec.dtype, tol, comparisons, tuple(want.values()))
 
 
-WHOLE_VS_STEPWISE = "Feeding the whole sequence at once equals feeding it one step at a time, carrying the state."
+WHOLE_VS_STEPWISE = (
+    "Feeding the whole sequence at once equals feeding it one step at a time, carrying the state."
+)
 NUM_LAYERS_VS_STACKED = "A module with num_layers=N equals N single-layer modules stacked by hand."
 
 
@@ -206,8 +209,12 @@ def on_each_device(
             first = results[0]
             tol = result.tolerance
             extra = {
-                f"{name} vs {first.device}": compare(mine, theirs.to(mine.device), rtol=tol.rtol, atol=tol.atol)
-                for name, mine, theirs in zip(result.comparisons, result.reference, first.reference, strict=True)
+                f"{name} vs {first.device}": compare(
+                    mine, theirs.to(mine.device), rtol=tol.rtol, atol=tol.atol
+                )
+                for name, mine, theirs in zip(
+                    result.comparisons, result.reference, first.reference, strict=True
+                )
             }
             result = dataclasses.replace(result, comparisons={**result.comparisons, **extra})
         results.append(result)

@@ -9,7 +9,7 @@ from typing import TextIO
 
 import torch
 
-from lstm_demo.compare import default_tolerance
+from lstm_demo.comparison import default_tolerance
 
 #: Set to 1 to turn "no CUDA GPU" from a printed note into an error.
 REQUIRE_CUDA_ENV = "LSTM_DEMO_REQUIRE_CUDA"
@@ -72,7 +72,7 @@ def each_device(*, file: TextIO | None = None) -> list[torch.device]:
     Returns
     -------
     list of torch.device
-        :func:`available_devices`.
+        :func:`~lstm_demo.available_devices`.
 
     Raises
     ------

@@ -11,7 +11,7 @@ from torch import nn
 from lstm_demo._validate import StackSpec, base_class, check_module, describe
 
 
-def _param_names(cls: type[nn.RNNBase], layer: int, bidirectional: bool, bias: bool, proj: bool) -> list[tuple[str, str]]:
+def _param_names(layer: int, bidirectional: bool, bias: bool, proj: bool) -> list[tuple[str, str]]:
     """(name in a single-layer module, name in the stack) for one layer."""
     kinds = ["weight_ih", "weight_hh"]
     if bias:
@@ -106,7 +106,7 @@ def split_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
     for k in range(rnn.num_layers):
         input_size = rnn.input_size if k == 0 else directions * out_size
         layer = _new_module(cls, input_size=input_size, num_layers=1, like=rnn)
-        names = _param_names(cls, k, rnn.bidirectional, rnn.bias, bool(getattr(rnn, "proj_size", 0)))
+        names = _param_names(k, rnn.bidirectional, rnn.bias, bool(getattr(rnn, "proj_size", 0)))
         _copy_params(layer, rnn, names, to_stack=False)
         layers.append(layer)
     return layers
@@ -171,7 +171,9 @@ def _check_layers(layers: Any, what: str) -> StackSpec:
     )
 
 
-def run_stacked(layers: Sequence[nn.RNNBase], input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+def run_stacked(
+    layers: Sequence[nn.RNNBase], input: torch.Tensor, hx: Any = None
+) -> tuple[torch.Tensor, Any]:
     """Run single-layer modules one after another, as one multi-layer module would.
 
     Layer ``k + 1`` reads the output of layer ``k``. The result has the form of
@@ -286,6 +288,6 @@ def stack_layers(layers: Sequence[nn.RNNBase]) -> nn.RNNBase:
     first = layers[0]
     module = _new_module(base_class(first), input_size=spec.input_size, num_layers=len(layers), like=first)
     for k, layer in enumerate(layers):
-        names = _param_names(spec.cls, k, spec.bidirectional, first.bias, bool(spec.proj_size))
+        names = _param_names(k, spec.bidirectional, first.bias, bool(spec.proj_size))
         _copy_params(module, layer, names, to_stack=True)
     return module

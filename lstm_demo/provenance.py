@@ -8,13 +8,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from lstm_demo._version import __version__
 from lstm_demo.devices import available_devices, device_name
-
-
-def _version() -> str:
-    from lstm_demo import __version__
-
-    return __version__
 
 
 @dataclass(frozen=True)
@@ -78,7 +73,7 @@ def environment_report() -> EnvironmentReport:
         python=platform.python_version(),
         platform=f"{platform.system()} {platform.machine()}",
         torch=torch.__version__,
-        lstm_demo=_version(),
+        lstm_demo=__version__,
         cuda=torch.version.cuda,
         cudnn=cudnn,
         devices=[device_name(d) for d in available_devices()],

@@ -29,7 +29,7 @@ def default_tolerance(dtype: torch.dtype) -> tuple[float, float]:
     Examples
     --------
     >>> import torch
-    >>> from lstm_demo.compare import default_tolerance
+    >>> from lstm_demo.comparison import default_tolerance
     >>> default_tolerance(torch.float32)
     (1.3e-06, 1e-05)
     """
@@ -72,10 +72,7 @@ class Comparison:
         if self.equal:
             return f"bitwise equal ({self.numel} elements, {dtype})"
         tol = f"rtol={self.rtol:.2g}, atol={self.atol:.2g}"
-        diff = (
-            f"max abs diff {self.max_abs_diff:.3g} at {self.where}, "
-            f"max rel diff {self.max_rel_diff:.3g}"
-        )
+        diff = f"max abs diff {self.max_abs_diff:.3g} at {self.where}, max rel diff {self.max_rel_diff:.3g}"
         if self.close:
             return f"close, not bitwise equal: {diff}; all {self.numel} within {tol} ({dtype})"
         share = 100 * self.mismatched / self.numel

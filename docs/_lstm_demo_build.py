@@ -1,0 +1,125 @@
+"""Build-time glue between lstm_demo and Sphinx, importable by name.
+
+Two jobs, kept out of ``conf.py`` so the configuration stays picklable:
+
+* **Fresh on change.** sphinx-gallery re-runs an example only when the
+  example's own file changes, and myst-nb's cache keys on a page's code
+  cells; neither notices an edit to ``lstm_demo/``. :class:`SourceState`
+  fingerprints the package: when the fingerprint differs from the one stored
+  by the last successful build, every example and page executes again.
+* **No leakage between examples.** All gallery scripts run in the Sphinx
+  process, one after another; :func:`reset_torch` puts torch's global state
+  (seed, threads, default dtype, precision flags) back before each one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import Any
+
+
+class SourceState:
+    """A fingerprint of a package's source files and the last built one."""
+
+    def __init__(self, package: Path, stamp: Path) -> None:
+        self.package = package
+        self.stamp = stamp
+        digest = hashlib.sha256()
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+        self.digest = digest.hexdigest()
+
+    @property
+    def changed(self) -> bool:
+        """True unless the last successful build saw the same sources."""
+        try:
+            return self.stamp.read_text().strip() != self.digest
+        except FileNotFoundError:
+            return True
+
+
+def prune_caches(cache_root: Path, keep: Path) -> None:
+    """Remove notebook caches of earlier package versions."""
+    if not cache_root.is_dir():
+        return
+    for child in cache_root.iterdir():
+        if child.is_dir() and child != keep:
+            shutil.rmtree(child, ignore_errors=True)
+
+
+_TORCH_DEFAULTS: dict[str, Any] = {}
+
+
+def _torch_state() -> dict[str, Any]:
+    import torch
+
+    state = {
+        "threads": torch.get_num_threads(),
+        "default_dtype": torch.get_default_dtype(),
+        "matmul_precision": torch.get_float32_matmul_precision(),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_enabled": torch.backends.cudnn.enabled,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+        "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+    }
+    rnn = getattr(torch.backends.cudnn, "rnn", None)
+    if rnn is not None and hasattr(rnn, "fp32_precision"):
+        state["cudnn_rnn_fp32"] = rnn.fp32_precision
+    return state
+
+
+def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
+    """sphinx-gallery ``reset_modules`` hook: torch's global state as at the first call.
+
+    The first call happens before any example runs, so the state it sees is
+    torch's own default for this process.
+    """
+    import torch
+
+    if not _TORCH_DEFAULTS:
+        _TORCH_DEFAULTS.update(_torch_state())
+    state = _TORCH_DEFAULTS
+    torch.manual_seed(0)
+    torch.set_num_threads(state["threads"])
+    torch.set_default_dtype(state["default_dtype"])
+    torch.set_float32_matmul_precision(state["matmul_precision"])
+    torch.use_deterministic_algorithms(state["deterministic"])
+    torch.backends.cudnn.enabled = state["cudnn_enabled"]
+    torch.backends.cudnn.benchmark = state["cudnn_benchmark"]
+    torch.backends.cudnn.deterministic = state["cudnn_deterministic"]
+    torch.backends.cudnn.allow_tf32 = state["cudnn_tf32"]
+    torch.backends.cuda.matmul.allow_tf32 = state["matmul_tf32"]
+    if "cudnn_rnn_fp32" in state:
+        torch.backends.cudnn.rnn.fp32_precision = state["cudnn_rnn_fp32"]
+
+
+def setup(app: Any) -> dict[str, Any]:
+    """Sphinx extension: store the package fingerprint once a build has succeeded.
+
+    ``conf.py`` sets ``lstm_demo_sources`` to :attr:`SourceState.digest`; as an
+    ``"env"`` value, a new fingerprint makes Sphinx re-read every page.
+    """
+    app.add_config_value("lstm_demo_sources", "", "env", str)
+    app.add_config_value("lstm_demo_sources_stamp", "", "", str)
+
+    def finished(app: Any, exception: BaseException | None) -> None:
+        config = app.config
+        if exception is not None or not config.lstm_demo_sources_stamp:
+            return
+        stamp = Path(config.lstm_demo_sources_stamp)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(config.lstm_demo_sources + "\n")
+        cache = Path(config.nb_execution_cache_path)
+        prune_caches(cache.parent, keep=cache)
+
+    # After sphinx-gallery's check of failed examples (priority 500): a build
+    # whose examples failed stores nothing, so the next build runs them again.
+    app.connect("build-finished", finished, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

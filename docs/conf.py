@@ -1,0 +1,107 @@
+"""Sphinx configuration for the lstm-demo site.
+
+Every example and page executes at build time; a failing assertion in any of
+them fails the build. See docs/_lstm_demo_build.py for how an edit to
+lstm_demo/ re-executes them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(DOCS))
+
+from _lstm_demo_build import SourceState
+
+project = "lstm-demo"
+author = "the lstm-demo developers"
+copyright = "2026, the lstm-demo developers"
+# The package's version without importing it (and torch) on every build.
+release = version = (ROOT / "lstm_demo" / "_version.py").read_text().split('"')[1]
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.doctest",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
+    "myst_nb",
+    "_lstm_demo_build",
+]
+
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    "jupyter_execute",
+    # sphinx-gallery writes a notebook beside each generated page; myst-nb
+    # would read it as a second source of the same page.
+    "auto_examples/**.ipynb",
+    "auto_examples/**.py",
+    "auto_examples/**.zip",
+    "auto_examples/**.json",
+    "sg_execution_times.rst",
+]
+
+nitpicky = True
+nitpick_ignore_regex = [
+    # No network at build time, so no intersphinx inventory for torch.
+    ("py:(class|func|meth|attr)", r"(torch|nn)\..*"),
+    ("py:class", r"(Tensor|TextIO|Any|Path)"),
+    ("py:class", r"(callable|optional|sequence|sequence of .*|list of .*|tuple of .*|text stream)"),
+    ("py:class", r"lstm_demo\.claims\.Claim"),
+]
+
+# --- fresh on change ----------------------------------------------------------
+# A fingerprint of lstm_demo/: when it differs from the last successful build,
+# every gallery example re-runs and every myst-nb page re-executes (its cache
+# lives in a folder named after the fingerprint).
+_sources = SourceState(ROOT / "lstm_demo", DOCS / "auto_examples" / ".lstm_demo-sources")
+lstm_demo_sources = _sources.digest
+lstm_demo_sources_stamp = str(_sources.stamp)
+
+# --- sphinx-gallery -------------------------------------------------------------
+sphinx_gallery_conf = {
+    "examples_dirs": str(ROOT / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "run_stale_examples": _sources.changed,
+    "reset_modules": ("matplotlib", "_lstm_demo_build.reset_torch"),
+    "reset_modules_order": "before",
+    "capture_repr": ("_repr_html_", "__repr__"),
+    "remove_config_comments": True,
+    "download_all_examples": False,
+    "show_memory": False,
+    "min_reported_time": 1,
+}
+
+# --- myst-nb ------------------------------------------------------------------
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache" / _sources.digest[:16])
+nb_execution_raise_on_error = True
+nb_execution_timeout = 300
+nb_kernel_rgx_aliases = {".*": "python3"}
+nb_merge_streams = True
+myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
+
+# --- API pages ----------------------------------------------------------------
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+autodoc_default_options = {"members": True}
+napoleon_numpy_docstring = True
+napoleon_google_docstring = False
+napoleon_use_rtype = False
+doctest_global_setup = "import torch\nfrom torch import nn\nimport lstm_demo"
+
+# --- HTML -----------------------------------------------------------------------
+html_theme = "furo"
+html_title = "lstm-demo"
+html_static_path: list[str] = []
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
