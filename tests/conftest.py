@@ -39,21 +39,40 @@ def _random_input(rnn: nn.RNNBase, seq_len: int, batch: int | None) -> torch.Ten
 
 
 @pytest.fixture
-def random_hx() -> Callable[[nn.RNNBase, int | None], Any]:
-    return _random_hx
+def sample() -> Callable[..., tuple[torch.Tensor, Any]]:
+    """``sample(rnn, seq_len=5, batch=2, hx=True)``: a random input and non-zero ``hx`` for ``rnn``.
 
+    ``batch=None`` gives unbatched input and state; ``hx=False`` gives ``None`` for ``hx``.
+    """
 
-@pytest.fixture
-def random_input() -> Callable[[nn.RNNBase, int, int | None], torch.Tensor]:
-    return _random_input
+    def make(rnn: nn.RNNBase, seq_len: int = 5, batch: int | None = 2, hx: bool = True):
+        return _random_input(rnn, seq_len, batch), (_random_hx(rnn, batch) if hx else None)
+
+    return make
 
 
 @pytest.fixture
 def cudnn_fp32_state() -> Iterator[None]:
-    """Restore cuDNN's float32 precision flags (new API and legacy allow_tf32) after a test."""
+    """Restore cuDNN's float32 precision flags after a test sets them (new API or legacy allow_tf32).
+
+    torch keeps the legacy flag apart from the per-operator ones: restoring only the
+    per-operator strings after ``allow_tf32 = False`` leaves a state in which reading
+    ``allow_tf32`` raises. So the legacy flag is restored first, then the strings.
+    """
     cudnn = torch.backends.cudnn
-    saved = (cudnn.fp32_precision, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision)
+    try:
+        allow_tf32: bool | None = cudnn.allow_tf32
+    except RuntimeError:  # already a mix of legacy and new settings
+        allow_tf32 = None
+    saved = {"conv": cudnn.conv.fp32_precision, "rnn": cudnn.rnn.fp32_precision}
     try:
         yield
     finally:
-        cudnn.fp32_precision, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision = saved
+        if allow_tf32 is not None:
+            cudnn.allow_tf32 = allow_tf32
+        for op, precision in saved.items():
+            flags = getattr(cudnn, op)
+            if flags.fp32_precision != precision:
+                flags.fp32_precision = precision
+        if allow_tf32 is not None:
+            assert cudnn.allow_tf32 == allow_tf32

@@ -11,13 +11,25 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_demo import run_stepwise
 
+# torch warns once per process that oneDNN has no LSTM projections and it falls back.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:LSTM with projections is not supported with oneDNN:UserWarning"
+)
+
 # (class, extra constructor arguments), with readable ids.
 MODULES = [
-    pytest.param(nn.LSTM, {}, id="lstm"),
-    pytest.param(nn.LSTM, {"proj_size": 2}, id="lstm-proj"),
-    pytest.param(nn.GRU, {}, id="gru"),
-    pytest.param(nn.RNN, {}, id="rnn-tanh"),
-    pytest.param(nn.RNN, {"nonlinearity": "relu"}, id="rnn-relu"),
+    pytest.param((nn.LSTM, {}), id="lstm"),
+    pytest.param((nn.LSTM, {"proj_size": 2}), id="lstm-proj"),
+    pytest.param((nn.GRU, {}), id="gru"),
+    pytest.param((nn.RNN, {}), id="rnn-tanh"),
+    pytest.param((nn.RNN, {"nonlinearity": "relu"}), id="rnn-relu"),
+]
+# (batch_first, batch): batch None is unbatched (seq_len, features) input.
+LAYOUTS = [
+    pytest.param((False, 2), id="seq-first"),
+    pytest.param((True, 2), id="batch-first"),
+    pytest.param((False, None), id="unbatched"),
+    pytest.param((True, None), id="unbatched-batch-first"),
 ]
 
 
@@ -36,15 +48,14 @@ def assert_same_result(actual, expected, is_lstm: bool) -> None:
         torch.testing.assert_close(state, expected_state)
 
 
-@pytest.mark.parametrize(("cls", "kwargs"), MODULES)
+@pytest.mark.parametrize("module", MODULES)
 @pytest.mark.parametrize("num_layers", [1, 3], ids=["1-layer", "3-layers"])
-@pytest.mark.parametrize("batch_first", [False, True], ids=["seq-first", "batch-first"])
-@pytest.mark.parametrize("batch", [2, None], ids=["batched", "unbatched"])
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
-def test_equals_forward(cls, kwargs, num_layers, batch_first, batch, with_hx, random_input, random_hx):
+def test_equals_forward(module, num_layers, layout, with_hx, sample):
+    (cls, kwargs), (batch_first, batch) = module, layout
     rnn = cls(3, 4, num_layers=num_layers, batch_first=batch_first, **kwargs)
-    x = random_input(rnn, 5, batch)
-    hx = random_hx(rnn, batch) if with_hx else None
+    x, hx = sample(rnn, 5, batch, hx=with_hx)
 
     result = run_stepwise(rnn, x, hx)
 
@@ -54,16 +65,16 @@ def test_equals_forward(cls, kwargs, num_layers, batch_first, batch, with_hx, ra
 
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=["lstm", "gru", "rnn"])
-def test_equals_forward_without_bias(cls, random_input, random_hx):
+def test_equals_forward_without_bias(cls, sample):
     rnn = cls(3, 4, num_layers=2, bias=False)
-    x, hx = random_input(rnn, 4, 2), random_hx(rnn, 2)
+    x, hx = sample(rnn, 4, 2)
     assert_same_result(run_stepwise(rnn, x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
 
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=["lstm", "gru", "rnn"])
-def test_equals_forward_in_float64(cls, random_input, random_hx):
+def test_equals_forward_in_float64(cls, sample):
     rnn = cls(3, 4, num_layers=2, dtype=torch.float64)
-    x, hx = random_input(rnn, 4, 2), random_hx(rnn, 2)
+    x, hx = sample(rnn, 4, 2)
     result = run_stepwise(rnn, x, hx)
     assert result[0].dtype == torch.float64
     assert_same_result(result, rnn(x, hx), is_lstm=cls is nn.LSTM)
@@ -71,15 +82,15 @@ def test_equals_forward_in_float64(cls, random_input, random_hx):
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("batch", [2, None], ids=["batched", "unbatched"])
-def test_seq_len_one(cls, batch, random_input, random_hx):
+def test_seq_len_one(cls, batch, sample):
     rnn = cls(3, 4, num_layers=2)
-    x, hx = random_input(rnn, 1, batch), random_hx(rnn, batch)
+    x, hx = sample(rnn, 1, batch)
     assert_same_result(run_stepwise(rnn, x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
 
 
-def test_lstm_proj_size_shapes(random_input):
+def test_lstm_proj_size_shapes(sample):
     rnn = nn.LSTM(3, 4, num_layers=2, proj_size=2, batch_first=True)
-    output, (h_n, c_n) = run_stepwise(rnn, random_input(rnn, 5, 6))
+    output, (h_n, c_n) = run_stepwise(rnn, sample(rnn, 5, 6, hx=False)[0])
     assert output.shape == (6, 5, 2)
     assert h_n.shape == (2, 6, 2)
     assert c_n.shape == (2, 6, 4)
@@ -147,7 +158,9 @@ def test_non_rnn_module():
 
 
 def test_bidirectional_module():
-    with pytest.raises(ValueError, match=r"^Expected a unidirectional module, but got nn\.GRU with bidirectional=True"):
+    with pytest.raises(
+        ValueError, match=r"^Expected a unidirectional module, but got nn\.GRU with bidirectional=True"
+    ):
         run_stepwise(nn.GRU(3, 4, bidirectional=True), torch.randn(5, 3))
 
 
@@ -181,13 +194,17 @@ def test_input_wrong_feature_size():
     ids=["seq-first", "batch-first", "unbatched", "unbatched-batch-first"],
 )
 def test_input_seq_len_zero(batch_first, shape):
-    with pytest.raises(ValueError, match=r"^Expected at least one time step, but got shape .* with seq_len 0"):
+    with pytest.raises(
+        ValueError, match=r"^Expected at least one time step, but got shape .* with seq_len 0"
+    ):
         run_stepwise(nn.LSTM(3, 4, batch_first=batch_first), torch.randn(shape))
 
 
 def test_packed_sequence_input():
     packed = pack_padded_sequence(torch.randn(5, 2, 3), torch.tensor([5, 3]))
-    with pytest.raises(TypeError, match=r"^Expected input to be a padded tensor, but got a PackedSequence instead"):
+    with pytest.raises(
+        TypeError, match=r"^Expected input to be a padded tensor, but got a PackedSequence instead"
+    ):
         run_stepwise(nn.LSTM(3, 4), packed)
 
 
@@ -209,7 +226,9 @@ def test_lstm_hx_a_tensor():
 
 def test_lstm_hx_tuple_of_three():
     hx = (torch.zeros(1, 2, 4),) * 3
-    with pytest.raises(TypeError, match=r"^Expected hx to be a tuple \(h_0, c_0\) .* but got an object of type tuple"):
+    with pytest.raises(
+        TypeError, match=r"^Expected hx to be a tuple \(h_0, c_0\) .* but got an object of type tuple"
+    ):
         run_stepwise(nn.LSTM(3, 4), torch.randn(5, 2, 3), hx)
 
 
@@ -222,7 +241,8 @@ def test_lstm_c0_not_a_tensor():
 
 def test_gru_hx_a_tuple():
     with pytest.raises(
-        TypeError, match=r"^Expected hx to be a tensor h_0 for nn\.GRU, but got an object of type tuple instead\.$"
+        TypeError,
+        match=r"^Expected hx to be a tensor h_0 for nn\.GRU, but got an object of type tuple instead\.$",
     ):
         run_stepwise(nn.GRU(3, 4), torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)))
 
@@ -289,19 +309,25 @@ def test_lstm_hx_wrong_shape_unbatched(h_shape, c_shape, message):
 def test_lstm_proj_h0_with_hidden_size():
     """With proj_size, h_0 ends in proj_size: hidden_size there is wrong."""
     hx = (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))
-    with pytest.raises(ValueError, match=r"^Expected h_0 of shape \(1, 2, 2\) .* but got \(1, 2, 4\) instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^Expected h_0 of shape \(1, 2, 2\) .* but got \(1, 2, 4\) instead\.$"
+    ):
         run_stepwise(nn.LSTM(3, 4, proj_size=2), torch.randn(5, 2, 3), hx)
 
 
 def test_lstm_proj_c0_with_proj_size():
     """With proj_size, c_0 still ends in hidden_size."""
     hx = (torch.zeros(1, 2, 2), torch.zeros(1, 2, 2))
-    with pytest.raises(ValueError, match=r"^Expected c_0 of shape \(1, 2, 4\) .* but got \(1, 2, 2\) instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^Expected c_0 of shape \(1, 2, 4\) .* but got \(1, 2, 2\) instead\.$"
+    ):
         run_stepwise(nn.LSTM(3, 4, proj_size=2), torch.randn(5, 2, 3), hx)
 
 
 def test_gru_h0_wrong_shape_unbatched():
-    with pytest.raises(ValueError, match=r"^Expected h_0 of shape \(1, 4\) .* but got \(1, 1, 4\) instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^Expected h_0 of shape \(1, 4\) .* but got \(1, 1, 4\) instead\.$"
+    ):
         run_stepwise(nn.GRU(3, 4), torch.randn(5, 3), torch.zeros(1, 1, 4))
 
 
@@ -325,11 +351,15 @@ def test_hx_dtype_mismatch():
 
 def test_input_device_mismatch():
     """A module on the meta device and an input on the CPU: the only mismatch a CPU can build."""
-    with pytest.raises(ValueError, match=r"^Expected input on the module's device meta, but got cpu instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^Expected input on the module's device meta, but got cpu instead\.$"
+    ):
         run_stepwise(nn.LSTM(3, 4, device="meta"), torch.randn(5, 2, 3))
 
 
 def test_hx_device_mismatch():
     hx = (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4, device="meta"))
-    with pytest.raises(ValueError, match=r"^Expected c_0 on the module's device cpu, but got meta instead\.$"):
+    with pytest.raises(
+        ValueError, match=r"^Expected c_0 on the module's device cpu, but got meta instead\.$"
+    ):
         run_stepwise(nn.LSTM(3, 4), torch.randn(5, 2, 3), hx)

@@ -1,0 +1,173 @@
+"""devices: which devices a run uses, LSTM_DEMO_REQUIRE_CUDA, and the tolerance per device and dtype."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from lstm_demo import available_devices
+from lstm_demo.devices import cuda_required, device_name, each_device, tolerance_for
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """This machine as one without a CUDA GPU, whatever it has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.fixture
+def one_gpu(monkeypatch):
+    """This machine as one with a single CUDA GPU named 'Fake GPU 80GB'."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU 80GB")
+
+
+@pytest.fixture
+def require_cuda(monkeypatch):
+    def set_value(value: str | None) -> None:
+        if value is None:
+            monkeypatch.delenv("LSTM_DEMO_REQUIRE_CUDA", raising=False)
+        else:
+            monkeypatch.setenv("LSTM_DEMO_REQUIRE_CUDA", value)
+
+    return set_value
+
+
+# --- available_devices ---------------------------------------------------------------------------
+
+
+def test_available_devices_on_this_machine():
+    devices = available_devices()
+    assert devices[0] == CPU
+    assert all(isinstance(d, torch.device) for d in devices)
+    cuda = [d for d in devices if d.type == "cuda"]
+    expected_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert cuda == [torch.device("cuda", i) for i in range(expected_cuda)]
+
+
+def test_available_devices_without_gpu(no_gpu):
+    assert available_devices() == [CPU]
+
+
+def test_available_devices_with_one_gpu(one_gpu):
+    assert available_devices() == [CPU, torch.device("cuda", 0)]
+
+
+def test_device_name(one_gpu):
+    assert device_name(CPU) == "cpu"
+    assert device_name(torch.device("cuda", 0)) == "cuda:0 (Fake GPU 80GB)"
+
+
+# --- LSTM_DEMO_REQUIRE_CUDA ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "on", " On "])
+def test_cuda_required_true(require_cuda, value):
+    require_cuda(value)
+    assert cuda_required() is True
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no", "off", "OFF", None], ids=repr)
+def test_cuda_required_false(require_cuda, value):
+    require_cuda(value)
+    assert cuda_required() is False
+
+
+def test_cuda_required_bad_value(require_cuda):
+    require_cuda("maybe")
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected LSTM_DEMO_REQUIRE_CUDA to be 1 or 0 \(or true/false, yes/no, on/off\), "
+        r"but got 'maybe' instead\.$",
+    ):
+        cuda_required()
+
+
+# --- each_device ---------------------------------------------------------------------------------
+
+
+def test_each_device_without_gpu_prints_a_note(no_gpu, require_cuda):
+    require_cuda(None)
+    out = io.StringIO()
+    assert each_device(file=out) == [CPU]
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Running on: cpu."
+    assert lines[1].startswith("No CUDA GPU on the machine that ran this, so only CPU results appear below")
+    assert len(lines) == 2
+
+
+def test_each_device_prints_to_stdout_by_default(no_gpu, require_cuda, capsys):
+    require_cuda("0")
+    assert each_device() == [CPU]
+    assert capsys.readouterr().out.startswith("Running on: cpu.\nNo CUDA GPU")
+
+
+def test_each_device_requiring_cuda_without_gpu(no_gpu, require_cuda):
+    require_cuda("1")
+    out = io.StringIO()
+    with pytest.raises(RuntimeError, match=r"^LSTM_DEMO_REQUIRE_CUDA=1, but this machine has no CUDA device"):
+        each_device(file=out)
+    assert out.getvalue() == ""
+
+
+def test_each_device_bad_require_value_without_gpu(no_gpu, require_cuda):
+    require_cuda("maybe")
+    with pytest.raises(ValueError, match=r"^Expected LSTM_DEMO_REQUIRE_CUDA to be 1 or 0"):
+        each_device(file=io.StringIO())
+
+
+@pytest.mark.parametrize("value", [None, "1"], ids=["not-required", "required"])
+def test_each_device_with_one_gpu(one_gpu, require_cuda, value):
+    require_cuda(value)
+    out = io.StringIO()
+    assert each_device(file=out) == [CPU, torch.device("cuda", 0)]
+    assert out.getvalue() == "Running on: cpu, cuda:0 (Fake GPU 80GB).\n"
+
+
+# --- tolerance_for -------------------------------------------------------------------------------
+
+
+def test_tolerance_cpu_float32_is_torch_testing_default():
+    tol = tolerance_for("cpu", torch.float32)
+    assert (tol.rtol, tol.atol) == (1.3e-6, 1e-5)
+    assert str(tol) == "rtol=1.3e-06, atol=1e-05: torch.testing's default for float32"
+
+
+def test_tolerance_cpu_float64_is_torch_testing_default():
+    tol = tolerance_for(CPU, torch.float64)
+    assert (tol.rtol, tol.atol) == (1e-7, 1e-7)
+
+
+@pytest.mark.parametrize("device", ["cuda", torch.device("cuda", 0)], ids=["str", "device"])
+def test_tolerance_cuda_float64(device):
+    tol = tolerance_for(device, torch.float64)
+    assert (tol.rtol, tol.atol) == (1e-7, 5e-5)
+    assert "5e-5" in tol.why
+
+
+def test_tolerance_cuda_float32_with_tf32_is_wider(cudnn_fp32_state):
+    torch.backends.cudnn.rnn.fp32_precision = "tf32"
+    with_tf32 = tolerance_for("cuda", torch.float32)
+    torch.backends.cudnn.rnn.fp32_precision = "ieee"
+    without_tf32 = tolerance_for("cuda", torch.float32)
+    assert "TF32" in with_tf32.why
+    assert "TF32" not in without_tf32.why
+    assert with_tf32.rtol > without_tf32.rtol
+    assert with_tf32.atol > without_tf32.atol
+    # TF32 rounds to 2**-11 relative: the tolerance must cover that; without it, at least the CPU default.
+    assert with_tf32.rtol >= 2**-11
+    assert without_tf32.rtol >= 1.3e-6
+    assert without_tf32.atol >= 1e-5
+
+
+@pytest.mark.parametrize("allow_tf32", [True, False], ids=["allowed", "not-allowed"])
+def test_tolerance_cuda_float32_follows_legacy_allow_tf32(cudnn_fp32_state, allow_tf32):
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    tol = tolerance_for("cuda", torch.float32)
+    assert ("TF32" in tol.why) is allow_tf32
+    assert (tol.rtol, tol.atol) == ((1e-2, 1e-3) if allow_tf32 else (1e-5, 1e-5))

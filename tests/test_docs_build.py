@@ -1,0 +1,138 @@
+"""The docs build with the project's own configuration: a false claim fails it,
+and an edit to lstm_demo re-executes the pages while an unchanged tree
+re-executes nothing.
+
+Each test builds a copy of docs/, examples/ and lstm_demo/ in a temporary
+folder, with that copy of lstm_demo first on the path, so edits never touch
+the working tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.docs
+
+BUILD_OUTPUTS = shutil.ignore_patterns("_build", "auto_examples", "sg_execution_times.rst", "__pycache__")
+
+FALSE_CLAIM = '''\
+"""
+A false claim
+=============
+
+This page claims that a one-layer LSTM equals one with a different seed.
+"""
+
+import torch
+from torch import nn
+
+import lstm_demo
+
+torch.manual_seed(0)
+a = nn.LSTM(2, 3)
+torch.manual_seed(1)
+b = nn.LSTM(2, 3)
+x = torch.randn(4, 1, 2)
+result = lstm_demo.compare(a(x)[0], b(x)[0])
+print(result)
+assert result.close, f"false claim: {result}"
+'''
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    for name in ("docs", "examples", "lstm_demo"):
+        shutil.copytree(ROOT / name, project / name, ignore=BUILD_OUTPUTS)
+    return project
+
+
+def _build(project: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH")])),
+        "MPLBACKEND": "Agg",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }
+    docs = project / "docs"
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n"]
+    return subprocess.run(
+        [*cmd, str(docs), str(docs / "_build" / "html")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=project,  # `python -m` puts the working directory first on sys.path
+        check=False,
+        timeout=600,
+    )
+
+
+def _gallery_runs(result: subprocess.CompletedProcess[str]) -> int:
+    """How many gallery examples the build executed, from sphinx-gallery's summary."""
+    match = re.search(r"executed (\d+) out of (\d+) files?", result.stdout)
+    assert match, result.stdout[-2000:]
+    return int(match.group(1))
+
+
+def _notebook_runs(result: subprocess.CompletedProcess[str]) -> int:
+    """How many myst-nb pages the build executed."""
+    return len(re.findall(r"Executed notebook in", result.stdout + result.stderr))
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_false_claim_fails_the_build(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "examples" / "plot_99_false_claim.py").write_text(FALSE_CLAIM)
+
+    result = _build(project)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "plot_99_false_claim.py" in output
+    assert "AssertionError: false claim: NOT close" in output
+
+
+def test_fresh_on_change(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    html = project / "docs" / "_build" / "html"
+    pages = [
+        html / "auto_examples" / "plot_01_whole_vs_stepwise.html",
+        html / "auto_examples" / "plot_02_num_layers_vs_stacked.html",
+        html / "shapes.html",
+    ]
+
+    cold = _build(project)
+    _ok(cold)
+    assert (_gallery_runs(cold), _notebook_runs(cold)) == (2, 1)
+
+    # An unchanged tree executes nothing.
+    again = _build(project)
+    _ok(again)
+    assert (_gallery_runs(again), _notebook_runs(again)) == (0, 0)
+
+    # An edited example re-runs alone.
+    example = project / "examples" / "plot_01_whole_vs_stepwise.py"
+    example.write_text(example.read_text() + "\n# an edit\n")
+    one = _build(project)
+    _ok(one)
+    assert (_gallery_runs(one), _notebook_runs(one)) == (1, 0)
+
+    # An edit to lstm_demo re-executes every example and page: each page
+    # prints the package version in its provenance, so the new one shows.
+    version_file = project / "lstm_demo" / "_version.py"
+    version_file.write_text('__version__ = "0.0.0+edited"\n')
+    edited = _build(project)
+    _ok(edited)
+    assert (_gallery_runs(edited), _notebook_runs(edited)) == (2, 1)
+    for page in pages:
+        assert "0.0.0+edited" in page.read_text(), page.name

@@ -1,0 +1,519 @@
+"""split_layers, run_stacked and stack_layers: a multi-layer module taken apart and put back together."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from lstm_demo import run_stacked, split_layers, stack_layers
+
+# torch warns once per process that oneDNN has no LSTM projections and it falls back.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:LSTM with projections is not supported with oneDNN:UserWarning"
+)
+
+MODULES = [
+    pytest.param((nn.LSTM, {}), id="lstm"),
+    pytest.param((nn.LSTM, {"proj_size": 2}), id="lstm-proj"),
+    pytest.param((nn.GRU, {}), id="gru"),
+    pytest.param((nn.RNN, {}), id="rnn-tanh"),
+    pytest.param((nn.RNN, {"nonlinearity": "relu"}), id="rnn-relu"),
+]
+# (batch_first, batch): batch None is unbatched (seq_len, features) input.
+LAYOUTS = [
+    pytest.param((False, 2), id="seq-first"),
+    pytest.param((True, 2), id="batch-first"),
+    pytest.param((False, None), id="unbatched"),
+]
+CLASSES = [pytest.param(nn.LSTM, id="lstm"), pytest.param(nn.GRU, id="gru"), pytest.param(nn.RNN, id="rnn")]
+
+
+def layer_params(rnn: nn.RNNBase, k: int) -> dict[str, torch.Tensor]:
+    """Layer ``k``'s parameters of ``rnn``, renamed as layer 0 (``weight_ih_l2_reverse`` -> ``weight_ih_l0_reverse``)."""
+    pattern = re.compile(rf"^(\w+)_l{k}(_reverse)?$")
+    params = {}
+    for name, param in rnn.named_parameters():
+        match = pattern.match(name)
+        if match:
+            params[f"{match[1]}_l0{match[2] or ''}"] = param
+    return params
+
+
+def assert_same_result(actual, expected, is_lstm: bool) -> None:
+    output, state = actual
+    expected_output, expected_state = expected
+    torch.testing.assert_close(output, expected_output)
+    if is_lstm:
+        assert isinstance(state, tuple)
+        assert len(state) == 2
+        torch.testing.assert_close(state[0], expected_state[0])
+        torch.testing.assert_close(state[1], expected_state[1])
+    else:
+        assert isinstance(state, torch.Tensor)
+        torch.testing.assert_close(state, expected_state)
+
+
+# --- split_layers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_split_layers_copies_each_layers_parameters_bitwise(module, bidirectional):
+    cls, kwargs = module
+    rnn = cls(3, 4, num_layers=3, bidirectional=bidirectional, **kwargs)
+    layers = split_layers(rnn)
+    assert len(layers) == 3
+    for k, layer in enumerate(layers):
+        expected = layer_params(rnn, k)
+        got = dict(layer.named_parameters())
+        assert sorted(got) == sorted(expected)
+        for name, param in got.items():
+            assert torch.equal(param, expected[name]), name
+            assert param.data_ptr() != expected[name].data_ptr(), name
+
+
+def test_split_layers_parameter_names_by_hand():
+    layers = split_layers(nn.LSTM(3, 4, num_layers=2, proj_size=2, bidirectional=True))
+    assert sorted(n for n, _ in layers[1].named_parameters()) == sorted(
+        f"{kind}_l0{suffix}"
+        for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+        for suffix in ("", "_reverse")
+    )
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_split_layers_parameters_are_copies(cls):
+    rnn = cls(3, 4, num_layers=2)
+    before = {name: p.detach().clone() for name, p in rnn.named_parameters()}
+    with torch.no_grad():
+        for layer in split_layers(rnn):
+            for param in layer.parameters():
+                param.fill_(7.0)
+    for name, param in rnn.named_parameters():
+        assert torch.equal(param, before[name]), name
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "input_sizes"),
+    [
+        pytest.param(nn.LSTM, {}, [3, 4, 4], id="lstm"),
+        pytest.param(nn.LSTM, {"bidirectional": True}, [3, 8, 8], id="lstm-bi"),
+        pytest.param(nn.LSTM, {"proj_size": 2}, [3, 2, 2], id="lstm-proj"),
+        pytest.param(nn.LSTM, {"proj_size": 2, "bidirectional": True}, [3, 4, 4], id="lstm-proj-bi"),
+        pytest.param(nn.GRU, {"bidirectional": True}, [3, 8, 8], id="gru-bi"),
+        pytest.param(nn.RNN, {}, [3, 4, 4], id="rnn"),
+    ],
+)
+def test_split_layers_input_size_chain(cls, kwargs, input_sizes):
+    layers = split_layers(cls(3, 4, num_layers=3, **kwargs))
+    assert [layer.input_size for layer in layers] == input_sizes
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_split_layers_copies_configuration(cls):
+    extra = {"proj_size": 2} if cls is nn.LSTM else {}
+    if cls is nn.RNN:
+        extra = {"nonlinearity": "relu"}
+    rnn = cls(
+        3, 4, num_layers=2, bias=False, batch_first=True, bidirectional=True, dtype=torch.float64, **extra
+    )
+    rnn.eval()
+    for layer in split_layers(rnn):
+        assert type(layer) is cls
+        assert layer.num_layers == 1
+        assert layer.hidden_size == 4
+        assert layer.bias is False
+        assert layer.batch_first is True
+        assert layer.bidirectional is True
+        assert layer.training is False
+        assert layer.dropout == 0
+        assert all(p.dtype == torch.float64 for p in layer.parameters())
+        if cls is nn.LSTM:
+            assert layer.proj_size == 2
+        if cls is nn.RNN:
+            assert layer.nonlinearity == "relu"
+
+
+def test_split_layers_keeps_training_mode():
+    assert [layer.training for layer in split_layers(nn.GRU(3, 4, num_layers=2))] == [True, True]
+
+
+def test_split_layers_keeps_requires_grad():
+    rnn = nn.GRU(3, 4, num_layers=2)
+    rnn.weight_hh_l1.requires_grad_(False)
+    layers = split_layers(rnn)
+    assert layers[1].weight_hh_l0.requires_grad is False
+    assert layers[1].weight_ih_l0.requires_grad is True
+    assert layers[0].weight_hh_l0.requires_grad is True
+
+
+def test_split_layers_of_a_subclass_gives_the_base_class():
+    class MyLSTM(nn.LSTM):
+        pass
+
+    layers = split_layers(MyLSTM(3, 4, num_layers=2))
+    assert [type(layer) for layer in layers] == [nn.LSTM, nn.LSTM]
+
+
+def test_split_layers_repr():
+    assert repr(split_layers(nn.LSTM(3, 4, num_layers=2, bidirectional=True))) == (
+        "[LSTM(3, 4, bidirectional=True), LSTM(8, 4, bidirectional=True)]"
+    )
+
+
+def test_split_layers_non_rnn_module():
+    with pytest.raises(
+        TypeError,
+        match=r"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN, but got an object of type Linear instead\.$",
+    ):
+        split_layers(nn.Linear(3, 4))
+
+
+# --- run_stacked --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
+def test_run_stacked_equals_forward(module, bidirectional, layout, with_hx, sample):
+    (cls, kwargs), (batch_first, batch) = module, layout
+    rnn = cls(3, 4, num_layers=3, bidirectional=bidirectional, batch_first=batch_first, **kwargs)
+    x, hx = sample(rnn, 5, batch, hx=with_hx)
+    assert_same_result(run_stacked(split_layers(rnn), x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_run_stacked_equals_forward_without_bias(cls, sample):
+    rnn = cls(3, 4, num_layers=2, bias=False)
+    x, hx = sample(rnn, 4, 2)
+    assert_same_result(run_stacked(split_layers(rnn), x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_run_stacked_equals_forward_in_float64(cls, sample):
+    rnn = cls(3, 4, num_layers=2, bidirectional=True, dtype=torch.float64)
+    x, hx = sample(rnn, 4, 2)
+    result = run_stacked(split_layers(rnn), x, hx)
+    assert result[0].dtype == torch.float64
+    assert_same_result(result, rnn(x, hx), is_lstm=cls is nn.LSTM)
+
+
+def test_run_stacked_gives_each_layer_its_rows_of_hx(sample):
+    """Rows 2k, 2k + 1 of a bidirectional h_0 belong to layer k: running layer 1 alone on rows 2:4 agrees."""
+    rnn = nn.GRU(3, 4, num_layers=3, bidirectional=True)
+    x, hx = sample(rnn, 5, 2)
+    layers = split_layers(rnn)
+    output, h_n = run_stacked(layers, x, hx)
+
+    out0, h0 = layers[0](x, hx[0:2])
+    out1, h1 = layers[1](out0, hx[2:4])
+    out2, h2 = layers[2](out1, hx[4:6])
+    torch.testing.assert_close(output, out2)
+    torch.testing.assert_close(h_n, torch.cat([h0, h1, h2]))
+    # The rows matter: swapping layers 0 and 1's rows changes the result.
+    swapped = hx[[2, 3, 0, 1, 4, 5]]
+    assert not torch.allclose(run_stacked(layers, x, swapped)[0], output)
+
+
+def test_run_stacked_of_hand_built_layers():
+    layers = [nn.LSTM(3, 4), nn.LSTM(4, 4)]
+    x = torch.randn(5, 2, 3)
+    output, (h_n, c_n) = run_stacked(layers, x)
+    out0, (h0, c0) = layers[0](x)
+    out1, (h1, c1) = layers[1](out0)
+    torch.testing.assert_close(output, out1)
+    torch.testing.assert_close(h_n, torch.cat([h0, h1]))
+    torch.testing.assert_close(c_n, torch.cat([c0, c1]))
+    assert h_n.shape == (2, 2, 4)
+
+
+def test_run_stacked_accepts_a_tuple_of_layers():
+    rnn = nn.RNN(3, 4, num_layers=2)
+    x = torch.randn(5, 2, 3)
+    assert_same_result(run_stacked(tuple(split_layers(rnn)), x), rnn(x), is_lstm=False)
+
+
+# --- stack_layers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_stack_layers_inverts_split_layers(module, bidirectional):
+    cls, kwargs = module
+    rnn = cls(3, 4, num_layers=3, bidirectional=bidirectional, batch_first=True, **kwargs)
+    stacked = stack_layers(split_layers(rnn))
+    assert type(stacked) is cls
+    assert repr(stacked) == repr(rnn)
+    expected = rnn.state_dict()
+    got = stacked.state_dict()
+    assert list(got) == list(expected)
+    for name, value in got.items():
+        assert torch.equal(value, expected[name]), name
+    for attr in (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "bidirectional",
+        "dropout",
+    ):
+        assert getattr(stacked, attr) == getattr(rnn, attr), attr
+    if cls is nn.LSTM:
+        assert stacked.proj_size == rnn.proj_size
+    if cls is nn.RNN:
+        assert stacked.nonlinearity == rnn.nonlinearity
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_stack_layers_without_bias_in_float64(cls):
+    rnn = cls(3, 4, num_layers=2, bias=False, dtype=torch.float64)
+    stacked = stack_layers(split_layers(rnn))
+    assert stacked.bias is False
+    assert all(p.dtype == torch.float64 for p in stacked.parameters())
+    assert sorted(stacked.state_dict()) == sorted(rnn.state_dict())
+    for name, value in stacked.state_dict().items():
+        assert torch.equal(value, rnn.state_dict()[name]), name
+
+
+def test_stack_layers_drops_dropout():
+    rnn = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+    stacked = stack_layers(split_layers(rnn))
+    assert stacked.dropout == 0
+    assert repr(stacked) == "LSTM(3, 4, num_layers=2)"
+
+
+def test_stack_layers_keeps_training_mode_of_first_layer():
+    layers = split_layers(nn.GRU(3, 4, num_layers=2).eval())
+    assert stack_layers(layers).training is False
+    layers[0].train()
+    assert stack_layers(layers).training is True
+
+
+def test_stack_layers_of_hand_built_layers():
+    layers = [nn.GRU(3, 4), nn.GRU(4, 4)]
+    stacked = stack_layers(layers)
+    assert repr(stacked) == "GRU(3, 4, num_layers=2)"
+    assert torch.equal(stacked.weight_ih_l1, layers[1].weight_ih_l0)
+    assert torch.equal(stacked.bias_hh_l0, layers[0].bias_hh_l0)
+    x = torch.randn(5, 2, 3)
+    assert_same_result(stacked(x), run_stacked(layers, x), is_lstm=False)
+
+
+def test_stack_layers_parameters_are_copies():
+    layers = [nn.RNN(3, 4), nn.RNN(4, 4)]
+    stacked = stack_layers(layers)
+    before = {name: p.detach().clone() for name, p in stacked.named_parameters()}
+    with torch.no_grad():
+        layers[1].weight_ih_l0.fill_(7.0)
+    assert torch.equal(stacked.weight_ih_l1, before["weight_ih_l1"])
+
+
+def test_stack_layers_of_subclasses_gives_nn_lstm():
+    class MyLSTM(nn.LSTM):
+        pass
+
+    stacked = stack_layers([MyLSTM(3, 4), MyLSTM(4, 4)])
+    assert type(stacked) is nn.LSTM
+    assert stacked.num_layers == 2
+
+
+# --- bad layer lists: the same errors from run_stacked and stack_layers --------------------------
+
+
+def call_run_stacked(layers):
+    return run_stacked(layers, torch.randn(5, 2, 3))
+
+
+FUNCTIONS = [pytest.param(call_run_stacked, id="run_stacked"), pytest.param(stack_layers, id="stack_layers")]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_empty_list(function):
+    with pytest.raises(
+        ValueError, match=r"^Expected at least one layer in layers, but got an empty list instead\.$"
+    ):
+        function([])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_single_module_not_a_list(function):
+    with pytest.raises(
+        TypeError,
+        match=r"^Expected layers to be a list of single-layer modules, but got an object of type LSTM instead\.$",
+    ):
+        function(nn.LSTM(3, 4))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_non_rnn_module_in_list(function):
+    with pytest.raises(
+        TypeError,
+        match=r"^Expected layers\[1\] to be an nn\.LSTM, nn\.GRU or nn\.RNN, "
+        r"but got an object of type Linear instead\.$",
+    ):
+        function([nn.LSTM(3, 4), nn.Linear(4, 4)])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_mixed_classes(function):
+    with pytest.raises(
+        TypeError,
+        match=r"^Expected every layer to be nn\.LSTM like layers\[0\], but got nn\.GRU at layers\[1\] instead\.$",
+    ):
+        function([nn.LSTM(3, 4), nn.GRU(4, 4)])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_multi_layer_module_in_list(function):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected single-layer modules, but got layers\[1\] with num_layers=2 instead; "
+        r"split it with split_layers first\.$",
+    ):
+        function([nn.LSTM(3, 4), nn.LSTM(4, 4, num_layers=2)])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_input_size_chain_broken(function):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected layers\[2\] to take input_size=4 \(the output features of layers\[1\]\), "
+        r"but got input_size=5 instead\.$",
+    ):
+        function([nn.GRU(3, 4), nn.GRU(4, 4), nn.GRU(5, 4)])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_input_size_chain_of_bidirectional_layers(function):
+    """A bidirectional layer's output has 2 * hidden_size features."""
+    with pytest.raises(
+        ValueError, match=r"^Expected layers\[1\] to take input_size=8 .* but got input_size=4"
+    ):
+        function([nn.GRU(3, 4, bidirectional=True), nn.GRU(4, 4, bidirectional=True)])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(
+    ("second", "attr", "first_value", "second_value"),
+    [
+        pytest.param(nn.LSTM(4, 5), "hidden_size", 4, 5, id="hidden_size"),
+        pytest.param(nn.LSTM(4, 4, proj_size=2), "proj_size", 0, 2, id="proj_size"),
+        pytest.param(nn.LSTM(4, 4, bidirectional=True), "bidirectional", False, True, id="bidirectional"),
+        pytest.param(nn.LSTM(4, 4, batch_first=True), "batch_first", False, True, id="batch_first"),
+        pytest.param(nn.LSTM(4, 4, bias=False), "bias", True, False, id="bias"),
+        pytest.param(
+            nn.LSTM(4, 4, dtype=torch.float64), "dtype", "torch.float32", "torch.float64", id="dtype"
+        ),
+    ],
+)
+def test_layer_configuration_mismatch(function, second, attr, first_value, second_value):
+    message = (
+        rf"^Expected every layer to have {attr}={re.escape(str(first_value))} like layers\[0\], "
+        rf"but got {attr}={re.escape(str(second_value))} at layers\[1\] instead\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        function([nn.LSTM(3, 4), second])
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_rnn_nonlinearity_mismatch(function):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected every layer to have nonlinearity=tanh like layers\[0\], "
+        r"but got nonlinearity=relu at layers\[1\] instead\.$",
+    ):
+        function([nn.RNN(3, 4), nn.RNN(4, 4, nonlinearity="relu")])
+
+
+def test_layers_on_different_devices():
+    with pytest.raises(
+        ValueError, match=r"^Expected every layer to have device=cpu like layers\[0\], but got device=meta"
+    ):
+        stack_layers([nn.LSTM(3, 4), nn.LSTM(4, 4, device="meta")])
+
+
+# --- run_stacked: bad input and hx, raised before any layer runs ---------------------------------
+
+
+class CountingGRU(nn.GRU):
+    """An nn.GRU that counts calls of its forward."""
+
+    calls = 0
+
+    def forward(self, *args, **kwargs):
+        type(self).calls += 1
+        return super().forward(*args, **kwargs)
+
+
+@pytest.fixture
+def counting_layers():
+    CountingGRU.calls = 0
+    return [CountingGRU(3, 4), CountingGRU(4, 4), CountingGRU(4, 4)]
+
+
+def test_counting_layers_count_each_layer(counting_layers):
+    """Control for the tests below: a valid call runs each layer once."""
+    run_stacked(counting_layers, torch.randn(5, 2, 3))
+    assert CountingGRU.calls == 3
+
+
+def test_run_stacked_bad_hx_shape_raises_before_any_layer_runs(counting_layers):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected h_0 of shape \(3, 2, 4\) \(num_layers \* num_directions, batch, out_size\) "
+        r"for this input, but got \(2, 2, 4\) instead\.$",
+    ):
+        run_stacked(counting_layers, torch.randn(5, 2, 3), torch.zeros(2, 2, 4))
+    assert CountingGRU.calls == 0
+
+
+def test_run_stacked_broken_chain_raises_before_any_layer_runs(counting_layers):
+    counting_layers.append(CountingGRU(5, 4))
+    with pytest.raises(ValueError, match=r"^Expected layers\[3\] to take input_size=4"):
+        run_stacked(counting_layers, torch.randn(5, 2, 3))
+    assert CountingGRU.calls == 0
+
+
+def test_run_stacked_input_wrong_feature_size():
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected input with 3 features in its last dimension \(the module's input_size\), "
+        r"but got shape \(5, 2, 4\) instead\.$",
+    ):
+        run_stacked([nn.LSTM(3, 4), nn.LSTM(4, 4)], torch.randn(5, 2, 4))
+
+
+def test_run_stacked_non_tensor_input():
+    with pytest.raises(
+        TypeError, match=r"^Expected input to be a torch\.Tensor, but got an object of type list instead\.$"
+    ):
+        run_stacked([nn.LSTM(3, 4)], [[1.0, 2.0, 3.0]])
+
+
+def test_run_stacked_lstm_hx_a_tensor():
+    with pytest.raises(
+        TypeError, match=r"^Expected hx to be a tuple \(h_0, c_0\) of two tensors for nn\.LSTM"
+    ):
+        run_stacked([nn.LSTM(3, 4), nn.LSTM(4, 4)], torch.randn(5, 2, 3), torch.zeros(2, 2, 4))
+
+
+def test_run_stacked_bidirectional_c0_wrong_shape():
+    layers = [nn.LSTM(3, 4, bidirectional=True), nn.LSTM(8, 4, bidirectional=True)]
+    hx = (torch.zeros(4, 2, 4), torch.zeros(2, 2, 4))
+    with pytest.raises(
+        ValueError, match=r"^Expected c_0 of shape \(4, 2, 4\) .* but got \(2, 2, 4\) instead\.$"
+    ):
+        run_stacked(layers, torch.randn(5, 2, 3), hx)
+
+
+def test_run_stacked_input_dtype_mismatch():
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected input of the module's dtype torch\.float32, but got torch\.float64 instead\.$",
+    ):
+        run_stacked([nn.GRU(3, 4)], torch.randn(5, 2, 3, dtype=torch.float64))
