@@ -25,8 +25,8 @@ You will see:
 # ---------
 # As in the post, ``nn.LSTM(4, 5, batch_first=True)`` sits inside a small
 # module, and every parameter is re-initialised uniformly in
-# :math:`[-0.08, 0.08]`, the classic sequence-to-sequence recipe, instead of
-# PyTorch's default :math:`\mathcal{U}(-1/\sqrt{5}, 1/\sqrt{5})`.
+# [-0.08, 0.08], the classic sequence-to-sequence recipe, instead of
+# PyTorch's default U(-1/√5, 1/√5), 5 being the hidden size.
 import matplotlib.pyplot as plt
 import torch
 from torch import nn

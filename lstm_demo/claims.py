@@ -59,8 +59,10 @@ class ClaimResult:
         verdict = "holds" if self.holds else "FAILS"
         dtype = str(self.dtype).removeprefix("torch.")
         width = max(len(k) for k in self.comparisons)
-        lines = [f"{device_name(self.device)}, {dtype}: {verdict} (tolerance {self.tolerance})"]
-        lines += [f"  {name:<{width}}  {c}" for name, c in self.comparisons.items()]
+        width = max(width, len("tolerance"))
+        lines = [f"{device_name(self.device)}, {dtype}: {verdict}"]
+        lines.append(f"  {'tolerance':<{width}}  {self.tolerance}")
+        lines += [f"  {name:<{width}}  {c.describe(tolerance=False)}" for name, c in self.comparisons.items()]
         return "\n".join(lines)
 
 
@@ -80,9 +82,19 @@ def _claim_result(claim: str, rnn: nn.RNNBase, actual: Any, expected: Any) -> Cl
     return ClaimResult(claim, spec.device, spec.dtype, tol, comparisons, tuple(want.values()))
 
 
-WHOLE_VS_STEPWISE = (
-    "Feeding the whole sequence at once equals feeding it one step at a time, carrying the state."
-)
+def _check_deterministic(rnn: nn.RNNBase) -> None:
+    """Raise unless two runs of ``rnn`` on the same input compute the same function."""
+    check_module(rnn)
+    if rnn.training and rnn.dropout > 0 and rnn.num_layers > 1:
+        msg = (
+            f"Expected rnn in eval() mode or with dropout=0, but got dropout={rnn.dropout} "
+            "in train() mode instead: every call draws new random masks between layers, "
+            "so two ways of running it cannot agree."
+        )
+        raise ValueError(msg)
+
+
+WHOLE_VS_STEPWISE = "The whole sequence at once equals one time step at a time, carrying the state."
 NUM_LAYERS_VS_STACKED = "A module with num_layers=N equals N single-layer modules stacked by hand."
 
 
@@ -90,7 +102,8 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> C
     """Claim: ``rnn(input, hx)`` equals :func:`~lstm_demo.run_stepwise` on the same input.
 
     Takes the arguments of :func:`~lstm_demo.run_stepwise` and raises as it
-    does. Runs without gradients, on the module's device and dtype, and
+    does, and ``ValueError`` for a module in ``train()`` mode with dropout
+    between layers. Runs without gradients, on the module's device and dtype, and
     compares ``output``, ``h_n`` (and ``c_n``) within
     :func:`~lstm_demo.devices.tolerance_for` that device.
 
@@ -104,6 +117,7 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> C
     >>> result.holds, list(result.comparisons)
     (True, ['output', 'h_n'])
     """
+    _check_deterministic(rnn)
     with torch.no_grad():
         stepwise = run_stepwise(rnn, input, hx)
         whole = rnn(input, hx)
@@ -114,9 +128,9 @@ def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) 
     """Claim: ``rnn(input, hx)`` equals its layers, split and run one after another.
 
     Uses :func:`~lstm_demo.split_layers` and :func:`~lstm_demo.run_stacked`,
-    whose errors it raises. Compares in ``eval()`` semantics only when
-    ``rnn.dropout`` is 0 or ``rnn`` is in ``eval()`` mode; otherwise raises
-    ``ValueError``, since dropout between layers draws random masks.
+    whose errors it raises. A module in ``train()`` mode with dropout between
+    layers raises ``ValueError``: its random masks have no counterpart in the
+    stacked layers.
 
     Examples
     --------
@@ -128,14 +142,7 @@ def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) 
     >>> result.holds, list(result.comparisons)
     (True, ['output', 'h_n', 'c_n'])
     """
-    check_module(rnn)
-    if rnn.training and rnn.dropout > 0 and rnn.num_layers > 1:
-        msg = (
-            f"Expected rnn in eval() mode or with dropout=0, but got dropout={rnn.dropout} "
-            "in train() mode instead: its random masks between layers have no "
-            "counterpart in the stacked layers."
-        )
-        raise ValueError(msg)
+    _check_deterministic(rnn)
     with torch.no_grad():
         stacked = run_stacked(split_layers(rnn), input, hx)
         whole = rnn(input, hx)

@@ -68,18 +68,29 @@ class Comparison:
     """dtype of the tensors."""
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, *, tolerance: bool = True) -> str:
+        """The one-line report; ``tolerance=False`` leaves out the tolerances and dtype.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from lstm_demo import compare
+        >>> result = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5]))
+        >>> result.describe(tolerance=False)
+        'NOT close: 1 / 2 (50.0%) elements outside the tolerance; max abs diff 0.5 at (1,), max rel diff 0.2'
+        """
         dtype = str(self.dtype).removeprefix("torch.")
         if self.equal:
-            return f"bitwise equal ({self.numel} elements, {dtype})"
-        tol = f"rtol={self.rtol:.2g}, atol={self.atol:.2g}"
+            return f"bitwise equal ({self.numel} elements" + (f", {dtype})" if tolerance else ")")
+        tol = f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({dtype})" if tolerance else "the tolerance"
         diff = f"max abs diff {self.max_abs_diff:.3g} at {self.where}, max rel diff {self.max_rel_diff:.3g}"
         if self.close:
-            return f"close, not bitwise equal: {diff}; all {self.numel} within {tol} ({dtype})"
+            within = f"; all {self.numel} elements within {tol}" if tolerance else ""
+            return f"close, not bitwise equal: {diff}{within}"
         share = 100 * self.mismatched / self.numel
-        return (
-            f"NOT close: {self.mismatched} / {self.numel} ({share:.1f}%) elements "
-            f"outside {tol}; {diff} ({dtype})"
-        )
+        return f"NOT close: {self.mismatched} / {self.numel} ({share:.1f}%) elements outside {tol}; {diff}"
 
 
 def compare(
@@ -123,7 +134,7 @@ def compare(
     >>> print(compare(a, a.clone()))
     bitwise equal (3 elements, float32)
     >>> print(compare(a + 2**-20, a))
-    close, not bitwise equal: max abs diff 9.54e-07 at (0,), max rel diff 9.54e-07; all 3 within rtol=1.3e-06, atol=1e-05 (float32)
+    close, not bitwise equal: max abs diff 9.54e-07 at (0,), max rel diff 9.54e-07; all 3 elements within rtol=1.3e-06, atol=1e-05 (float32)
     >>> result = compare(a, torch.tensor([1.0, 2.5, 3.0]))
     >>> result.close, result.mismatched, result.where
     (False, 1, (1,))

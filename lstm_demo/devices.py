@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -91,12 +92,12 @@ def each_device(*, file: TextIO | None = None) -> list[torch.device]:
             )
             raise RuntimeError(msg)
         print(f"Running on: {names}.", file=file)
-        print(
+        note = (
             "No CUDA GPU on the machine that ran this, so only CPU results appear "
             "below; on a machine with a GPU the same code also runs there and "
-            "compares with the CPU.",
-            file=file,
+            "compares with the CPU."
         )
+        print(textwrap.fill(note, width=79), file=file)
     else:
         print(f"Running on: {names}.", file=file)
     return devices
@@ -118,7 +119,7 @@ class Tolerance:
     why: str
 
     def __str__(self) -> str:
-        return f"rtol={self.rtol:.2g}, atol={self.atol:.2g}: {self.why}"
+        return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.why})"
 
 
 def _cudnn_tf32() -> bool:
@@ -144,7 +145,7 @@ def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
     >>> import torch
     >>> from lstm_demo.devices import tolerance_for
     >>> print(tolerance_for("cpu", torch.float32))
-    rtol=1.3e-06, atol=1e-05: torch.testing's default for float32
+    rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)
     """
     device = torch.device(device)
     rtol, atol = default_tolerance(dtype)
@@ -153,7 +154,7 @@ def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
         return Tolerance(rtol, atol, f"torch.testing's default for {name}")
     if dtype == torch.float64:
         return Tolerance(1e-7, 5e-5, "float64 on a GPU: PyTorch's own CPU-vs-cuDNN RNN tests use atol 5e-5")
-    if dtype == torch.float32 and _cudnn_tf32():
+    if dtype == torch.float32 and device.type == "cuda" and _cudnn_tf32():
         return Tolerance(
             1e-2,
             1e-3,

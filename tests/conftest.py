@@ -1,4 +1,4 @@
-"""Shared fixtures: a fixed seed for every test, and helpers that build tiny modules and states."""
+"""Shared fixtures: a fixed seed for every test, random inputs and states for a module, cuDNN flag restore."""
 
 from __future__ import annotations
 

@@ -114,18 +114,20 @@ def test_a_false_claim_is_detected(claim, sample):
         result.assert_holds()
 
 
-def test_num_layers_vs_stacked_rejects_dropout_in_train_mode(sample):
+@pytest.mark.parametrize("claim", CLAIMS)
+def test_claim_rejects_dropout_in_train_mode(claim, sample):
     rnn = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
     with pytest.raises(
         ValueError,
         match=r"^Expected rnn in eval\(\) mode or with dropout=0, but got dropout=0\.5 in train\(\) mode",
     ):
-        num_layers_vs_stacked(rnn, sample(rnn, 5, 2, hx=False)[0])
+        claim(rnn, sample(rnn, 5, 2, hx=False)[0])
 
 
-def test_num_layers_vs_stacked_with_dropout_in_eval_mode(sample):
+@pytest.mark.parametrize("claim", CLAIMS)
+def test_claim_with_dropout_in_eval_mode(claim, sample):
     rnn = nn.LSTM(3, 4, num_layers=2, dropout=0.5).eval()
-    result = num_layers_vs_stacked(rnn, sample(rnn, 5, 2, hx=False)[0])
+    result = claim(rnn, sample(rnn, 5, 2, hx=False)[0])
     assert result.holds is True
 
 
@@ -186,6 +188,29 @@ def test_on_each_device_does_not_move_or_change_the_module(sample):
     assert all(torch.equal(p, v) for p, v in zip(rnn.parameters(), values, strict=True))
     assert torch.equal(x, x_before)
     assert rnn.training is True
+
+
+def test_on_each_device_gives_the_claim_copies(sample):
+    """A claim that changes the module it gets changes a copy, a fresh one per device."""
+    rnn = nn.GRU(3, 4)
+    before = {name: p.detach().clone() for name, p in rnn.named_parameters()}
+    x, hx = sample(rnn)
+    received = []
+
+    def zeroing_claim(module, input, hx):
+        received.append(module)
+        with torch.no_grad():
+            for param in module.parameters():
+                param.zero_()
+        return whole_vs_stepwise(module, input, hx)
+
+    on_each_device(zeroing_claim, rnn, x, hx, devices=[CPU, CPU])
+    assert len(received) == 2
+    assert received[0] is not rnn
+    assert received[1] is not rnn
+    assert received[0] is not received[1]
+    for name, param in rnn.named_parameters():
+        assert torch.equal(param, before[name]), name
 
 
 def test_on_each_device_defaults_to_each_device(monkeypatch, capsys, sample):
