@@ -204,6 +204,9 @@ def on_each_device(
     [True]
     """
     check_module(rnn)
+    spec = StackSpec.of(rnn)
+    spec.check_input(input)
+    spec.check_hx(hx, input)
     if devices is None:
         devices = each_device()
     if len(devices) == 0:

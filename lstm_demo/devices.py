@@ -81,12 +81,14 @@ def each_device(*, file: TextIO | None = None) -> list[torch.device]:
         If ``LSTM_DEMO_REQUIRE_CUDA=1`` and no CUDA device is available.
     """
     file = sys.stdout if file is None else file
+    required = cuda_required()
     devices = available_devices()
     names = ", ".join(device_name(d) for d in devices)
     if not any(d.type == "cuda" for d in devices):
-        if cuda_required():
+        if required:
             msg = (
-                f"{REQUIRE_CUDA_ENV}=1, but this machine has no CUDA device "
+                f"Expected a CUDA device, since {REQUIRE_CUDA_ENV}="
+                f"{os.environ[REQUIRE_CUDA_ENV]}, but got none on this machine "
                 f"(torch {torch.__version__}, built with CUDA {torch.version.cuda}): "
                 "build on a machine with a GPU and a CUDA build of torch."
             )
@@ -122,12 +124,26 @@ class Tolerance:
         return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.why})"
 
 
-def _cudnn_tf32() -> bool:
-    rnn = getattr(torch.backends.cudnn, "rnn", None)
-    precision = getattr(rnn, "fp32_precision", None)
-    if precision is not None and precision != "none":
-        return precision == "tf32"
-    return bool(torch.backends.cudnn.allow_tf32)
+def _cudnn_rnn_tf32() -> bool:
+    """Whether cuDNN may use TF32 for float32 RNNs under the current flags.
+
+    Newer torch releases set this per operator (``torch.backends.cudnn.rnn.
+    fp32_precision``), where ``"none"`` defers to the level above; older ones
+    have the single ``torch.backends.cudnn.allow_tf32``.
+    """
+    backends = torch.backends
+    levels = [
+        getattr(getattr(backends.cudnn, "rnn", None), "fp32_precision", None),
+        getattr(backends.cudnn, "fp32_precision", None),
+        getattr(backends, "fp32_precision", None),
+    ]
+    for precision in levels:
+        if precision not in (None, "none"):
+            return precision == "tf32"
+    try:
+        return bool(backends.cudnn.allow_tf32)
+    except RuntimeError:  # legacy and per-operator flags were mixed: assume the wider case
+        return True
 
 
 def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
@@ -154,7 +170,7 @@ def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
         return Tolerance(rtol, atol, f"torch.testing's default for {name}")
     if dtype == torch.float64:
         return Tolerance(1e-7, 5e-5, "float64 on a GPU: PyTorch's own CPU-vs-cuDNN RNN tests use atol 5e-5")
-    if dtype == torch.float32 and device.type == "cuda" and _cudnn_tf32():
+    if dtype == torch.float32 and device.type == "cuda" and _cudnn_rnn_tf32():
         return Tolerance(
             1e-2,
             1e-3,

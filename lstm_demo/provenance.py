@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -42,15 +43,31 @@ class EnvironmentReport:
         return "\n".join(lines)
 
 
+def _read(flag: Callable[[], object]) -> str:
+    try:
+        return str(flag())
+    except RuntimeError:  # torch refuses to read a legacy flag once per-operator flags differ
+        return "mixed (set per operator)"
+
+
 def _flags() -> dict[str, str]:
-    cudnn_rnn = getattr(torch.backends.cudnn, "rnn", None)
-    flags = {
-        "matmul TF32": str(torch.backends.cuda.matmul.allow_tf32),
-        "cuDNN TF32": str(torch.backends.cudnn.allow_tf32),
-    }
-    if cudnn_rnn is not None and hasattr(cudnn_rnn, "fp32_precision"):
-        flags["cuDNN RNN fp32"] = str(cudnn_rnn.fp32_precision)
-    flags["fp32 matmul"] = torch.get_float32_matmul_precision()
+    """Precision flags: per operator where this torch has them, else the legacy ones."""
+    backends = torch.backends
+    if hasattr(backends, "fp32_precision") and hasattr(
+        getattr(backends.cudnn, "rnn", None), "fp32_precision"
+    ):
+        flags = {
+            "fp32 precision": str(backends.fp32_precision),
+            "CUDA matmul fp32": str(backends.cuda.matmul.fp32_precision),
+            "cuDNN conv fp32": str(backends.cudnn.conv.fp32_precision),
+            "cuDNN RNN fp32": str(backends.cudnn.rnn.fp32_precision),
+        }
+    else:
+        flags = {
+            "matmul TF32": _read(lambda: backends.cuda.matmul.allow_tf32),
+            "cuDNN TF32": _read(lambda: backends.cudnn.allow_tf32),
+        }
+    flags["fp32 matmul"] = _read(torch.get_float32_matmul_precision)
     flags["deterministic"] = str(torch.are_deterministic_algorithms_enabled())
     return flags
 

@@ -49,7 +49,7 @@ def test_close_not_equal():
     assert result.numel == 3
     assert str(result) == (
         "close, not bitwise equal: max abs diff 9.54e-07 at (0,), max rel diff 9.54e-07; "
-        "all 3 within rtol=1.3e-06, atol=1e-05 (float32)"
+        "all 3 elements within rtol=1.3e-06, atol=1e-05 (float32)"
     )
 
 
@@ -66,15 +66,17 @@ def test_not_close():
     assert result.where == (2,)
     assert result.max_rel_diff == 1.0
     assert str(result) == (
-        "NOT close: 2 / 3 (66.7%) elements outside rtol=1.3e-06, atol=1e-05; "
-        "max abs diff 1 at (2,), max rel diff 1 (float32)"
+        "NOT close: 2 / 3 (66.7%) elements outside rtol=1.3e-06, atol=1e-05 (float32); "
+        "max abs diff 1 at (2,), max rel diff 1"
     )
 
 
 def test_not_close_one_of_three():
     result = compare(torch.tensor([1.0, 3.0, 4.0]), torch.tensor([1.0, 2.0, 4.0]))
     assert (result.mismatched, result.where, result.max_abs_diff, result.max_rel_diff) == (1, (1,), 1.0, 0.5)
-    assert str(result).startswith("NOT close: 1 / 3 (33.3%) elements outside rtol=1.3e-06, atol=1e-05;")
+    assert str(result).startswith(
+        "NOT close: 1 / 3 (33.3%) elements outside rtol=1.3e-06, atol=1e-05 (float32);"
+    )
 
 
 def test_where_is_a_multi_dimensional_index():
@@ -168,6 +170,7 @@ def test_nan_is_never_close(actual, expected):
     assert result.close is False
     assert result.mismatched == 1
     assert result.max_abs_diff == INF
+    assert result.max_rel_diff == INF  # reported as infinite, never as NaN
     assert not assert_close_accepts(torch.tensor(actual), torch.tensor(expected))
 
 
@@ -225,8 +228,8 @@ def test_zero_dim_tensors():
     result = compare(torch.tensor(3.0), torch.tensor(2.0))
     assert (result.close, result.where, result.max_abs_diff, result.max_rel_diff) == (False, (), 1.0, 0.5)
     assert str(result) == (
-        "NOT close: 1 / 1 (100.0%) elements outside rtol=1.3e-06, atol=1e-05; "
-        "max abs diff 1 at (), max rel diff 0.5 (float32)"
+        "NOT close: 1 / 1 (100.0%) elements outside rtol=1.3e-06, atol=1e-05 (float32); "
+        "max abs diff 1 at (), max rel diff 0.5"
     )
 
 
@@ -247,7 +250,7 @@ def test_integer_tensors_must_match_exactly():
     assert (result.equal, result.close, result.mismatched) == (False, False, 1)
     assert (result.where, result.max_abs_diff, result.max_rel_diff) == ((2,), 1.0, 0.25)
     assert str(result) == (
-        "NOT close: 1 / 3 (33.3%) elements outside rtol=0, atol=0; max abs diff 1 at (2,), max rel diff 0.25 (int64)"
+        "NOT close: 1 / 3 (33.3%) elements outside rtol=0, atol=0 (int64); max abs diff 1 at (2,), max rel diff 0.25"
     )
     assert str(compare(torch.tensor([1, 2]), torch.tensor([1, 2]))) == "bitwise equal (2 elements, int64)"
     assert compare(torch.tensor([1, 2, 3]), torch.tensor([1, 2, 4]), rtol=0, atol=1).close is True

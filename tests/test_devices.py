@@ -97,8 +97,10 @@ def test_each_device_without_gpu_prints_a_note(no_gpu, require_cuda):
     assert each_device(file=out) == [CPU]
     lines = out.getvalue().splitlines()
     assert lines[0] == "Running on: cpu."
-    assert lines[1].startswith("No CUDA GPU on the machine that ran this, so only CPU results appear below")
-    assert len(lines) == 2
+    note = " ".join(lines[1:])
+    assert note.startswith("No CUDA GPU on the machine that ran this, so only CPU results appear below")
+    assert note.endswith("compares with the CPU.")
+    assert all(len(line) <= 79 for line in lines)
 
 
 def test_each_device_prints_to_stdout_by_default(no_gpu, require_cuda, capsys):
@@ -110,7 +112,10 @@ def test_each_device_prints_to_stdout_by_default(no_gpu, require_cuda, capsys):
 def test_each_device_requiring_cuda_without_gpu(no_gpu, require_cuda):
     require_cuda("1")
     out = io.StringIO()
-    with pytest.raises(RuntimeError, match=r"^LSTM_DEMO_REQUIRE_CUDA=1, but this machine has no CUDA device"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^Expected a CUDA device, since LSTM_DEMO_REQUIRE_CUDA=1, but got none on this machine",
+    ):
         each_device(file=out)
     assert out.getvalue() == ""
 
@@ -118,6 +123,19 @@ def test_each_device_requiring_cuda_without_gpu(no_gpu, require_cuda):
 def test_each_device_bad_require_value_without_gpu(no_gpu, require_cuda):
     require_cuda("maybe")
     with pytest.raises(ValueError, match=r"^Expected LSTM_DEMO_REQUIRE_CUDA to be 1 or 0"):
+        each_device(file=io.StringIO())
+
+
+def test_each_device_bad_require_value_with_gpu(one_gpu, require_cuda):
+    # A typo in the variable is an error on a GPU machine too, not silently ignored.
+    require_cuda("maybe")
+    with pytest.raises(ValueError, match=r"but got 'maybe' instead"):
+        each_device(file=io.StringIO())
+
+
+def test_each_device_requiring_cuda_names_the_value(no_gpu, require_cuda):
+    require_cuda("true")
+    with pytest.raises(RuntimeError, match=r"since LSTM_DEMO_REQUIRE_CUDA=true, but got none"):
         each_device(file=io.StringIO())
 
 
@@ -135,7 +153,7 @@ def test_each_device_with_one_gpu(one_gpu, require_cuda, value):
 def test_tolerance_cpu_float32_is_torch_testing_default():
     tol = tolerance_for("cpu", torch.float32)
     assert (tol.rtol, tol.atol) == (1.3e-6, 1e-5)
-    assert str(tol) == "rtol=1.3e-06, atol=1e-05: torch.testing's default for float32"
+    assert str(tol) == "rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)"
 
 
 def test_tolerance_cpu_float64_is_torch_testing_default():
