@@ -54,9 +54,10 @@ def _project(tmp_path: Path) -> Path:
     return project
 
 
-def _build(project: Path) -> subprocess.CompletedProcess[str]:
+def _build(project: Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        **extra_env,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH")])),
         "MPLBACKEND": "Agg",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
@@ -100,6 +101,18 @@ def test_false_claim_fails_the_build(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     assert "plot_99_false_claim.py" in output
     assert "AssertionError: false claim: NOT close" in output
+
+
+def test_requiring_cuda_without_a_gpu_fails_the_build(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+
+    result = _build(project, LSTM_DEMO_REQUIRE_CUDA="1")
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "RuntimeError: Expected a CUDA device, since LSTM_DEMO_REQUIRE_CUDA=1" in output
+    for example in ("plot_01_whole_vs_stepwise.py", "plot_02_num_layers_vs_stacked.py"):
+        assert example in output
 
 
 def test_fresh_on_change(tmp_path: Path) -> None:

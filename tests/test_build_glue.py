@@ -1,0 +1,85 @@
+"""docs/_lstm_demo_build.py: the package fingerprint and the torch state reset."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
+import _lstm_demo_build as glue
+
+
+@pytest.fixture
+def package(tmp_path: Path) -> Path:
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("x = 1\n")
+    (pkg / "sub" / "mod.py").write_text("y = 2\n")
+    (pkg / "notes.txt").write_text("not source\n")
+    return pkg
+
+
+def test_fingerprint_is_stable_and_follows_every_source_file(package: Path, tmp_path: Path) -> None:
+    stamp = tmp_path / "stamp"
+    first = glue.SourceState(package, stamp).digest
+    assert glue.SourceState(package, stamp).digest == first
+    (package / "notes.txt").write_text("edited, but not a .py file\n")
+    assert glue.SourceState(package, stamp).digest == first
+    (package / "sub" / "mod.py").write_text("y = 3\n")
+    assert glue.SourceState(package, stamp).digest != first
+
+
+def test_a_renamed_file_changes_the_fingerprint(package: Path, tmp_path: Path) -> None:
+    before = glue.SourceState(package, tmp_path / "stamp").digest
+    (package / "sub" / "mod.py").rename(package / "sub" / "other.py")
+    assert glue.SourceState(package, tmp_path / "stamp").digest != before
+
+
+def test_changed_compares_with_the_stamp(package: Path, tmp_path: Path) -> None:
+    stamp = tmp_path / "auto_examples" / ".stamp"
+    state = glue.SourceState(package, stamp)
+    assert state.changed is True  # no stamp yet: first build
+    stamp.parent.mkdir()
+    stamp.write_text(state.digest + "\n")
+    assert glue.SourceState(package, stamp).changed is False
+    (package / "__init__.py").write_text("x = 2\n")
+    assert glue.SourceState(package, stamp).changed is True
+
+
+def test_prune_caches_keeps_only_the_current_one(tmp_path: Path) -> None:
+    root = tmp_path / ".jupyter_cache"
+    for name in ("old1", "old2", "current"):
+        (root / name).mkdir(parents=True)
+        (root / name / "file").write_text(name)
+    glue.prune_caches(root, keep=root / "current")
+    assert sorted(p.name for p in root.iterdir()) == ["current"]
+    glue.prune_caches(tmp_path / "missing", keep=tmp_path / "missing" / "x")  # no folder: nothing to do
+
+
+def test_reset_torch_restores_the_state_of_its_first_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(glue, "_TORCH_DEFAULTS", {})
+    threads = torch.get_num_threads()
+    try:
+        glue.reset_torch({}, None)  # the snapshot, before any example
+        torch.set_default_dtype(torch.float64)
+        torch.use_deterministic_algorithms(True)
+        torch.set_float32_matmul_precision("medium")
+        torch.set_num_threads(1)
+        torch.manual_seed(123)
+
+        glue.reset_torch({}, "plot_next.py")
+
+        assert torch.get_default_dtype() == torch.float32
+        assert torch.are_deterministic_algorithms_enabled() is False
+        assert torch.get_float32_matmul_precision() == "highest"
+        assert torch.get_num_threads() == threads
+        expected = torch.Generator().manual_seed(0)
+        assert torch.equal(torch.rand(3), torch.rand(3, generator=expected))
+    finally:
+        torch.set_default_dtype(torch.float32)
+        torch.use_deterministic_algorithms(False)
+        torch.set_float32_matmul_precision("highest")
+        torch.set_num_threads(threads)
