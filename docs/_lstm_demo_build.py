@@ -100,6 +100,28 @@ def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
         torch.backends.cudnn.rnn.fp32_precision = state["cudnn_rnn_fp32"]
 
 
+def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
+    """``viewcode-find-source`` for lstm_demo: read the file, never import it.
+
+    Sphinx's viewcode imports every documented module at the end of each
+    build to locate its file; for lstm_demo that imports torch (about a
+    second), even when nothing changed.
+    """
+    package = Path(app.config.lstm_demo_package)
+    top, _, rest = modname.partition(".")
+    if top != package.name:
+        return None
+    path = package.joinpath(*rest.split(".")) if rest else package / "__init__"
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    if not path.is_file():
+        return None
+    from sphinx.pycode import ModuleAnalyzer
+
+    source = path.read_text()
+    analyzer = ModuleAnalyzer.for_string(source, modname, str(path))
+    return source, analyzer.find_tags()
+
+
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx extension: store the package fingerprint once a build has succeeded.
 
@@ -108,6 +130,8 @@ def setup(app: Any) -> dict[str, Any]:
     """
     app.add_config_value("lstm_demo_sources", "", "env", str)
     app.add_config_value("lstm_demo_sources_stamp", "", "", str)
+    app.add_config_value("lstm_demo_package", "", "", str)
+    app.connect("viewcode-find-source", find_source)
 
     def finished(app: Any, exception: BaseException | None) -> None:
         config = app.config

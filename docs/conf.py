@@ -65,6 +65,7 @@ nitpick_ignore_regex = [
 _sources = SourceState(ROOT / "lstm_demo", DOCS / "auto_examples" / ".lstm_demo-sources")
 lstm_demo_sources = _sources.digest
 lstm_demo_sources_stamp = str(_sources.stamp)
+lstm_demo_package = str(_sources.package)
 
 # --- sphinx-gallery -------------------------------------------------------------
 sphinx_gallery_conf = {

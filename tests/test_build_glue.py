@@ -83,3 +83,16 @@ def test_reset_torch_restores_the_state_of_its_first_call(monkeypatch: pytest.Mo
         torch.use_deterministic_algorithms(False)
         torch.set_float32_matmul_precision("highest")
         torch.set_num_threads(threads)
+
+
+def test_find_source_reads_the_package_without_importing_it(package: Path) -> None:
+    (package / "sub" / "mod.py").write_text("import does_not_exist\n\n\ndef f():\n    return 1\n")
+    app = type("App", (), {"config": type("Config", (), {"lstm_demo_package": str(package)})()})()
+
+    source, tags = glue.find_source(app, "pkg.sub.mod")
+
+    assert source.startswith("import does_not_exist")  # importing it would fail
+    assert tags == {"f": ("def", 4, 5)}  # def on line 4, its body ends on line 5
+    assert glue.find_source(app, "pkg")[0] == "x = 1\n"
+    assert glue.find_source(app, "torch.nn") is None
+    assert glue.find_source(app, "pkg.missing") is None
