@@ -54,6 +54,34 @@ def prune_caches(cache_root: Path, keep: Path) -> None:
 
 _TORCH_DEFAULTS: dict[str, Any] = {}
 
+# Per-operator float32 precision flags of newer torch releases, most general
+# first. Where they exist, the legacy allow_tf32 flags are views of them, and
+# writing a legacy flag (or set_float32_matmul_precision) rewrites them.
+_PRECISION_PATHS = (
+    "",
+    "cuda.matmul",
+    "cudnn",
+    "cudnn.conv",
+    "cudnn.rnn",
+    "mkldnn",
+    "mkldnn.matmul",
+    "mkldnn.conv",
+    "mkldnn.rnn",
+)
+
+
+def _precision_flags() -> dict[str, Any]:
+    import torch
+
+    flags = {}
+    for path in _PRECISION_PATHS:
+        obj: Any = torch.backends
+        for part in filter(None, path.split(".")):
+            obj = getattr(obj, part, None)
+        if obj is not None and hasattr(obj, "fp32_precision"):
+            flags[path] = obj
+    return flags
+
 
 def _torch_state() -> dict[str, Any]:
     import torch
@@ -66,12 +94,11 @@ def _torch_state() -> dict[str, Any]:
         "cudnn_enabled": torch.backends.cudnn.enabled,
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
         "cudnn_deterministic": torch.backends.cudnn.deterministic,
-        "cudnn_tf32": torch.backends.cudnn.allow_tf32,
-        "matmul_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "fp32_precision": {path: obj.fp32_precision for path, obj in _precision_flags().items()},
     }
-    rnn = getattr(torch.backends.cudnn, "rnn", None)
-    if rnn is not None and hasattr(rnn, "fp32_precision"):
-        state["cudnn_rnn_fp32"] = rnn.fp32_precision
+    if not state["fp32_precision"]:  # an older torch: only the legacy flags
+        state["cudnn_tf32"] = torch.backends.cudnn.allow_tf32
+        state["matmul_tf32"] = torch.backends.cuda.matmul.allow_tf32
     return state
 
 
@@ -94,10 +121,12 @@ def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
     torch.backends.cudnn.enabled = state["cudnn_enabled"]
     torch.backends.cudnn.benchmark = state["cudnn_benchmark"]
     torch.backends.cudnn.deterministic = state["cudnn_deterministic"]
-    torch.backends.cudnn.allow_tf32 = state["cudnn_tf32"]
-    torch.backends.cuda.matmul.allow_tf32 = state["matmul_tf32"]
-    if "cudnn_rnn_fp32" in state:
-        torch.backends.cudnn.rnn.fp32_precision = state["cudnn_rnn_fp32"]
+    flags = _precision_flags()
+    for path, value in state["fp32_precision"].items():
+        flags[path].fp32_precision = value
+    if "cudnn_tf32" in state:
+        torch.backends.cudnn.allow_tf32 = state["cudnn_tf32"]
+        torch.backends.cuda.matmul.allow_tf32 = state["matmul_tf32"]
 
 
 def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:

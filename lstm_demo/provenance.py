@@ -58,9 +58,9 @@ def _flags() -> dict[str, str]:
     ):
         flags = {
             "fp32 precision": str(backends.fp32_precision),
-            "CUDA matmul fp32": str(backends.cuda.matmul.fp32_precision),
-            "cuDNN conv fp32": str(backends.cudnn.conv.fp32_precision),
-            "cuDNN RNN fp32": str(backends.cudnn.rnn.fp32_precision),
+            "CUDA matmul": str(backends.cuda.matmul.fp32_precision),
+            "cuDNN conv": str(backends.cudnn.conv.fp32_precision),
+            "cuDNN RNN": str(backends.cudnn.rnn.fp32_precision),
         }
     else:
         flags = {

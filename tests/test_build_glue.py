@@ -13,6 +13,17 @@ import _lstm_demo_build as glue
 
 
 @pytest.fixture
+def torch_state(monkeypatch: pytest.MonkeyPatch):
+    """Start each reset test from no snapshot; put torch's global state back afterwards."""
+    saved = glue._torch_state()
+    monkeypatch.setattr(glue, "_TORCH_DEFAULTS", {})
+    yield
+    glue._TORCH_DEFAULTS.clear()
+    glue._TORCH_DEFAULTS.update(saved)
+    glue.reset_torch({}, None)
+
+
+@pytest.fixture
 def package(tmp_path: Path) -> Path:
     pkg = tmp_path / "pkg"
     (pkg / "sub").mkdir(parents=True)
@@ -59,30 +70,24 @@ def test_prune_caches_keeps_only_the_current_one(tmp_path: Path) -> None:
     glue.prune_caches(tmp_path / "missing", keep=tmp_path / "missing" / "x")  # no folder: nothing to do
 
 
-def test_reset_torch_restores_the_state_of_its_first_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(glue, "_TORCH_DEFAULTS", {})
+@pytest.mark.usefixtures("torch_state")
+def test_reset_torch_restores_the_state_of_its_first_call() -> None:
     threads = torch.get_num_threads()
-    try:
-        glue.reset_torch({}, None)  # the snapshot, before any example
-        torch.set_default_dtype(torch.float64)
-        torch.use_deterministic_algorithms(True)
-        torch.set_float32_matmul_precision("medium")
-        torch.set_num_threads(1)
-        torch.manual_seed(123)
+    glue.reset_torch({}, None)  # the snapshot, before any example
+    torch.set_default_dtype(torch.float64)
+    torch.use_deterministic_algorithms(True)
+    torch.set_float32_matmul_precision("medium")
+    torch.set_num_threads(1)
+    torch.manual_seed(123)
 
-        glue.reset_torch({}, "plot_next.py")
+    glue.reset_torch({}, "plot_next.py")
 
-        assert torch.get_default_dtype() == torch.float32
-        assert torch.are_deterministic_algorithms_enabled() is False
-        assert torch.get_float32_matmul_precision() == "highest"
-        assert torch.get_num_threads() == threads
-        expected = torch.Generator().manual_seed(0)
-        assert torch.equal(torch.rand(3), torch.rand(3, generator=expected))
-    finally:
-        torch.set_default_dtype(torch.float32)
-        torch.use_deterministic_algorithms(False)
-        torch.set_float32_matmul_precision("highest")
-        torch.set_num_threads(threads)
+    assert torch.get_default_dtype() == torch.float32
+    assert torch.are_deterministic_algorithms_enabled() is False
+    assert torch.get_float32_matmul_precision() == "highest"
+    assert torch.get_num_threads() == threads
+    expected = torch.Generator().manual_seed(0)
+    assert torch.equal(torch.rand(3), torch.rand(3, generator=expected))
 
 
 def test_find_source_reads_the_package_without_importing_it(package: Path) -> None:
@@ -96,3 +101,20 @@ def test_find_source_reads_the_package_without_importing_it(package: Path) -> No
     assert glue.find_source(app, "pkg")[0] == "x = 1\n"
     assert glue.find_source(app, "torch.nn") is None
     assert glue.find_source(app, "pkg.missing") is None
+
+
+@pytest.mark.usefixtures("torch_state")
+def test_reset_torch_restores_per_operator_precision_flags() -> None:
+    backends = torch.backends
+    before = {path: obj.fp32_precision for path, obj in glue._precision_flags().items()}
+    assert before["cudnn.rnn"] in {"tf32", "ieee", "none"}  # this torch has the per-operator flags
+    glue.reset_torch({}, None)
+    # The reset itself changes nothing (writing the legacy flags would).
+    assert {p: o.fp32_precision for p, o in glue._precision_flags().items()} == before
+    backends.cudnn.rnn.fp32_precision = "ieee"
+    backends.cuda.matmul.allow_tf32 = True
+    torch.set_float32_matmul_precision("medium")
+
+    glue.reset_torch({}, "plot_next.py")
+
+    assert {p: o.fp32_precision for p, o in glue._precision_flags().items()} == before
