@@ -32,8 +32,8 @@ from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.recover import InputRecovery, recover_inputs
 from lstm_demo.stepwise import run_stepwise
 
-#: Half of the last printed decimal: a value printed to 4 decimals is within
-#: this of the value that was printed.
+#: Half of the last printed decimal. A value printed to 4 decimals lies
+#: within this of the printed value.
 PRINTED_TOLERANCE = 5e-5
 
 
@@ -424,7 +424,7 @@ class Reproduction:
     printed: torch.Tensor
     """The post's numbers, float64 on the CPU."""
     runs: dict[str, torch.Tensor]
-    """Each way of computing them (name: values shaped like ``printed``), float64 on the CPU."""
+    """Each way of computing them, by name, with values shaped like ``printed`` (float64, on the CPU)."""
     tolerance: float = PRINTED_TOLERANCE
 
     @property
