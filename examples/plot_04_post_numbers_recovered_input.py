@@ -69,8 +69,9 @@ assert recovery.max_residual < post.PRINTED_TOLERANCE
 altered = printed_out.clone()
 altered[0, 1, 2] += 1e-3
 control = recover_inputs(lstm64, altered)
-print("greatest residual per time step, printed table:", recovery.residuals.amax(dim=1))
-print("greatest residual per time step, altered table:", control.residuals.amax(dim=1))
+for name, found in [("printed table", recovery), ("altered table", control)]:
+    per_step = ", ".join(f"{float(r):.1e}" for r in found.residuals.amax(dim=1))
+    print(f"greatest residual per time step, {name}: {per_step}")
 assert control.residuals[1, 0] > post.PRINTED_TOLERANCE
 
 # %%
@@ -79,14 +80,14 @@ assert control.residuals[1, 0] > post.PRINTED_TOLERANCE
 with torch.no_grad():
     ours64, _ = lstm64(recovery.input)
 residual = (ours64 - printed_out).abs()
-fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
+fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
 ax.axhline(post.PRINTED_TOLERANCE, color="tab:red", ls="--", label="5e-5: half a printed decimal")
 for b in range(2):
     for t in range(3):
         ax.semilogy([b * 15 + t * 5 + k for k in range(5)], residual[b, t], "o", label=f"sequence {b}, t={t}")
 ax.set(xlabel="printed output (sequence, time step, unit)", ylabel="|h(recovered x) - printed|")
 ax.set_title("Residual of the recovered input, float64")
-ax.legend(fontsize="x-small", ncol=2, loc="lower right")
+ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
 
 # %%

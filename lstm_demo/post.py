@@ -460,8 +460,8 @@ class Reproduction:
         dtype = str(self.dtype).removeprefix("torch.")
         return (
             f"{device_name(self.device)}, {dtype}: {self.reproduced} of {self.total} printed numbers "
-            f"reproduced by every run; greatest |ours - post| {self.max_difference:.2g} "
-            f"(allowed {self.tolerance:g})"
+            f"reproduced by every run\n"
+            f"  greatest |ours - post| {self.max_difference:.2g}, allowed {self.tolerance:g}"
         )
 
     def table(self) -> str:
