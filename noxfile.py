@@ -19,7 +19,6 @@ import hashlib
 import os
 import shutil
 import sys
-import venv
 from pathlib import Path
 
 import nox
@@ -47,7 +46,9 @@ def _env(session: nox.Session) -> Path:
     session.log(f"Creating the shared environment {ENV} with {TORCH}")
     if ENV.exists():
         shutil.rmtree(ENV)
-    venv.create(ENV, with_pip=True)
+    # virtualenv (a dependency of nox) brings its own pip: unlike the standard
+    # venv module it needs no python3-venv package on Debian-like systems.
+    session.run(sys.executable, "-m", "virtualenv", "--quiet", str(ENV), external=True)
     python = str(BIN / "python")
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # torch first: once it is there, the package's open `torch` requirement is

@@ -4,8 +4,9 @@ Two jobs, kept out of ``conf.py`` so the configuration stays picklable:
 
 * **Fresh on change.** sphinx-gallery re-runs an example only when the
   example's own file changes, and myst-nb's cache keys on a page's code
-  cells; neither notices an edit to ``lstm_demo/``. :class:`SourceState`
-  fingerprints the package: when the fingerprint differs from the one stored
+  cells; neither notices an edit to ``lstm_demo/``, another torch, or a
+  machine with other devices. :class:`SourceState` fingerprints what every
+  page's output depends on: when the fingerprint differs from the one stored
   by the last successful build, every example and page executes again.
 * **No leakage between examples.** All gallery scripts run in the Sphinx
   process, one after another; :func:`reset_torch` puts torch's global state
@@ -15,15 +16,56 @@ Two jobs, kept out of ``conf.py`` so the configuration stays picklable:
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import os
 import shutil
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+#: Environment variables whose value changes what a page prints or whether it runs.
+WATCHED_VARIABLES = ("LSTM_DEMO_REQUIRE_CUDA", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
+
+
+def environment_fingerprint(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What, besides lstm_demo's source, a page's output depends on.
+
+    Read without importing torch (that costs a second on every build): the
+    installed torch's version (``2.13.0+cpu``, ``2.13.0+cu128``, ...), the
+    Python version, the GPUs the NVIDIA driver lists, the variables in
+    :data:`WATCHED_VARIABLES`, and this file, which resets torch between
+    examples.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return {
+        "torch": torch_version,
+        "python": sys.version,
+        "nvidia gpus": ",".join(sorted(p.name for p in gpus.iterdir())) if gpus.is_dir() else "",
+        **{name: environ.get(name, "") for name in WATCHED_VARIABLES},
+        "build glue": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+    }
+
 
 class SourceState:
-    """A fingerprint of a package's source files and the last built one."""
+    """A fingerprint of a package's source files (and more), and the last built one.
 
-    def __init__(self, package: Path, stamp: Path) -> None:
+    Parameters
+    ----------
+    package : Path
+        The package folder; every ``*.py`` file under it counts, name and content.
+    stamp : Path
+        Where the last successful build stored its fingerprint.
+    extra : mapping of str to str, optional
+        Anything else that counts, e.g. :func:`environment_fingerprint`.
+    """
+
+    def __init__(self, package: Path, stamp: Path, extra: Mapping[str, str] | None = None) -> None:
         self.package = package
         self.stamp = stamp
         digest = hashlib.sha256()
@@ -31,6 +73,9 @@ class SourceState:
             digest.update(path.relative_to(package).as_posix().encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())
+            digest.update(b"\0")
+        for key, value in sorted((extra or {}).items()):
+            digest.update(f"{key}={value}".encode())
             digest.update(b"\0")
         self.digest = digest.hexdigest()
 
@@ -121,6 +166,7 @@ def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
     torch.backends.cudnn.enabled = state["cudnn_enabled"]
     torch.backends.cudnn.benchmark = state["cudnn_benchmark"]
     torch.backends.cudnn.deterministic = state["cudnn_deterministic"]
+    torch.set_printoptions(profile="default")
     flags = _precision_flags()
     for path, value in state["fp32_precision"].items():
         flags[path].fp32_precision = value

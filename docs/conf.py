@@ -14,7 +14,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS))
 
-from _lstm_demo_build import SourceState
+from _lstm_demo_build import SourceState, environment_fingerprint
 
 project = "lstm-demo"
 author = "the lstm-demo developers"
@@ -59,10 +59,15 @@ nitpick_ignore_regex = [
 ]
 
 # --- fresh on change ----------------------------------------------------------
-# A fingerprint of lstm_demo/: when it differs from the last successful build,
+# A fingerprint of lstm_demo/ and of the environment (torch version, GPUs,
+# LSTM_DEMO_REQUIRE_CUDA, ...): when it differs from the last successful build,
 # every gallery example re-runs and every myst-nb page re-executes (its cache
 # lives in a folder named after the fingerprint).
-_sources = SourceState(ROOT / "lstm_demo", DOCS / "auto_examples" / ".lstm_demo-sources")
+_sources = SourceState(
+    ROOT / "lstm_demo",
+    DOCS / "auto_examples" / ".lstm_demo-sources",
+    extra=environment_fingerprint(),
+)
 lstm_demo_sources = _sources.digest
 lstm_demo_sources_stamp = str(_sources.stamp)
 lstm_demo_package = str(_sources.package)

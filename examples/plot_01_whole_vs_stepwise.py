@@ -107,9 +107,9 @@ for name, mine, theirs in [("h_n", h_last, h_n), ("c_n", c_last, c_n)]:
     assert result.close, result
 
 # %%
-# The two runs, side by side: lines are the whole-sequence call, dots the
+# The two runs, side by side: lines are the whole-sequence call, circles the
 # single-step calls. Each colour is one of the 5 hidden units.
-fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True, layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(8, 4), sharey=True, layout="constrained")
 steps = range(1, x.size(1) + 1)
 stepwise = torch.cat(r_outs, dim=1).detach()
 for b, ax in enumerate(axes):

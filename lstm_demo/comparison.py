@@ -82,12 +82,13 @@ class Comparison:
         'NOT close: 1 / 2 (50.0%) elements outside the tolerance; max abs diff 0.5 at (1,), max rel diff 0.2'
         """
         dtype = str(self.dtype).removeprefix("torch.")
+        elements = f"{self.numel} element{'' if self.numel == 1 else 's'}"
         if self.equal:
-            return f"bitwise equal ({self.numel} elements" + (f", {dtype})" if tolerance else ")")
+            return f"bitwise equal ({elements}" + (f", {dtype})" if tolerance else ")")
         tol = f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({dtype})" if tolerance else "the tolerance"
         diff = f"max abs diff {self.max_abs_diff:.3g} at {self.where}, max rel diff {self.max_rel_diff:.3g}"
         if self.close:
-            within = f"; all {self.numel} elements within {tol}" if tolerance else ""
+            within = f"; all {elements} within {tol}" if tolerance else ""
             return f"close, not bitwise equal: {diff}{within}"
         share = 100 * self.mismatched / self.numel
         return f"NOT close: {self.mismatched} / {self.numel} ({share:.1f}%) elements outside {tol}; {diff}"
@@ -160,7 +161,7 @@ def compare(
         raise ValueError(msg)
     if rtol is None or atol is None:
         rtol, atol = default_tolerance(actual.dtype)
-    if rtol < 0 or atol < 0:
+    if not (rtol >= 0 and atol >= 0):  # also refuses NaN
         msg = f"Expected non-negative tolerances, but got rtol={rtol} and atol={atol} instead."
         raise ValueError(msg)
 

@@ -94,8 +94,9 @@ def each_device(*, file: TextIO | None = None) -> list[torch.device]:
             )
             raise RuntimeError(msg)
         print(f"Running on: {names}.", file=file)
+        kinds = " and ".join(dict.fromkeys(d.type.upper() for d in devices))
         note = (
-            "No CUDA GPU on the machine that ran this, so only CPU results appear "
+            f"No CUDA GPU on the machine that ran this, so only {kinds} results appear "
             "below; on a machine with a GPU the same code also runs there and "
             "compares with the CPU."
         )
@@ -117,8 +118,11 @@ class Tolerance:
     """A tolerance for :func:`lstm_demo.compare` and the reason for it."""
 
     rtol: float
+    """Relative tolerance."""
     atol: float
+    """Absolute tolerance."""
     why: str
+    """Why this tolerance: dtype, device, TF32."""
 
     def __str__(self) -> str:
         return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.why})"

@@ -114,6 +114,8 @@ def split_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
 
 def _check_layers(layers: Any, what: str) -> StackSpec:
     """Check that ``layers`` form one multi-layer module; return its spec."""
+    if isinstance(layers, nn.ModuleList):
+        layers = list(layers)
     if not isinstance(layers, Sequence) or isinstance(layers, nn.Module):
         msg = f"Expected {what} to be a list of single-layer modules, but got {describe(layers)} instead."
         raise TypeError(msg)
@@ -184,8 +186,9 @@ def run_stacked(
     Parameters
     ----------
     layers : sequence of nn.LSTM, nn.GRU or nn.RNN
-        Single-layer modules of one class, for example from
-        :func:`split_layers`, each taking the previous one's output features.
+        Single-layer modules of one class (a list or an ``nn.ModuleList``),
+        for example from :func:`split_layers`, each taking the previous one's
+        output features.
     input : torch.Tensor
         As for the multi-layer module: ``(seq_len, batch, input_size)``,
         ``(batch, seq_len, input_size)`` when ``batch_first``, or unbatched
@@ -259,7 +262,7 @@ def stack_layers(layers: Sequence[nn.RNNBase]) -> nn.RNNBase:
     Parameters
     ----------
     layers : sequence of nn.LSTM, nn.GRU or nn.RNN
-        Single-layer modules of one class whose sizes chain, with the same
+        Single-layer modules of one class (a list or an ``nn.ModuleList``) whose sizes chain, with the same
         ``hidden_size``, ``proj_size``, ``bias``, ``batch_first``,
         ``bidirectional``, device and dtype.
 

@@ -18,16 +18,27 @@ class EnvironmentReport:
     """The versions, devices and precision flags of one run. ``str()`` prints it."""
 
     date: str
+    """When the run happened, UTC, to the minute."""
     python: str
+    """Python version."""
     platform: str
+    """Operating system and machine, e.g. ``Linux x86_64``."""
     torch: str
+    """``torch.__version__``."""
     lstm_demo: str
+    """This package's version."""
     cuda: str | None
+    """The CUDA version torch was built with (None for CPU builds)."""
     cudnn: int | None
+    """cuDNN version, where available."""
     devices: list[str]
+    """Every device of :func:`~lstm_demo.available_devices`, GPUs with their names."""
     threads: int
+    """CPU threads torch uses."""
     default_dtype: str
+    """torch's default floating-point dtype."""
     flags: dict[str, str] = field(default_factory=dict)
+    """Precision flags (TF32 and float32 matmul precision) and deterministic algorithms."""
 
     def __str__(self) -> str:
         lines = [

@@ -78,8 +78,7 @@ def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> tuple[
             f"Expected a unidirectional module, but got {spec.name} with "
             "bidirectional=True instead: its backward direction starts at the last "
             "time step, so the sequence cannot be fed one step at a time in a single "
-            "forward pass. Use split_layers and run the reversed sequence through "
-            "each direction, or run the module on the whole sequence."
+            "forward pass. Run the module on the whole sequence instead."
         )
         raise ValueError(msg)
     spec.check_input(input)

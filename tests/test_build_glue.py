@@ -118,3 +118,17 @@ def test_reset_torch_restores_per_operator_precision_flags() -> None:
     glue.reset_torch({}, "plot_next.py")
 
     assert {p: o.fp32_precision for p, o in glue._precision_flags().items()} == before
+
+
+def test_the_environment_is_part_of_the_fingerprint(package: Path, tmp_path: Path) -> None:
+    plain = glue.environment_fingerprint({})
+    required = glue.environment_fingerprint({"LSTM_DEMO_REQUIRE_CUDA": "1"})
+    assert plain["LSTM_DEMO_REQUIRE_CUDA"] == ""
+    assert required["LSTM_DEMO_REQUIRE_CUDA"] == "1"
+    assert plain["torch"] == torch.__version__  # the installed distribution, read without importing it
+    assert glue.environment_fingerprint({"CUDA_VISIBLE_DEVICES": "1"}) != plain
+
+    stamp = tmp_path / "stamp"
+    assert glue.SourceState(package, stamp, plain).digest == glue.SourceState(package, stamp, plain).digest
+    assert glue.SourceState(package, stamp, plain).digest != glue.SourceState(package, stamp, required).digest
+    assert glue.SourceState(package, stamp, plain).digest != glue.SourceState(package, stamp).digest
