@@ -325,7 +325,8 @@ def experiment_1_lstm(
     >>> print(f"{lstm.weight_ih_l0[0, 0].item():.4f}")
     0.0449
     """
-    lstm = nn.LSTM(4, 5, batch_first=True, device=device, dtype=dtype)
+    with torch.random.fork_rng(devices=[]):  # every parameter is overwritten: leave the caller's stream alone
+        lstm = nn.LSTM(4, 5, batch_first=True, device=device, dtype=dtype)
     with torch.no_grad():
         for name, param in lstm.named_parameters():
             param.copy_(EXPERIMENT_1[name].value)
@@ -374,12 +375,13 @@ def experiment_2_lstm(
     if bias not in BIASES:
         msg = f"Expected bias to be one of {BIASES}, but got {bias!r} instead."
         raise ValueError(msg)
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        lstm = nn.LSTM(3, 3, num_layers=2, device=device, dtype=dtype)
-    finally:
-        torch.random.set_rng_state(generator_state)
+    # Draw on the CPU generator alone (torch.manual_seed would reseed every
+    # GPU's too), inside a fork: the caller's random streams are untouched,
+    # and the biases are the same whichever device the module goes to.
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        lstm = nn.LSTM(3, 3, num_layers=2, dtype=dtype)
+    lstm = lstm.to(device)
     with torch.no_grad():
         for name, param in lstm.named_parameters():
             if name.startswith("weight"):

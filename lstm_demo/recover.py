@@ -305,6 +305,12 @@ def recover_inputs(
     batched = output.dim() == 3
     steps = output.transpose(0, 1) if (batched and lstm.batch_first) else output  # time first
     rows = steps.shape[1:-1]
+    if steps.shape[0] == 0 or 0 in rows:
+        msg = (
+            "Expected output with at least one time step (seq_len >= 1) and one sequence, "
+            f"but got shape {tuple(output.shape)} instead."
+        )
+        raise ValueError(msg)
     if hx is None:
         state = None
     else:
@@ -313,9 +319,11 @@ def recover_inputs(
             raise TypeError(msg)
         shape = (1, *rows, lstm.hidden_size)
         for name, tensor in zip(("h_0", "c_0"), hx, strict=True):
-            if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != shape:
-                got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else describe(tensor)
-                msg = f"Expected {name} of shape {shape}, but got {got} instead."
+            if not isinstance(tensor, torch.Tensor):
+                msg = f"Expected {name} to be a torch.Tensor, but got {describe(tensor)} instead."
+                raise TypeError(msg)
+            if tuple(tensor.shape) != shape:
+                msg = f"Expected {name} of shape {shape}, but got {tuple(tensor.shape)} instead."
                 raise ValueError(msg)
         state = (hx[0][0], hx[1][0])
     inputs, residuals = [], []
@@ -327,6 +335,6 @@ def recover_inputs(
     found = torch.stack(inputs)
     if batched and lstm.batch_first:
         found = found.transpose(0, 1)
-    assert state is not None  # at least one step: output's shape was checked
+    assert state is not None  # at least one step: checked above
     h_n, c_n = (s.unsqueeze(0) for s in state)
     return InputRecovery(found, torch.stack(residuals).reshape(len(steps), -1), (h_n, c_n))

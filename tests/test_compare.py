@@ -319,3 +319,13 @@ def test_negative_tolerance(rtol, atol):
         match=rf"^Expected non-negative tolerances, but got rtol={rtol} and atol={atol} instead\.$",
     ):
         compare(torch.zeros(2), torch.zeros(2), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize(("rtol", "atol"), [(math.nan, 1e-5), (1e-5, math.nan)], ids=["nan-rtol", "nan-atol"])
+def test_nan_tolerance(rtol, atol):
+    with pytest.raises(ValueError, match=r"^Expected non-negative tolerances, but got rtol=nan|and atol=nan"):
+        compare(torch.ones(2), torch.ones(2), rtol=rtol, atol=atol)
+
+
+def test_one_element_is_singular():
+    assert str(compare(torch.ones(1), torch.ones(1))) == "bitwise equal (1 element, float32)"

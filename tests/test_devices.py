@@ -189,3 +189,13 @@ def test_tolerance_cuda_float32_follows_legacy_allow_tf32(cudnn_fp32_state, allo
     tol = tolerance_for("cuda", torch.float32)
     assert ("TF32" in tol.why) is allow_tf32
     assert (tol.rtol, tol.atol) == ((1e-2, 1e-3) if allow_tf32 else (1e-5, 1e-5))
+
+
+def test_each_device_names_mps_in_the_note(no_gpu, require_cuda, monkeypatch):
+    # A Mac: no CUDA, but MPS. The note must not say that only CPU results follow.
+    require_cuda(None)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    out = io.StringIO()
+    assert each_device(file=out) == [CPU, torch.device("mps")]
+    note = " ".join(out.getvalue().splitlines()[1:])
+    assert "only CPU and MPS results appear below" in note

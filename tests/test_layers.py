@@ -517,3 +517,16 @@ def test_run_stacked_input_dtype_mismatch():
         match=r"^Expected input of the module's dtype torch\.float32, but got torch\.float64 instead\.$",
     ):
         run_stacked([nn.GRU(3, 4)], torch.randn(5, 2, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_layers_in_a_module_list(cls, sample):
+    """An nn.ModuleList of layers, the usual way to keep them in a model, works like a list."""
+    rnn = cls(3, 4, num_layers=2)
+    layers = nn.ModuleList(split_layers(rnn))
+    x, hx = sample(rnn, 4, 2)
+    assert_same_result(run_stacked(layers, x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
+    stacked = stack_layers(layers)
+    assert stacked.num_layers == 2
+    for name, param in rnn.named_parameters():
+        assert torch.equal(getattr(stacked, name), param), name

@@ -783,3 +783,20 @@ def test_recovered_experiment_1_input():
     assert abs(out[1, 2, 4].item() - (-0.0549)) <= 5e-5
     assert float((out - experiment_1_outputs()).abs().max()) <= 5e-5
     assert torch.allclose(found.state[0], h_n, rtol=0, atol=1e-12)
+
+
+def test_experiment_2_lstm_reseeds_no_gpu_generator(monkeypatch):
+    # torch.manual_seed would also reseed every CUDA generator; the builder must not.
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", calls.append)
+    monkeypatch.setattr(torch.cuda, "manual_seed", calls.append)
+    experiment_2_lstm(bias="default", seed=3)
+    assert calls == []
+
+
+def test_experiment_1_lstm_leaves_the_random_stream_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    experiment_1_lstm()
+    assert torch.equal(torch.rand(3), expected)

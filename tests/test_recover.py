@@ -590,3 +590,11 @@ def test_recover_inputs_integer_hx():
     hx = (torch.zeros(1, 2, 6, dtype=torch.int64), torch.zeros(1, 2, 6))
     with pytest.raises(TypeError, match=re.escape("of a floating-point dtype, but got torch.int64 instead.")):
         recover_inputs(nn.LSTM(3, 6), torch.zeros(4, 2, 6), hx)
+
+
+def test_recover_inputs_empty_batch():
+    with pytest.raises(
+        ValueError,
+        match=r"at least one time step \(seq_len >= 1\) and one sequence, but got shape \(4, 0, 6\)",
+    ):
+        recover_inputs(nn.LSTM(3, 6), torch.zeros(4, 0, 6))
