@@ -122,7 +122,7 @@ class Tolerance:
     atol: float
     """Absolute tolerance."""
     why: str
-    """Why this tolerance: dtype, device, TF32."""
+    """Why this tolerance (dtype, device, TF32)."""
 
     def __str__(self) -> str:
         return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.why})"
