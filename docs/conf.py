@@ -24,7 +24,6 @@ release = version = (ROOT / "lstm_demo" / "_version.py").read_text().split('"')[
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
     "sphinx.ext.napoleon",
