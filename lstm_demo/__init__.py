@@ -10,7 +10,7 @@ with the provenance of the run (``environment_report``).
 from lstm_demo._version import __version__
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
-from lstm_demo.layers import run_stacked, split_layers, stack_layers
+from lstm_demo.layers import run_stacked, split_directions, split_layers, stack_layers
 from lstm_demo.provenance import environment_report
 from lstm_demo.stepwise import run_stepwise
 
@@ -22,6 +22,7 @@ __all__ = [
     "environment_report",
     "run_stacked",
     "run_stepwise",
+    "split_directions",
     "split_layers",
     "stack_layers",
 ]

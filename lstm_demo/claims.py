@@ -38,6 +38,13 @@ class ClaimResult:
     """What was compared (``output``, ``h_n``, ``c_n``, ...) and the result."""
     reference: tuple[torch.Tensor, ...] = dataclasses.field(repr=False, default=())
     """The module's own results, in the order of ``comparisons``, for comparing devices."""
+    notes: tuple[str, ...] = ()
+    """What else the run found that is worth saying (printed after the comparisons)."""
+
+    @property
+    def max_abs_diff(self) -> float:
+        """The greatest absolute difference of any comparison."""
+        return max((c.max_abs_diff for c in self.comparisons.values()), default=0.0)
 
     @property
     def holds(self) -> bool:
@@ -63,6 +70,7 @@ class ClaimResult:
         lines = [f"{device_name(self.device)}, {dtype}: {verdict}"]
         lines.append(f"  {'tolerance':<{width}}  {self.tolerance}")
         lines += [f"  {name:<{width}}  {c.describe(tolerance=False)}" for name, c in self.comparisons.items()]
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -73,13 +81,28 @@ def _leaves(result: tuple[torch.Tensor, Any], is_lstm: bool) -> dict[str, torch.
     return {"output": output, "h_n": state}
 
 
+def claim_result(
+    claim: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    *,
+    notes: tuple[str, ...] = (),
+) -> ClaimResult:
+    """Compare each ``(actual, expected)`` pair within :func:`~lstm_demo.devices.tolerance_for` the device.
+
+    The expected tensors become the result's ``reference``, for comparing devices.
+    """
+    tol = tolerance_for(device, dtype)
+    comparisons = {k: compare(a, e, rtol=tol.rtol, atol=tol.atol) for k, (a, e) in pairs.items()}
+    reference = tuple(e.detach() for _, e in pairs.values())
+    return ClaimResult(claim, torch.device(device), dtype, tol, comparisons, reference, notes)
+
+
 def _claim_result(claim: str, rnn: nn.RNNBase, actual: Any, expected: Any) -> ClaimResult:
     spec = StackSpec.of(rnn)
-    is_lstm = spec.cls is nn.LSTM
-    tol = tolerance_for(spec.device, spec.dtype)
-    got, want = _leaves(actual, is_lstm), _leaves(expected, is_lstm)
-    comparisons = {k: compare(got[k], want[k], rtol=tol.rtol, atol=tol.atol) for k in want}
-    return ClaimResult(claim, spec.device, spec.dtype, tol, comparisons, tuple(want.values()))
+    got, want = _leaves(actual, spec.cls is nn.LSTM), _leaves(expected, spec.cls is nn.LSTM)
+    return claim_result(claim, spec.device, spec.dtype, {k: (got[k], want[k]) for k in want})
 
 
 def _check_deterministic(rnn: nn.RNNBase) -> None:

@@ -106,6 +106,40 @@ def each_device(*, file: TextIO | None = None) -> list[torch.device]:
     return devices
 
 
+def resolve_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device`` this machine has; ``cuda`` becomes ``cuda:N``, the current one.
+
+    Raises
+    ------
+    TypeError
+        If ``device`` is not a string or ``torch.device``.
+    ValueError
+        If it is not a device name, or not one of :func:`available_devices`.
+
+    Examples
+    --------
+    >>> from lstm_demo.devices import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if not isinstance(device, (str, torch.device)):
+        msg = f"Expected device to be a string or torch.device, but got {type(device).__name__} instead."
+        raise TypeError(msg)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        msg = f"Expected a device name such as 'cpu' or 'cuda:0', but got {device!r} instead ({error})."
+        raise ValueError(msg) from None
+    if resolved.type == "cuda" and resolved.index is None and torch.cuda.is_available():
+        resolved = torch.device("cuda", torch.cuda.current_device())
+    available = available_devices()
+    if resolved not in available:
+        names = ", ".join(str(d) for d in available)
+        msg = f"Expected one of this machine's devices ({names}), but got {str(device)!r} instead."
+        raise ValueError(msg)
+    return resolved
+
+
 def device_name(device: torch.device) -> str:
     """``cpu``, or ``cuda:0 (NVIDIA H100 80GB HBM3)`` for a GPU."""
     if device.type == "cuda":

@@ -28,8 +28,9 @@ def _new_module(
     input_size: int,
     num_layers: int,
     like: nn.RNNBase,
+    bidirectional: bool | None = None,
 ) -> nn.RNNBase:
-    """A fresh module of ``cls`` configured like ``like`` except for its size."""
+    """A fresh module of ``cls`` configured like ``like`` except for its size (and directions)."""
     param = next(like.parameters())
     kwargs: dict[str, Any] = {
         "input_size": input_size,
@@ -37,7 +38,7 @@ def _new_module(
         "num_layers": num_layers,
         "bias": like.bias,
         "batch_first": like.batch_first,
-        "bidirectional": like.bidirectional,
+        "bidirectional": like.bidirectional if bidirectional is None else bidirectional,
         "device": param.device,
         "dtype": param.dtype,
     }
@@ -110,6 +111,49 @@ def split_layers(rnn: nn.RNNBase) -> list[nn.RNNBase]:
         _copy_params(layer, rnn, names, to_stack=False)
         layers.append(layer)
     return layers
+
+
+def split_directions(rnn: nn.RNNBase) -> tuple[nn.RNNBase, nn.RNNBase]:
+    """The two directions of a one-layer bidirectional module, as unidirectional modules.
+
+    The first holds the ``*_l0`` parameters and reads the sequence forward;
+    the second holds the ``*_l0_reverse`` parameters: run it on the reversed
+    sequence (``input.flip(time_dim)``) and reverse its output back to get
+    the backward half of ``rnn``'s output. Each is a copy with the same
+    device, dtype, ``bias``, ``batch_first``, ``proj_size`` and mode.
+
+    Raises
+    ------
+    TypeError
+        If ``rnn`` is not an nn.LSTM, nn.GRU or nn.RNN.
+    ValueError
+        If ``rnn`` is not bidirectional or has more than one layer (layer
+        ``k + 1`` of a bidirectional stack reads both directions of layer
+        ``k``, so only whole layers can be split off: see :func:`split_layers`).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from lstm_demo.layers import split_directions
+    >>> split_directions(nn.GRU(3, 4, bidirectional=True))
+    (GRU(3, 4), GRU(3, 4))
+    """
+    cls = check_module(rnn)
+    if not rnn.bidirectional or rnn.num_layers != 1:
+        msg = (
+            "Expected a one-layer bidirectional module, but got "
+            f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional} instead; "
+            "split a multi-layer module into layers with split_layers first."
+        )
+        raise ValueError(msg)
+    proj = bool(getattr(rnn, "proj_size", 0))
+    directions = []
+    for suffix in ("", "_reverse"):
+        layer = _new_module(cls, input_size=rnn.input_size, num_layers=1, like=rnn, bidirectional=False)
+        names = [(single, f"{single}{suffix}") for single, _ in _param_names(0, False, rnn.bias, proj)]
+        _copy_params(layer, rnn, names, to_stack=False)
+        directions.append(layer)
+    return directions[0], directions[1]
 
 
 def _check_layers(layers: Any, what: str) -> StackSpec:

@@ -1,0 +1,184 @@
+"""``python -m lstm_demo check``: run every claim on this machine's devices.
+
+The way a reader verifies the site's claims on their own PyTorch build and
+GPU: each claim of :data:`lstm_demo.questions.QUESTIONS` runs on every device
+(or those chosen), a row is printed as each finishes, and the exit code says
+whether everything held (0), something failed (1), or the arguments were
+wrong (2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import torch
+
+from lstm_demo.claims import ClaimResult
+from lstm_demo.devices import available_devices, resolve_device
+from lstm_demo.provenance import environment_report
+from lstm_demo.questions import QUESTIONS
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+COLUMNS = f"{'claim':<15} {'device':<8} {'dtype':<8} {'max abs diff':>12}  {'tolerance':<23} verdict"
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    parser = argparse.ArgumentParser(
+        prog="python -m lstm_demo",
+        description="Check what PyTorch's nn.LSTM computes, on this machine's PyTorch and devices.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    check = commands.add_parser(
+        "check",
+        help="run the claims and print a table (exit 1 if any fails)",
+        description="Run every claim (or those chosen) on every device and print one row per run.",
+    )
+    check.add_argument(
+        "--device",
+        action="append",
+        metavar="DEVICE",
+        help="cpu, cuda, cuda:1, mps, ... (repeatable; default: every device of this machine)",
+    )
+    check.add_argument(
+        "--dtype",
+        action="append",
+        metavar="DTYPE",
+        help=f"{' or '.join(DTYPES)} (repeatable; default: float32)",
+    )
+    check.add_argument(
+        "--claim",
+        action="append",
+        metavar="NAME",
+        help="a claim to run (repeatable; default: all; see --list)",
+    )
+    check.add_argument("--list", action="store_true", help="list the claims and exit")
+    check.add_argument(
+        "--json", action="store_true", help="print the results as JSON (progress goes to stderr)"
+    )
+    check.add_argument("-v", "--verbose", action="store_true", help="print every comparison of every claim")
+    return parser, check
+
+
+def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list, list, list]:
+    names = args.claim or list(QUESTIONS)
+    unknown = [n for n in names if n not in QUESTIONS]
+    if unknown:
+        parser.error(
+            f"Expected claim names from {', '.join(QUESTIONS)}, but got {', '.join(unknown)} instead."
+        )
+    dtypes = []
+    for name in args.dtype or ["float32"]:
+        if name not in DTYPES:
+            parser.error(f"Expected --dtype {' or '.join(DTYPES)}, but got {name!r} instead.")
+        dtypes.append(DTYPES[name])
+    devices = []
+    for name in args.device or [str(d) for d in available_devices()]:
+        try:
+            devices.append(resolve_device(name))
+        except (TypeError, ValueError) as error:
+            parser.error(str(error))
+    return names, devices, dtypes
+
+
+def _row(name: str, result: ClaimResult) -> str:
+    dtype = str(result.dtype).removeprefix("torch.")
+    tol = f"rtol={result.tolerance.rtol:.2g}, atol={result.tolerance.atol:.2g}"
+    verdict = "holds" if result.holds else "FAILS"
+    bitwise = " (bitwise)" if result.bitwise and result.holds else ""
+    return f"{name:<15} {result.device!s:<8} {dtype:<8} {result.max_abs_diff:>12.2e}  {tol:<23} {verdict}{bitwise}"
+
+
+def _as_json(name: str, result: ClaimResult) -> dict[str, Any]:
+    return {
+        "claim": name,
+        "sentence": result.claim,
+        "device": str(result.device),
+        "dtype": str(result.dtype).removeprefix("torch."),
+        "holds": result.holds,
+        "bitwise": result.bitwise,
+        "max_abs_diff": result.max_abs_diff,
+        "tolerance": {
+            "rtol": result.tolerance.rtol,
+            "atol": result.tolerance.atol,
+            "why": result.tolerance.why,
+        },
+        "comparisons": {
+            label: {
+                "equal": c.equal,
+                "close": c.close,
+                "max_abs_diff": c.max_abs_diff,
+                "max_rel_diff": c.max_rel_diff,
+                "mismatched": c.mismatched,
+                "numel": c.numel,
+            }
+            for label, c in result.comparisons.items()
+        },
+        "notes": list(result.notes),
+    }
+
+
+def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    """Run the ``check`` command; return the exit code."""
+    if args.list:
+        width = max(map(len, QUESTIONS))
+        for name, question in QUESTIONS.items():
+            lines = textwrap.wrap(question.claim, width=100 - width - 2)
+            print(f"{name:<{width}}  {lines[0]}", file=out)
+            for line in lines[1:]:
+                print(f"{'':<{width}}  {line}", file=out)
+        return 0
+    names, devices, dtypes = _choose(parser, args)
+    report = environment_report()
+    progress = err if args.json else out
+    print(f"torch {report.torch} on {', '.join(report.devices)}; {len(names)} claims", file=progress)
+    if not args.json:
+        print(COLUMNS, file=out)
+    records, failed, started = [], 0, time.perf_counter()
+    for name in names:
+        for device in devices:
+            for dtype in dtypes:
+                try:
+                    result = QUESTIONS[name](device, dtype)
+                except Exception as error:  # noqa: BLE001 - report it as a failed claim and go on
+                    failed += 1
+                    message = (
+                        f"{name:<15} {device!s:<8} {str(dtype).removeprefix('torch.'):<8} ERROR {error!r}"
+                    )
+                    print(message, file=progress)
+                    records.append(
+                        {"claim": name, "device": str(device), "holds": False, "error": repr(error)}
+                    )
+                    continue
+                failed += not result.holds
+                records.append(_as_json(name, result))
+                if args.json:
+                    print(f"{name} on {device}: {'holds' if result.holds else 'FAILS'}", file=err)
+                else:
+                    print(_row(name, result), file=out)
+                    if args.verbose or not result.holds:
+                        print("\n".join(f"    {line}" for line in str(result).splitlines()[1:]), file=out)
+                progress.flush()
+    total = len(records)
+    summary = f"{total - failed} of {total} runs hold, {failed} fail ({time.perf_counter() - started:.1f} s)"
+    if args.json:
+        json.dump({"environment": report.__dict__, "results": records}, out, indent=2, default=str)
+        print(file=out)
+        print(summary, file=err)
+    else:
+        print(summary, file=out)
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point of ``python -m lstm_demo``; returns the exit code."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    parser, check_parser = _parser()
+    args = parser.parse_args(argv)
+    return check(args, check_parser, out, err)
