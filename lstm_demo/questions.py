@@ -9,6 +9,7 @@ gallery pages show each one; ``python -m lstm_demo check`` runs them all.
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from lstm_demo.claims import (
     num_layers_vs_stacked,
     whole_vs_stepwise,
 )
-from lstm_demo.devices import resolve_device
+from lstm_demo.devices import each_device, resolve_device
 from lstm_demo.layers import run_stacked, split_directions, split_layers
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
@@ -552,8 +553,8 @@ def rnn(device: Any = "cpu", dtype: torch.dtype = torch.float32, *, seed: int = 
 
 
 FLATTEN = (
-    "Weights replaced by hand give the same results before and after flatten_parameters(); "
-    "only cuDNN warns that they are not one contiguous chunk of memory."
+    "Weights replaced by hand give the same results before and after flatten_parameters(), "
+    "which only moves them back into one contiguous buffer."
 )
 
 
@@ -663,3 +664,45 @@ QUESTIONS: dict[str, Question] = {
     "rnn": rnn,
     "flatten": flatten,
 }
+
+
+def prove(
+    question: Question, devices: list[torch.device] | None = None, dtype: torch.dtype = torch.float32
+) -> list[ClaimResult]:
+    """Run ``question`` on every device, print each result, and fail unless all hold.
+
+    What a gallery page does at the end of each section: the claim's sentence,
+    then one report per device.
+
+    Parameters
+    ----------
+    question : callable
+        One of :data:`QUESTIONS`.
+    devices : list of torch.device, optional
+        Defaults to :func:`~lstm_demo.devices.each_device` (which prints them).
+    dtype : torch.dtype
+        ``torch.float32`` or ``torch.float64``.
+
+    Raises
+    ------
+    AssertionError
+        If the claim fails on any device.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.questions import batch_first, prove
+    >>> results = prove(batch_first, [torch.device("cpu")])  # doctest: +ELLIPSIS
+    batch_first=True transposes input and output, and leaves h_n and c_n as they are.
+    cpu, float32: holds
+    ...
+    """
+    if devices is None:
+        devices = each_device()
+    print(textwrap.fill(question.claim, width=79))  # type: ignore[attr-defined]
+    results = [question(device, dtype) for device in devices]
+    for result in results:
+        print(result)
+    for result in results:
+        result.assert_holds()
+    return results

@@ -1,0 +1,165 @@
+r"""
+What ``nn.LSTM`` computes, by hand
+==================================
+
+``nn.LSTM`` is a handful of matrix products and element-wise functions. This
+page writes one step out by hand, with PyTorch's own parameters, next to
+``nn.LSTMCell`` and ``nn.LSTM``; shows which rows of ``weight_ih`` and
+``weight_hh`` belong to which gate; and runs a from-scratch LSTM
+(:func:`lstm_demo.scratch.scratch_lstm`) against ``nn.LSTM`` with every
+option: layers, both directions, ``batch_first``, ``proj_size``.
+
+For input :math:`x_t` and the previous state :math:`(h_{t-1}, c_{t-1})`:
+
+.. math::
+
+    i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \\
+    f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
+    g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
+    o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
+    c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
+    h_t &= o_t \odot \tanh(c_t)
+"""
+
+# %%
+# Where the gates live in the weights
+# -----------------------------------
+# ``weight_ih_l0`` stacks :math:`W_{ii}, W_{if}, W_{ig}, W_{io}` (in that
+# order, PyTorch's i, f, g, o) into one ``(4 * hidden_size, input_size)``
+# matrix; ``weight_hh_l0`` does the same with the :math:`W_{h\cdot}`, and each
+# bias vector has ``4 * hidden_size`` entries in the same order. The post's
+# first model, ``nn.LSTM(4, 5)``, has 20 rows:
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+import lstm_demo
+from lstm_demo import questions
+from lstm_demo.devices import each_device
+from lstm_demo.scratch import GATES, scratch_lstm
+
+torch.manual_seed(0)
+lstm = nn.LSTM(4, 5)
+H = lstm.hidden_size
+for name, param in lstm.named_parameters():
+    print(f"{name:<14} {tuple(param.shape)}")
+
+fig, axes = plt.subplots(1, 2, figsize=(7, 5), layout="constrained", width_ratios=[4, 5])
+for ax, name in zip(axes, ["weight_ih_l0", "weight_hh_l0"], strict=True):
+    weights = getattr(lstm, name).detach()
+    image = ax.imshow(weights, cmap="RdBu", vmin=-0.45, vmax=0.45, aspect="auto")
+    for k in range(1, 4):
+        ax.axhline(k * H - 0.5, color="black", lw=1.5)
+    ax.set_yticks(
+        [k * H + (H - 1) / 2 for k in range(4)],
+        [f"{g} gate\nrows {k * H}-{k * H + H - 1}" for k, g in enumerate(GATES)],
+    )
+    ax.set_xticks(range(weights.shape[1]))
+    ax.set(title=name, xlabel="input feature" if name == "weight_ih_l0" else "hidden unit of h_{t-1}")
+axes[1].set_yticks([])
+fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
+fig.suptitle("nn.LSTM(4, 5): four gates stacked, in the order i, f, g, o")
+plt.show()
+
+# %%
+# One step by hand
+# ----------------
+# Slice each gate's rows out of the parameters and write the equations as
+# they stand. The state starts at zeros, as it does when ``hx`` is omitted.
+x = torch.randn(2, 4)  # a batch of 2, one time step
+h = torch.zeros(2, H)
+c = torch.zeros(2, H)
+W_ih, W_hh = lstm.weight_ih_l0.detach(), lstm.weight_hh_l0.detach()
+b = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+
+
+def gate(k):
+    rows = slice(k * H, (k + 1) * H)
+    return x @ W_ih[rows].T + h @ W_hh[rows].T + b[rows]
+
+
+i, f, g, o = torch.sigmoid(gate(0)), torch.sigmoid(gate(1)), torch.tanh(gate(2)), torch.sigmoid(gate(3))
+c_1 = f * c + i * g
+h_1 = o * torch.tanh(c_1)
+print("i =", i, "\nf =", f, "\ng =", g, "\no =", o)
+print("c_1 =", c_1)
+print("h_1 =", h_1)
+
+# %%
+# ``nn.LSTMCell`` holding the same weights computes one step;
+# ``nn.LSTM`` on a sequence of length 1 does too. All three agree, within
+# float32's default tolerance (the products may be summed in another order):
+cell = nn.LSTMCell(4, 5)
+cell.load_state_dict({k.removesuffix("_l0"): v for k, v in lstm.state_dict().items()})
+with torch.no_grad():
+    h_cell, c_cell = cell(x, (h, c))
+    out_lstm, (h_lstm, c_lstm) = lstm(x.unsqueeze(0))
+for name, mine, theirs in [
+    ("h, by hand vs nn.LSTMCell", h_1, h_cell),
+    ("c, by hand vs nn.LSTMCell", c_1, c_cell),
+    ("h, by hand vs nn.LSTM", h_1, h_lstm[0]),
+    ("c, by hand vs nn.LSTM", c_1, c_lstm[0]),
+]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}: {result.describe(tolerance=False)}")
+    assert result.close, result
+
+# %%
+# The input projection first, then the loop
+# -----------------------------------------
+# In the equations, :math:`W_{i\cdot} x_t` does not depend on the state, so
+# the input projections of *all* time steps can be computed before the
+# recurrence starts, as one ``(seq_len * batch, input_size) @ (input_size, 4H)``
+# product. Only :math:`W_{h\cdot} h_{t-1}` must wait for the previous step.
+# One large product keeps the hardware far busier than ``seq_len`` small ones,
+# which is why cuDNN, oneDNN and :func:`~lstm_demo.scratch.scratch_lstm` all
+# do it, and why the fused call can differ from step-by-step calls in the
+# last bits: the same sums, grouped differently.
+sequence = torch.randn(7, 2, 4)  # (seq_len, batch, input_size)
+all_at_once = sequence @ W_ih.T  # (7, 2, 20): every step's input projection
+one_at_a_time = torch.stack([x_t @ W_ih.T for x_t in sequence])
+result = lstm_demo.compare(all_at_once, one_at_a_time)
+print("one product vs one per step:", result.describe(tolerance=False))
+assert result.close, result
+
+# %%
+# From scratch, every option
+# --------------------------
+# :func:`lstm_demo.scratch.scratch_lstm` runs those equations for any
+# ``nn.LSTM``: each layer and direction projects its whole input first, then
+# loops over time (backwards for the reverse direction); layer ``k + 1`` reads
+# the concatenated directions of layer ``k``. Here it takes a three-layer,
+# bidirectional, batch-first LSTM with a projection and a random initial
+# state, and returns what ``nn.LSTM`` returns:
+import warnings
+
+big = nn.LSTM(4, 6, num_layers=3, bidirectional=True, batch_first=True, proj_size=3)
+x = torch.randn(2, 7, 4)  # (batch, seq_len, input_size)
+hx = (torch.randn(6, 2, 3), torch.randn(6, 2, 6))
+with torch.no_grad(), warnings.catch_warnings():
+    # PyTorch notes once that oneDNN has no LSTM projection and falls back.
+    warnings.filterwarnings("ignore", message="LSTM with projections")
+    expected, (h_n, c_n) = big(x, hx)
+    mine, (h_mine, c_mine) = scratch_lstm(big, x, hx)
+print("output", tuple(mine.shape), " h_n", tuple(h_mine.shape), " c_n", tuple(c_mine.shape))
+for name, a, e in [("output", mine, expected), ("h_n", h_mine, h_n), ("c_n", c_mine, c_n)]:
+    result = lstm_demo.compare(a, e)
+    print(f"{name}: {result.describe(tolerance=False)}")
+    assert result.close, result
+
+# %%
+# On every device
+# ---------------
+# The same claims as :mod:`lstm_demo.questions` states them, on every
+# device of the machine that built this page: the equations against
+# ``nn.LSTM`` (two layers, both directions), ``nn.LSTMCell`` in a loop against
+# ``nn.LSTM``, and the projection ``h = W_hr (o * tanh(c))``.
+devices = each_device()
+for question in (questions.scratch, questions.lstmcell_loop, questions.projection):
+    print()
+    questions.prove(question, devices)
+
+# %%
+# What produced this page
+# -----------------------
+print(lstm_demo.environment_report())

@@ -1,0 +1,127 @@
+r"""
+Which output is the last one? Directions and layout
+===================================================
+
+Three questions readers ask once their LSTM runs: is ``output[:, -1]`` the
+same as ``h_n``? What does ``bidirectional=True`` really compute, and where
+in ``h_n`` is each direction? And what does ``batch_first`` change? Each
+answer is shown with the code a reader would write, then run as a claim on
+every device of the machine that built this page.
+"""
+
+# %%
+# ``output[-1]`` and ``h_n``
+# --------------------------
+# ``output`` holds the *top layer's* hidden state at *every* step; ``h_n``
+# holds *every layer's* hidden state at the *last* step. For one direction
+# they meet at the last step of the top layer: ``output[-1]`` is
+# ``h_n[-1]`` (with ``batch_first=True``, ``output[:, -1]``).
+import torch
+from torch import nn
+
+import lstm_demo
+from lstm_demo import questions
+from lstm_demo.devices import each_device
+
+torch.manual_seed(0)
+x = torch.randn(6, 3, 3)  # (seq_len, batch, input_size)
+lstm = nn.LSTM(3, 4, num_layers=2)
+output, (h_n, c_n) = lstm(x)
+print("output", tuple(output.shape), " h_n", tuple(h_n.shape))
+result = lstm_demo.compare(output[-1], h_n[-1])
+print("output[-1] vs h_n[-1]:", result)
+assert result.close, result
+
+# %%
+# With two directions, ``output`` has ``2 * H`` features: the forward
+# direction's hidden states, then the backward direction's. The backward
+# direction reads the sequence from its end, so its *final* state is the one
+# at time step 0. ``output[-1, :, H:]`` is the backward direction after
+# reading only the last step: taking ``output[-1]`` as "the summary of the
+# sequence" from a bidirectional LSTM is a classic bug.
+bi = nn.LSTM(3, 4, bidirectional=True)
+output, (h_n, c_n) = bi(x)
+H = bi.hidden_size
+print("output", tuple(output.shape), " h_n", tuple(h_n.shape), " (num_layers * 2, batch, H)")
+for name, mine, theirs, holds in [
+    ("forward: output[-1, :, :H] vs h_n[0]", output[-1, :, :H], h_n[0], True),
+    ("backward: output[0, :, H:] vs h_n[1]", output[0, :, H:], h_n[1], True),
+    ("backward: output[-1, :, H:] vs h_n[1]", output[-1, :, H:], h_n[1], False),
+]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}: {result.describe(tolerance=False)}")
+    assert result.close == holds, result
+
+# %%
+# For several layers, ``h_n`` has ``num_layers * 2`` rows, layer by layer,
+# forward then backward. ``h_n.view(num_layers, 2, batch, H)`` gives them
+# names: ``[layer, direction]``.
+deep = nn.LSTM(3, 4, num_layers=3, bidirectional=True)
+output, (h_n, _) = deep(x)
+by_layer = h_n.view(3, 2, 3, H)
+top_forward, top_backward = by_layer[-1, 0], by_layer[-1, 1]
+assert torch.equal(top_forward, h_n[-2])
+assert torch.equal(top_backward, h_n[-1])
+print("h_n", tuple(h_n.shape), "-> view", tuple(by_layer.shape), "(num_layers, directions, batch, H)")
+print("top layer, forward = h_n[-2]; top layer, backward = h_n[-1] (bitwise, it is a view)")
+
+# %%
+# On every device:
+devices = each_device()
+print()
+questions.prove(questions.last_output, devices)
+
+# %%
+# Bidirectional = two forward LSTMs
+# ---------------------------------
+# A bidirectional layer is two independent LSTMs: one with the ``*_l0``
+# weights reading the sequence forward, one with the ``*_l0_reverse``
+# weights reading it reversed, whose outputs are reversed back into the
+# original time order before the two are concatenated.
+# :func:`lstm_demo.split_directions` gives the two as ordinary ``nn.LSTM``.
+forward, backward = lstm_demo.split_directions(bi)
+print(forward, backward)
+with torch.no_grad():
+    out_f, (h_f, _) = forward(x)
+    out_b, (h_b, _) = backward(x.flip(0))
+    output, (h_n, _) = bi(x)
+rebuilt = torch.cat([out_f, out_b.flip(0)], dim=-1)
+for name, mine, theirs in [("output", rebuilt, output), ("h_n", torch.cat([h_f, h_b]), h_n)]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}: {result}")
+    assert result.close, result
+
+# %%
+# On every device:
+print()
+questions.prove(questions.bidirectional, devices)
+
+# %%
+# What ``batch_first`` changes
+# ----------------------------
+# ``batch_first=True`` swaps the first two axes of ``input`` and ``output``,
+# and nothing else: ``h_n`` and ``c_n`` are ``(num_layers * directions,
+# batch, H)`` either way, so code that indexes ``h_n`` need not change.
+time_first = nn.LSTM(3, 4, num_layers=2)
+batch_first = nn.LSTM(3, 4, num_layers=2, batch_first=True)
+batch_first.load_state_dict(time_first.state_dict())
+xb = x.transpose(0, 1)  # (batch, seq_len, input_size)
+with torch.no_grad():
+    out_t, (h_t, _) = time_first(x)
+    out_b, (h_b, _) = batch_first(xb)
+print("time first: output", tuple(out_t.shape), " h_n", tuple(h_t.shape))
+print("batch first: output", tuple(out_b.shape), " h_n", tuple(h_b.shape))
+assert h_t.shape == h_b.shape
+result = lstm_demo.compare(out_b.transpose(0, 1), out_t)
+print("output, transposed back:", result)
+assert result.close, result
+
+# %%
+# On every device:
+print()
+questions.prove(questions.batch_first, devices)
+
+# %%
+# What produced this page
+# -----------------------
+print(lstm_demo.environment_report())

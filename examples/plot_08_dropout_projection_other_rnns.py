@@ -1,0 +1,136 @@
+r"""
+Dropout, projections, GRU and RNN, and ``flatten_parameters``
+=============================================================
+
+The rest of ``nn.LSTM``'s options, and its siblings. What does ``dropout``
+do between layers, and can it be rebuilt by hand? What does ``proj_size``
+change in the shapes and the equations? Do the post's two answers hold for
+``nn.GRU`` and ``nn.RNN``? And what is the warning about weights "not part
+of single contiguous chunk of memory"? Each answer is shown with the code a
+reader would write, then run as a claim on every device.
+"""
+
+# %%
+# Dropout between layers
+# ----------------------
+# ``nn.LSTM(num_layers=2, dropout=p)`` applies dropout to layer 0's output
+# before layer 1 reads it (never after the last layer). In ``eval()`` mode
+# that does nothing, so the module equals its two layers stacked. In
+# ``train()`` mode it draws a random mask; on the CPU it draws it from the
+# CPU generator exactly as ``nn.Dropout`` does, so under the same seed the
+# two layers with an ``nn.Dropout(p)`` between them give the same numbers.
+import warnings
+
+import torch
+from torch import nn
+
+import lstm_demo
+from lstm_demo import questions
+from lstm_demo.devices import each_device
+
+torch.manual_seed(0)
+lstm = nn.LSTM(3, 4, num_layers=2, dropout=0.5)
+layer_0, layer_1 = lstm_demo.split_layers(lstm)
+drop = nn.Dropout(0.5)
+x = torch.randn(6, 3, 3)
+
+torch.manual_seed(7)
+with torch.no_grad():
+    out_module, _ = lstm(x)
+torch.manual_seed(7)
+with torch.no_grad():
+    y, _ = layer_0(x)
+    out_stacked, _ = layer_1(drop(y))
+result = lstm_demo.compare(out_stacked, out_module)
+print("train(), same seed, CPU:", result)
+assert result.close, result
+
+torch.manual_seed(8)
+with torch.no_grad():
+    other_mask, _ = lstm(x)
+other = lstm_demo.compare(other_mask, out_module)
+print("train(), another seed:", other.describe(tolerance=False))
+assert not other.close
+
+# %%
+# cuDNN keeps its own random state for dropout, so on a GPU the masks of
+# ``nn.LSTM`` and of ``nn.Dropout`` differ even under one seed; the claim
+# below compares ``train()`` mode on the CPU only, and says so elsewhere.
+# ``eval()`` mode is compared on every device.
+devices = each_device()
+print()
+questions.prove(questions.dropout, devices)
+
+# %%
+# ``proj_size``: a smaller ``h``
+# ------------------------------
+# With ``proj_size=P``, each step's hidden state is projected down:
+# :math:`h_t = W_{hr}(o_t \odot \tanh(c_t))` with ``weight_hr_l{k}`` of shape
+# ``(P, hidden_size)``. So ``output`` and ``h_n`` have ``P`` features, ``c_n``
+# keeps ``hidden_size``, and ``weight_hh`` reads the ``P``-feature ``h``.
+proj = nn.LSTM(3, 4, num_layers=2, proj_size=2)
+for name, param in proj.named_parameters():
+    print(f"{name:<14} {tuple(param.shape)}")
+with torch.no_grad(), warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="LSTM with projections")  # oneDNN falls back, said once
+    output, (h_n, c_n) = proj(x)
+print("output", tuple(output.shape), " h_n", tuple(h_n.shape), " c_n", tuple(c_n.shape))
+assert output.shape == (6, 3, 2)
+assert h_n.shape == (2, 3, 2)
+assert c_n.shape == (2, 3, 4)
+
+# %%
+# The equations with :math:`W_{hr}`, written out in
+# :func:`lstm_demo.scratch.scratch_lstm`, give the same numbers:
+print()
+questions.prove(questions.projection, devices)
+
+# %%
+# ``nn.GRU`` and ``nn.RNN``
+# -------------------------
+# The post's two questions have the same answers for the other recurrent
+# modules. ``nn.GRU`` stacks its gates in the order r, z, n (reset, update,
+# new) in ``weight_ih``/``weight_hh``; ``nn.RNN`` has a single block and a
+# ``tanh`` or ``relu`` nonlinearity. Their state is ``h`` alone, no ``c``.
+gru = nn.GRU(3, 4, num_layers=2)
+print({name: tuple(p.shape) for name, p in gru.named_parameters() if name.endswith("l0")})
+with torch.no_grad():
+    stepwise, h_step = lstm_demo.run_stepwise(gru, x)
+    stacked, h_stacked = lstm_demo.run_stacked(lstm_demo.split_layers(gru), x)
+    expected, h_n = gru(x)
+for name, mine, theirs in [
+    ("one step at a time", stepwise, expected),
+    ("two stacked GRUs", stacked, expected),
+]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"nn.GRU, {name}: {result.describe(tolerance=False)}")
+    assert result.close, result
+
+# %%
+# On every device, ``nn.GRU``, then ``nn.RNN`` with both nonlinearities:
+print()
+questions.prove(questions.gru, devices)
+print()
+questions.prove(questions.rnn, devices)
+
+# %%
+# ``flatten_parameters`` and the contiguous-weights warning
+# ---------------------------------------------------------
+# cuDNN wants all of a module's weights in one contiguous buffer, and
+# ``nn.LSTM`` allocates them that way on a GPU. Replacing a parameter's
+# tensor by hand (``lstm.weight_hh_l0.data = new_tensor``, a common way to
+# load weights) moves it out of that buffer. The next forward on a GPU warns
+# "RNN module weights are not part of single contiguous chunk of memory" and
+# copies the weights into a temporary buffer on every call;
+# ``lstm.flatten_parameters()`` packs them again. The numbers do not change,
+# only the memory traffic. The CPU has no such buffer and never warns; the
+# claim's note says which warnings this run saw on each device (PyTorch may
+# give a warning only once per process, so a GPU run after another may see
+# none).
+print()
+questions.prove(questions.flatten, devices)
+
+# %%
+# What produced this page
+# -----------------------
+print(lstm_demo.environment_report())
