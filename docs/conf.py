@@ -76,6 +76,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
+    "within_subsection_order": "FileNameSortKey",
     "run_stale_examples": _sources.changed,
     "reset_modules": ("matplotlib", "_lstm_demo_build.reset_torch"),
     "reset_modules_order": "before",

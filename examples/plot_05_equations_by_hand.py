@@ -55,7 +55,7 @@ for ax, name in zip(axes, ["weight_ih_l0", "weight_hh_l0"], strict=True):
         [f"{g} gate\nrows {k * H}-{k * H + H - 1}" for k, g in enumerate(GATES)],
     )
     ax.set_xticks(range(weights.shape[1]))
-    ax.set(title=name, xlabel="input feature" if name == "weight_ih_l0" else "hidden unit of h_{t-1}")
+    ax.set(title=name, xlabel="input feature" if name == "weight_ih_l0" else "unit of $h_{t-1}$")
 axes[1].set_yticks([])
 fig.colorbar(image, ax=axes, shrink=0.6, label="weight")
 fig.suptitle("nn.LSTM(4, 5): four gates stacked, in the order i, f, g, o")

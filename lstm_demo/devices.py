@@ -114,7 +114,7 @@ def resolve_device(device: torch.device | str) -> torch.device:
     TypeError
         If ``device`` is not a string or ``torch.device``.
     ValueError
-        If it is not a device name, or not one of :func:`available_devices`.
+        If it is not a device name, or not one of :func:`~lstm_demo.available_devices`.
 
     Examples
     --------

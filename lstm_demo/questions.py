@@ -177,7 +177,7 @@ BIDIRECTIONAL = (
 def bidirectional(device: Any = "cpu", dtype: torch.dtype = torch.float32, *, seed: int = 0) -> ClaimResult:
     """Claim: bidirectional = forward on ``x`` + forward on ``x.flip(0)``, flipped back, concatenated.
 
-    Uses :func:`~lstm_demo.layers.split_directions`. Also checks the ``h_n``
+    Uses :func:`~lstm_demo.split_directions`. Also checks the ``h_n``
     layout ``(num_layers * 2, batch, H)``: row 0 the forward direction's final
     state, row 1 the backward's.
 
