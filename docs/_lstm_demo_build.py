@@ -99,61 +99,29 @@ def prune_caches(cache_root: Path, keep: Path) -> None:
 
 _TORCH_DEFAULTS: dict[str, Any] = {}
 
-# Per-operator float32 precision flags of newer torch releases, most general
-# first. Where they exist, the legacy allow_tf32 flags are views of them, and
-# writing a legacy flag (or set_float32_matmul_precision) rewrites them.
-_PRECISION_PATHS = (
-    "",
-    "cuda.matmul",
-    "cudnn",
-    "cudnn.conv",
-    "cudnn.rnn",
-    "mkldnn",
-    "mkldnn.matmul",
-    "mkldnn.conv",
-    "mkldnn.rnn",
-)
-
-
-def _precision_flags() -> dict[str, Any]:
-    import torch
-
-    flags = {}
-    for path in _PRECISION_PATHS:
-        obj: Any = torch.backends
-        for part in filter(None, path.split(".")):
-            obj = getattr(obj, part, None)
-        if obj is not None and hasattr(obj, "fp32_precision"):
-            flags[path] = obj
-    return flags
-
 
 def _torch_state() -> dict[str, Any]:
     import torch
 
-    state = {
+    from lstm_demo.precision import save_flags
+
+    return {
         "threads": torch.get_num_threads(),
         "default_dtype": torch.get_default_dtype(),
-        "matmul_precision": torch.get_float32_matmul_precision(),
-        "deterministic": torch.are_deterministic_algorithms_enabled(),
-        "cudnn_enabled": torch.backends.cudnn.enabled,
-        "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "cudnn_deterministic": torch.backends.cudnn.deterministic,
-        "fp32_precision": {path: obj.fp32_precision for path, obj in _precision_flags().items()},
+        "flags": save_flags(),
     }
-    if not state["fp32_precision"]:  # an older torch: only the legacy flags
-        state["cudnn_tf32"] = torch.backends.cudnn.allow_tf32
-        state["matmul_tf32"] = torch.backends.cuda.matmul.allow_tf32
-    return state
 
 
 def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
     """sphinx-gallery ``reset_modules`` hook: torch's global state as at the first call.
 
     The first call happens before any example runs, so the state it sees is
-    torch's own default for this process.
+    torch's own default for this process: seed, threads, default dtype, print
+    options, and every precision switch (:func:`lstm_demo.precision.save_flags`).
     """
     import torch
+
+    from lstm_demo.precision import restore_flags
 
     if not _TORCH_DEFAULTS:
         _TORCH_DEFAULTS.update(_torch_state())
@@ -161,18 +129,8 @@ def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(state["threads"])
     torch.set_default_dtype(state["default_dtype"])
-    torch.set_float32_matmul_precision(state["matmul_precision"])
-    torch.use_deterministic_algorithms(state["deterministic"])
-    torch.backends.cudnn.enabled = state["cudnn_enabled"]
-    torch.backends.cudnn.benchmark = state["cudnn_benchmark"]
-    torch.backends.cudnn.deterministic = state["cudnn_deterministic"]
     torch.set_printoptions(profile="default")
-    flags = _precision_flags()
-    for path, value in state["fp32_precision"].items():
-        flags[path].fp32_precision = value
-    if "cudnn_tf32" in state:
-        torch.backends.cudnn.allow_tf32 = state["cudnn_tf32"]
-        torch.backends.cuda.matmul.allow_tf32 = state["matmul_tf32"]
+    restore_flags(state["flags"])
 
 
 def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:

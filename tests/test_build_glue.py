@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lstm_demo.precision import precision_objects
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
 import _lstm_demo_build as glue
 
@@ -106,18 +108,18 @@ def test_find_source_reads_the_package_without_importing_it(package: Path) -> No
 @pytest.mark.usefixtures("torch_state")
 def test_reset_torch_restores_per_operator_precision_flags() -> None:
     backends = torch.backends
-    before = {path: obj.fp32_precision for path, obj in glue._precision_flags().items()}
+    before = {path: obj.fp32_precision for path, obj in precision_objects().items()}
     assert before["cudnn.rnn"] in {"tf32", "ieee", "none"}  # this torch has the per-operator flags
     glue.reset_torch({}, None)
     # The reset itself changes nothing (writing the legacy flags would).
-    assert {p: o.fp32_precision for p, o in glue._precision_flags().items()} == before
+    assert {p: o.fp32_precision for p, o in precision_objects().items()} == before
     backends.cudnn.rnn.fp32_precision = "ieee"
     backends.cuda.matmul.allow_tf32 = True
     torch.set_float32_matmul_precision("medium")
 
     glue.reset_torch({}, "plot_next.py")
 
-    assert {p: o.fp32_precision for p, o in glue._precision_flags().items()} == before
+    assert {p: o.fp32_precision for p, o in precision_objects().items()} == before
 
 
 def test_the_environment_is_part_of_the_fingerprint(package: Path, tmp_path: Path) -> None:

@@ -530,3 +530,184 @@ def test_layers_in_a_module_list(cls, sample):
     assert stacked.num_layers == 2
     for name, param in rnn.named_parameters():
         assert torch.equal(getattr(stacked, name), param), name
+
+
+# --- split_directions ----------------------------------------------------------------------------
+
+from lstm_demo import split_directions
+
+BIDIRECTIONAL_MODULES = [
+    pytest.param((nn.LSTM, {}), id="lstm"),
+    pytest.param((nn.LSTM, {"proj_size": 2}), id="lstm-proj"),
+    pytest.param((nn.LSTM, {"bias": False}), id="lstm-no-bias"),
+    pytest.param((nn.GRU, {}), id="gru"),
+    pytest.param((nn.RNN, {}), id="rnn-tanh"),
+    pytest.param((nn.RNN, {"nonlinearity": "relu"}), id="rnn-relu"),
+]
+
+
+def direction_params(rnn: nn.RNNBase, suffix: str) -> dict[str, torch.Tensor]:
+    """The parameters of one direction of layer 0, by their name in a unidirectional module."""
+    return {
+        name.removesuffix(suffix): p for name, p in rnn.named_parameters() if name.endswith(f"_l0{suffix}")
+    }
+
+
+@pytest.mark.parametrize("module", BIDIRECTIONAL_MODULES)
+def test_split_directions_copies_each_directions_parameters_bitwise(module):
+    cls, kwargs = module
+    rnn = cls(3, 4, bidirectional=True, **kwargs)
+    forward, backward = split_directions(rnn)
+    for direction, suffix in ((forward, ""), (backward, "_reverse")):
+        expected = direction_params(rnn, suffix)
+        got = dict(direction.named_parameters())
+        assert sorted(got) == sorted(expected)
+        for name, param in got.items():
+            assert torch.equal(param, expected[name]), name
+            assert param.data_ptr() != expected[name].data_ptr(), name
+
+
+def test_split_directions_parameter_names_by_hand():
+    forward, backward = split_directions(nn.LSTM(3, 4, proj_size=2, bidirectional=True))
+    names = ["bias_hh_l0", "bias_ih_l0", "weight_hh_l0", "weight_hr_l0", "weight_ih_l0"]
+    assert sorted(n for n, _ in forward.named_parameters()) == names
+    assert sorted(n for n, _ in backward.named_parameters()) == names
+    assert backward.weight_ih_l0.shape == (16, 3)
+    assert backward.weight_hh_l0.shape == (16, 2)
+    assert backward.weight_hr_l0.shape == (2, 4)
+
+
+@pytest.mark.parametrize("module", BIDIRECTIONAL_MODULES)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
+def test_split_directions_reproduce_the_bidirectional_output(module, layout, with_hx, sample):
+    cls, kwargs = module
+    batch_first, batch = layout
+    rnn = cls(3, 4, bidirectional=True, batch_first=batch_first, **kwargs)
+    x, hx = sample(rnn, 5, batch, hx=with_hx)
+    time_dim = 1 if (batch_first and batch is not None) else 0
+    is_lstm = cls is nn.LSTM
+
+    def rows(state, k):
+        if state is None:
+            return None
+        if is_lstm:
+            return tuple(s[k : k + 1] for s in state)
+        return state[k : k + 1]
+
+    forward, backward = split_directions(rnn)
+    output, state = rnn(x, hx)
+    out_f, state_f = forward(x, rows(hx, 0))
+    out_b, state_b = backward(x.flip(time_dim), rows(hx, 1))
+    torch.testing.assert_close(torch.cat([out_f, out_b.flip(time_dim)], dim=-1), output)
+    # h_n (and c_n): row 0 is the forward direction's final state, row 1 the backward's.
+    if is_lstm:
+        (h_f, c_f), (h_b, c_b), (h_n, c_n) = state_f, state_b, state
+        torch.testing.assert_close(torch.cat([c_f, c_b]), c_n)
+    else:
+        h_f, h_b, h_n = state_f, state_b, state
+    torch.testing.assert_close(torch.cat([h_f, h_b]), h_n)
+
+
+def test_split_directions_halves_by_hand(sample):
+    """Output features 0..H are the forward direction's, H..2H the backward's, read right to left."""
+    rnn = nn.GRU(3, 4, bidirectional=True)
+    x, _ = sample(rnn, 6, 2, hx=False)
+    forward, backward = split_directions(rnn)
+    output, h_n = rnn(x)
+    out_b, h_b = backward(x.flip(0))
+    torch.testing.assert_close(output[:, :, 4:], out_b.flip(0))
+    # The backward direction's final state is its output at the *first* time step.
+    torch.testing.assert_close(h_n[1], output[0, :, 4:])
+    torch.testing.assert_close(h_b[0], output[0, :, 4:])
+    torch.testing.assert_close(forward(x)[1][0], output[-1, :, :4])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_split_directions_copies_configuration(cls):
+    extra = {"proj_size": 2} if cls is nn.LSTM else {}
+    if cls is nn.RNN:
+        extra = {"nonlinearity": "relu"}
+    rnn = cls(3, 4, bias=False, batch_first=True, bidirectional=True, dtype=torch.float64, **extra).eval()
+    directions = split_directions(rnn)
+    assert isinstance(directions, tuple)
+    assert len(directions) == 2
+    for direction in directions:
+        assert type(direction) is cls
+        assert direction.num_layers == 1
+        assert direction.input_size == 3
+        assert direction.hidden_size == 4
+        assert direction.bidirectional is False
+        assert direction.bias is False
+        assert direction.batch_first is True
+        assert direction.training is False
+        assert all(p.dtype == torch.float64 for p in direction.parameters())
+        if cls is nn.LSTM:
+            assert direction.proj_size == 2
+        if cls is nn.RNN:
+            assert direction.nonlinearity == "relu"
+
+
+def test_split_directions_keeps_training_mode_and_requires_grad():
+    rnn = nn.LSTM(3, 4, bidirectional=True)
+    rnn.weight_hh_l0_reverse.requires_grad_(False)
+    forward, backward = split_directions(rnn)
+    assert (forward.training, backward.training) == (True, True)
+    assert forward.weight_hh_l0.requires_grad is True
+    assert backward.weight_hh_l0.requires_grad is False
+    assert backward.weight_ih_l0.requires_grad is True
+
+
+def test_split_directions_parameters_are_copies():
+    rnn = nn.GRU(3, 4, bidirectional=True)
+    before = rnn.weight_ih_l0_reverse.detach().clone()
+    _, backward = split_directions(rnn)
+    with torch.no_grad():
+        backward.weight_ih_l0.add_(1.0)
+    assert torch.equal(rnn.weight_ih_l0_reverse, before)
+
+
+def test_split_directions_repr():
+    assert repr(split_directions(nn.GRU(3, 4, bidirectional=True))) == "(GRU(3, 4), GRU(3, 4))"
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_split_directions_of_a_unidirectional_module(cls):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected a one-layer bidirectional module, but got num_layers=1, bidirectional=False "
+        r"instead; split a multi-layer module into layers with split_layers first\.$",
+    ):
+        split_directions(cls(3, 4))
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_split_directions_of_two_layers(cls):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected a one-layer bidirectional module, but got num_layers=2, bidirectional=True "
+        r"instead; split a multi-layer module into layers with split_layers first\.$",
+    ):
+        split_directions(cls(3, 4, num_layers=2, bidirectional=True))
+
+
+def test_split_directions_after_split_layers():
+    """The way the error points: split_layers first, then each layer's directions."""
+    rnn = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    layer_1 = split_layers(rnn)[1]
+    forward, backward = split_directions(layer_1)
+    assert forward.input_size == backward.input_size == 8
+    assert torch.equal(backward.weight_hh_l0, rnn.weight_hh_l1_reverse)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(nn.Linear(3, 4), "Linear"), (nn.LSTMCell(3, 4), "LSTMCell"), ("lstm", "str")],
+    ids=["linear", "lstmcell", "str"],
+)
+def test_split_directions_non_rnn_module(value, kind):
+    with pytest.raises(
+        TypeError,
+        match=rf"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN, but got an object of type {kind} instead\.$",
+    ):
+        split_directions(value)

@@ -1,0 +1,257 @@
+"""Precision flags, set for a block and put back, and how far each setting lands from float64.
+
+``torch.backends`` holds global switches that change what an LSTM computes on
+a GPU: cuDNN on or off, TF32 tensor cores for float32, deterministic
+algorithms. :func:`precision_flags` sets them for the length of a ``with``
+block and restores every one afterwards, so a page that changes them leaks
+nothing into the next. :func:`agreement` runs one model under several
+settings and measures each against a float64 run on the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lstm_demo.comparison import compare
+from lstm_demo.devices import Tolerance, tolerance_for
+
+# Per-operator float32 precision flags of newer torch releases, most general
+# first. Where they exist the legacy allow_tf32 flags are views of them, and
+# writing a legacy flag rewrites them, so both kinds are saved and restored.
+_PRECISION_PATHS = (
+    "",
+    "cuda.matmul",
+    "cudnn",
+    "cudnn.conv",
+    "cudnn.rnn",
+    "mkldnn",
+    "mkldnn.matmul",
+    "mkldnn.conv",
+    "mkldnn.rnn",
+)
+
+
+def precision_objects() -> dict[str, Any]:
+    """The ``torch.backends`` objects with a per-operator ``fp32_precision``, by dotted path."""
+    found = {}
+    for path in _PRECISION_PATHS:
+        obj: Any = torch.backends
+        for part in filter(None, path.split(".")):
+            obj = getattr(obj, part, None)
+        if obj is not None and hasattr(obj, "fp32_precision"):
+            found[path] = obj
+    return found
+
+
+def save_flags() -> dict[str, Any]:
+    """Every precision switch :func:`precision_flags` may touch, and the float32 precision flags."""
+    state = {
+        "cudnn.enabled": torch.backends.cudnn.enabled,
+        "cudnn.benchmark": torch.backends.cudnn.benchmark,
+        "cudnn.deterministic": torch.backends.cudnn.deterministic,
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "deterministic.warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
+        "fp32": {path: obj.fp32_precision for path, obj in precision_objects().items()},
+        "matmul_precision": torch.get_float32_matmul_precision(),
+    }
+    if not state["fp32"]:  # an older torch: only the legacy flags
+        state["legacy_tf32"] = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+    return state
+
+
+def restore_flags(state: dict[str, Any]) -> None:
+    """Put back what :func:`save_flags` saved: the float32 matmul precision first, then the per-operator flags."""
+    torch.backends.cudnn.enabled = state["cudnn.enabled"]
+    torch.backends.cudnn.benchmark = state["cudnn.benchmark"]
+    torch.backends.cudnn.deterministic = state["cudnn.deterministic"]
+    torch.use_deterministic_algorithms(state["deterministic"], warn_only=state["deterministic.warn_only"])
+    torch.set_float32_matmul_precision(state["matmul_precision"])
+    objects = precision_objects()
+    for path, value in state["fp32"].items():
+        objects[path].fp32_precision = value
+    if "legacy_tf32" in state:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = state["legacy_tf32"]
+
+
+def _set_cudnn_tf32(allow: bool) -> None:
+    rnn = getattr(torch.backends.cudnn, "rnn", None)
+    if rnn is not None and hasattr(rnn, "fp32_precision"):
+        rnn.fp32_precision = "tf32" if allow else "ieee"
+    else:
+        torch.backends.cudnn.allow_tf32 = allow
+
+
+@contextmanager
+def precision_flags(
+    *,
+    cudnn: bool | None = None,
+    cudnn_tf32: bool | None = None,
+    deterministic: bool | None = None,
+) -> Iterator[None]:
+    """Set precision switches for a ``with`` block; restore every one afterwards.
+
+    Parameters
+    ----------
+    cudnn : bool, optional
+        ``torch.backends.cudnn.enabled``: False runs PyTorch's own CUDA
+        kernels instead of cuDNN's.
+    cudnn_tf32 : bool, optional
+        Whether cuDNN may use TF32 for float32 RNNs: ``torch.backends.cudnn.
+        rnn.fp32_precision`` (``"tf32"`` or ``"ieee"``) where this torch has it,
+        else ``torch.backends.cudnn.allow_tf32``.
+    deterministic : bool, optional
+        ``torch.use_deterministic_algorithms`` and
+        ``torch.backends.cudnn.deterministic``.
+
+    ``None`` leaves a switch as it is. Whatever happens in the block, every
+    switch (and the per-operator float32 precision flags) is put back.
+
+    Raises
+    ------
+    TypeError
+        If a switch is given something other than True, False or None.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.precision import precision_flags
+    >>> before = torch.are_deterministic_algorithms_enabled()
+    >>> with precision_flags(deterministic=True):
+    ...     torch.are_deterministic_algorithms_enabled()
+    True
+    >>> torch.are_deterministic_algorithms_enabled() == before
+    True
+    """
+    for name, value in (("cudnn", cudnn), ("cudnn_tf32", cudnn_tf32), ("deterministic", deterministic)):
+        if value is not None and not isinstance(value, bool):
+            msg = f"Expected {name} to be True, False or None, but got {value!r} instead."
+            raise TypeError(msg)
+    state = save_flags()
+    try:
+        if cudnn is not None:
+            torch.backends.cudnn.enabled = cudnn
+        if cudnn_tf32 is not None:
+            _set_cudnn_tf32(cudnn_tf32)
+        if deterministic is not None:
+            torch.use_deterministic_algorithms(deterministic)
+            torch.backends.cudnn.deterministic = deterministic
+        yield
+    finally:
+        restore_flags(state)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One way of running a model: a device, a dtype and precision switches."""
+
+    label: str
+    device: torch.device
+    dtype: torch.dtype
+    flags: dict[str, bool]
+
+
+def settings(devices: list[torch.device]) -> list[Setting]:
+    """The settings the precision page compares, for the devices at hand.
+
+    On the CPU: float32 and float64. On each CUDA device: float64; float32
+    with cuDNN's TF32 allowed and not; float32 with cuDNN disabled; float32
+    with deterministic algorithms.
+    """
+    found = []
+    for device in devices:
+        name = "cpu" if device.type == "cpu" else str(device)
+        if device.type == "cuda":
+            found += [
+                Setting(f"{name} float64 (cuDNN)", device, torch.float64, {}),
+                Setting(f"{name} float32, cuDNN, TF32 allowed", device, torch.float32, {"cudnn_tf32": True}),
+                Setting(f"{name} float32, cuDNN, TF32 off", device, torch.float32, {"cudnn_tf32": False}),
+                Setting(f"{name} float32, cuDNN disabled", device, torch.float32, {"cudnn": False}),
+                Setting(
+                    f"{name} float32, deterministic",
+                    device,
+                    torch.float32,
+                    {"deterministic": True, "cudnn_tf32": False},
+                ),
+            ]
+        else:
+            found += [
+                Setting(f"{name} float64", device, torch.float64, {}),
+                Setting(f"{name} float32", device, torch.float32, {}),
+            ]
+    return found
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """One model under one setting, measured against float64 on the CPU."""
+
+    model: str
+    setting: Setting
+    max_abs_diff: float
+    max_rel_diff: float
+    """Greatest ``|diff| / |reference|`` over elements whose reference exceeds 1e-3 in size."""
+    tolerance: Tolerance
+    """:func:`~lstm_demo.devices.tolerance_for` the setting, under its flags."""
+    close: bool
+    """Whether every element is within ``tolerance`` of the reference."""
+
+
+def agreement(
+    name: str,
+    build: Callable[[], nn.RNNBase],
+    input: torch.Tensor,
+    devices: list[torch.device],
+) -> list[Agreement]:
+    """Run ``build()`` on ``input`` under every :func:`settings`; measure each against CPU float64.
+
+    ``build`` makes the module on the CPU (seed it inside); it is copied to
+    each setting's device and dtype. The output and every final state count.
+    """
+    reference_module = build().double()
+    with torch.no_grad():
+        reference = _flatten(reference_module(input.double()))
+    found = []
+    for setting in settings(devices):
+        module = copy.deepcopy(reference_module).to(device=setting.device, dtype=setting.dtype)
+        x = input.to(device=setting.device, dtype=setting.dtype)
+        with precision_flags(**setting.flags), torch.no_grad():
+            values = _flatten(module(x)).double().cpu()
+            tolerance = tolerance_for(setting.device, setting.dtype)
+        diff = (values - reference).abs()
+        scale = reference.abs()
+        rel = (diff / scale)[scale > 1e-3]
+        close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
+        found.append(
+            Agreement(
+                name, setting, float(diff.max()), float(rel.max()) if rel.numel() else 0.0, tolerance, close
+            )
+        )
+    return found
+
+
+def _flatten(result: tuple[torch.Tensor, Any]) -> torch.Tensor:
+    output, state = result
+    states = state if isinstance(state, tuple) else (state,)
+    return torch.cat([output.flatten(), *(s.flatten() for s in states)])
+
+
+def table(rows: list[Agreement]) -> str:
+    """The agreements as a text table, one line per model and setting."""
+    width = max(len(r.setting.label) for r in rows)
+    model_width = max(len(r.model) for r in rows)
+    header = f"{'model':<{model_width}}  {'setting':<{width}}  {'max abs diff':>12}  {'max rel diff':>12}"
+    lines = [header + "  within tolerance"]
+    for r in rows:
+        tol = f"rtol={r.tolerance.rtol:.2g}, atol={r.tolerance.atol:.2g}"
+        lines.append(
+            f"{r.model:<{model_width}}  {r.setting.label:<{width}}  {r.max_abs_diff:>12.2e}  "
+            f"{r.max_rel_diff:>12.2e}  {'yes' if r.close else 'NO'} ({tol})"
+        )
+    return "\n".join(lines)

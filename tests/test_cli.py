@@ -1,0 +1,383 @@
+"""python -m lstm_demo check: the table, --json, the exit codes, and clear errors for bad arguments."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstm_demo import questions
+from lstm_demo.cli import main
+from lstm_demo.questions import QUESTIONS
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMES = list(QUESTIONS)
+HEADER = "claim           device   dtype    max abs diff  tolerance               verdict"
+FLOAT32_TOL = "rtol=1.3e-06, atol=1e-05"
+FLOAT64_TOL = "rtol=1e-07, atol=1e-07"
+
+
+def row_pattern(name: str, dtype: str = "float32", tol: str = FLOAT32_TOL, verdict: str = "holds") -> str:
+    """A table row as the issue describes it: claim, device, dtype, max abs diff, tolerance, verdict."""
+    return (
+        rf"^{re.escape(name)} +cpu +{dtype} +\d\.\d\de[+-]\d\d  {re.escape(tol)} +{verdict}( \(bitwise\))?$"
+    )
+
+
+@pytest.fixture(autouse=True)
+def cpu_only(monkeypatch):
+    """This machine as one with only a CPU, so the default devices are [cpu] wherever the tests run."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def rows(text: str) -> list[str]:
+    """The table rows: lines that start with a claim name."""
+    return [line for line in text.splitlines() if line.split(" ", 1)[0] in QUESTIONS]
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def test_check_runs_every_claim_on_cpu():
+    code, out, err = run("check")
+    assert code == 0
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"torch {torch.__version__} on cpu; 15 claims"
+    assert lines[1] == HEADER
+    table = lines[2:-1]
+    assert len(table) == 15
+    for name, line in zip(NAMES, table, strict=True):
+        assert re.match(row_pattern(name), line), line
+    assert re.fullmatch(r"15 of 15 runs hold, 0 fail \(\d+\.\d s\)", lines[-1]), lines[-1]
+
+
+def test_check_rows_show_bitwise_where_bitwise():
+    _, out, _ = run("check", "--claim", "flatten", "--claim", "dropout")
+    # flatten runs one module twice on one input; dropout's masks are drawn in the same order.
+    assert rows(out) == [
+        f"flatten         cpu      float32      0.00e+00  {FLOAT32_TOL} holds (bitwise)",
+        f"dropout         cpu      float32      0.00e+00  {FLOAT32_TOL} holds (bitwise)",
+    ]
+
+
+def test_check_selected_claims_in_the_order_given():
+    code, out, _ = run("check", "--claim", "rnn", "--claim", "scratch", "--claim", "packed")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"torch {torch.__version__} on cpu; 3 claims"
+    assert [line.split()[0] for line in rows(out)] == ["rnn", "scratch", "packed"]
+    assert re.fullmatch(r"3 of 3 runs hold, 0 fail \(\d+\.\d s\)", lines[-1])
+
+
+def test_check_float64():
+    code, out, _ = run("check", "--dtype", "float64", "--claim", "gradients", "--claim", "projection")
+    assert code == 0
+    table = rows(out)
+    assert len(table) == 2
+    assert re.match(row_pattern("gradients", "float64", FLOAT64_TOL), table[0]), table[0]
+    assert re.match(row_pattern("projection", "float64", FLOAT64_TOL), table[1]), table[1]
+
+
+def test_check_two_dtypes_gives_two_rows_per_claim():
+    code, out, _ = run("check", "--dtype", "float32", "--dtype", "float64")
+    assert code == 0
+    table = rows(out)
+    assert len(table) == 30
+    for k, name in enumerate(NAMES):
+        assert re.match(row_pattern(name, "float32", FLOAT32_TOL), table[2 * k]), table[2 * k]
+        assert re.match(row_pattern(name, "float64", FLOAT64_TOL), table[2 * k + 1]), table[2 * k + 1]
+    assert out.splitlines()[-1].startswith("30 of 30 runs hold, 0 fail (")
+
+
+def test_check_explicit_device():
+    code, out, _ = run("check", "--device", "cpu", "--claim", "flatten")
+    assert code == 0
+    assert len(rows(out)) == 1
+    assert re.match(row_pattern("flatten"), rows(out)[0])
+
+
+def test_check_verbose_prints_every_comparison():
+    code, out, _ = run("check", "-v", "--claim", "flatten", "--claim", "rnn")
+    assert code == 0
+    lines = out.splitlines()
+    assert re.match(row_pattern("flatten"), lines[2]), lines[2]
+    width = len("output, after flatten_parameters()")
+    assert lines[3:7] == [
+        f"      {'tolerance':<{width}}  {FLOAT32_TOL} (torch.testing's default for float32)",
+        f"      {'output, weights replaced':<{width}}  bitwise equal (72 elements)",
+        "      output, after flatten_parameters()  bitwise equal (72 elements)",
+        "      note: warning before flatten_parameters(): no; after: no",
+    ]
+    assert re.match(row_pattern("rnn"), lines[7]), lines[7]
+    rnn_labels = [line[6:].split("  ")[0] for line in lines[9:17]]
+    assert rnn_labels == [
+        f"{n}, {w}: {leaf}"
+        for n in ("tanh", "relu")
+        for w in ("one step at a time", "stacked layers")
+        for leaf in ("output", "h_n")
+    ]
+    assert len(lines) == 18
+
+
+def test_check_without_verbose_prints_no_comparisons():
+    _, out, _ = run("check", "--claim", "batch-first")
+    assert "bitwise equal (72 elements)" not in out
+    assert "note:" not in out
+    assert len(out.splitlines()) == 4  # header, columns, one row, summary
+
+
+def test_list_prints_every_claim():
+    code, out, err = run("check", "--list")
+    assert code == 0
+    assert err == ""
+    lines = out.splitlines()
+    named = [line.split()[0] for line in lines if not line.startswith(" ")]
+    assert named == NAMES
+    text = " ".join(" ".join(lines).split())
+    for name, question in QUESTIONS.items():
+        assert question.claim in text, name
+    assert all(len(line) <= 100 for line in lines)
+    assert HEADER not in out
+
+
+# --- --json --------------------------------------------------------------------------------------
+
+
+def test_json_output():
+    code, out, err = run("check", "--json", "--claim", "scratch", "--claim", "flatten", "--dtype", "float64")
+    assert code == 0
+    data = json.loads(out)
+    assert sorted(data) == ["environment", "results"]
+    environment = data["environment"]
+    assert environment["torch"] == torch.__version__
+    assert environment["devices"] == ["cpu"]
+    assert {"python", "platform", "lstm_demo", "cuda", "cudnn", "date", "flags"} <= set(environment)
+    results = data["results"]
+    assert [r["claim"] for r in results] == ["scratch", "flatten"]
+    for record, name in zip(results, ["scratch", "flatten"], strict=True):
+        assert record["holds"] is True
+        assert record["sentence"] == QUESTIONS[name].claim
+        assert record["device"] == "cpu"
+        assert record["dtype"] == "float64"
+        assert record["tolerance"]["rtol"] == 1e-7
+        assert record["tolerance"]["atol"] == 1e-7
+        assert record["tolerance"]["why"] == "torch.testing's default for float64"
+        assert isinstance(record["max_abs_diff"], float)
+        assert record["max_abs_diff"] < 1e-7
+    assert list(results[0]["comparisons"]) == ["output", "h_n", "c_n"]
+    output = results[0]["comparisons"]["output"]
+    assert sorted(output) == ["close", "equal", "max_abs_diff", "max_rel_diff", "mismatched", "numel"]
+    assert output["close"] is True
+    assert output["mismatched"] == 0
+    assert output["numel"] == 6 * 3 * 8
+    assert results[1]["notes"] == ["warning before flatten_parameters(): no; after: no"]
+    assert results[1]["bitwise"] is True
+    # Progress goes to stderr, so stdout is nothing but the JSON.
+    err_lines = err.splitlines()
+    assert err_lines[0] == f"torch {torch.__version__} on cpu; 2 claims"
+    assert err_lines[1:3] == ["scratch on cpu: holds", "flatten on cpu: holds"]
+    assert re.fullmatch(r"2 of 2 runs hold, 0 fail \(\d+\.\d s\)", err_lines[3])
+    assert len(err_lines) == 4
+    assert HEADER not in out
+
+
+def test_json_every_claim_holds():
+    code, out, _ = run("check", "--json")
+    assert code == 0
+    results = json.loads(out)["results"]
+    assert [r["claim"] for r in results] == NAMES
+    assert all(r["holds"] is True for r in results)
+    assert all(r["dtype"] == "float32" for r in results)
+    assert all((r["tolerance"]["rtol"], r["tolerance"]["atol"]) == (1.3e-6, 1e-5) for r in results)
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def off_scratch(monkeypatch):
+    """scratch_lstm, as the questions see it, off by 1e-3 in its output."""
+    real = questions.scratch_lstm
+
+    def off(lstm, input, hx=None):
+        output, state = real(lstm, input, hx)
+        return output + 1e-3, state
+
+    monkeypatch.setattr(questions, "scratch_lstm", off)
+
+
+def test_a_failing_claim_exits_1_and_shows_its_comparisons(off_scratch):
+    code, out, _ = run("check", "--claim", "scratch", "--claim", "rnn")
+    assert code == 1
+    lines = out.splitlines()
+    assert re.match(row_pattern("scratch", verdict="FAILS"), lines[2]), lines[2]
+    assert lines[2].endswith(" FAILS")
+    assert " 1.00e-03  " in lines[2]
+    # Without -v, the failing claim's comparisons are printed below its row.
+    assert lines[3] == f"      tolerance  {FLOAT32_TOL} (torch.testing's default for float32)"
+    assert re.match(
+        r"^      output     NOT close: 144 / 144 \(100\.0%\) elements outside the tolerance", lines[4]
+    )
+    assert lines[5].startswith("      h_n        ")
+    assert lines[6].startswith("      c_n        ")
+    assert re.match(row_pattern("rnn"), lines[7]), lines[7]
+    assert re.fullmatch(r"1 of 2 runs hold, 1 fail \(\d+\.\d s\)", lines[8])
+    assert len(lines) == 9
+
+
+def test_a_failing_claim_in_json(off_scratch):
+    code, out, err = run("check", "--json", "--claim", "projection")
+    assert code == 1
+    (record,) = json.loads(out)["results"]
+    assert record["holds"] is False
+    assert record["comparisons"]["output"]["close"] is False
+    assert record["comparisons"]["h_n"]["close"] is True
+    assert record["max_abs_diff"] == pytest.approx(1e-3, rel=1e-3)
+    assert "projection on cpu: FAILS" in err.splitlines()
+    assert err.splitlines()[-1].startswith("0 of 1 runs hold, 1 fail (")
+
+
+@pytest.fixture
+def broken_rnn(monkeypatch):
+    def broken(device="cpu", dtype=torch.float32, *, seed=0):
+        msg = "boom"
+        raise RuntimeError(msg)
+
+    broken.claim = "A claim whose code raises."
+    monkeypatch.setitem(QUESTIONS, "rnn", broken)
+
+
+def test_an_exception_in_a_claim_is_an_error_row(broken_rnn):
+    code, out, _ = run("check", "--claim", "rnn", "--claim", "gru")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[2] == "rnn             cpu      float32  ERROR RuntimeError('boom')"
+    assert re.match(row_pattern("gru"), lines[3]), lines[3]
+    assert re.fullmatch(r"1 of 2 runs hold, 1 fail \(\d+\.\d s\)", lines[4])
+
+
+def test_an_exception_in_a_claim_in_json(broken_rnn):
+    code, out, err = run("check", "--json", "--claim", "rnn", "--dtype", "float32", "--dtype", "float64")
+    assert code == 1
+    records = json.loads(out)["results"]
+    assert len(records) == 2
+    for record, dtype in zip(records, ["float32", "float64"], strict=True):
+        assert record["claim"] == "rnn"
+        assert record["device"] == "cpu"
+        assert record["holds"] is False
+        assert record["error"] == "RuntimeError('boom')"
+        # Which of the two runs failed must be told apart.
+        assert record.get("dtype") == dtype, record
+    assert "rnn             cpu      float32  ERROR RuntimeError('boom')" in err.splitlines()
+
+
+# --- bad arguments exit 2 ------------------------------------------------------------------------
+
+
+def bad(capsys, *argv: str) -> str:
+    """Run with ``argv``, expect exit code 2, return the last line of stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv), out=out, err=err)
+    assert exit_info.value.code == 2
+    assert out.getvalue() == ""
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err.strip().splitlines()[-1]
+
+
+def test_unknown_claim(capsys):
+    message = bad(capsys, "check", "--claim", "rnn", "--claim", "nope")
+    assert message == (
+        f"python -m lstm_demo check: error: Expected claim names from {', '.join(NAMES)}, but got nope instead."
+    )
+
+
+def test_dtype_float16(capsys):
+    message = bad(capsys, "check", "--dtype", "float16")
+    assert (
+        message
+        == "python -m lstm_demo check: error: Expected --dtype float32 or float64, but got 'float16' instead."
+    )
+
+
+def test_device_cuda_on_a_cpu_only_machine(capsys):
+    message = bad(capsys, "check", "--device", "cuda")
+    assert message == (
+        "python -m lstm_demo check: error: Expected one of this machine's devices (cpu), but got 'cuda' instead."
+    )
+
+
+def test_device_bogus(capsys):
+    message = bad(capsys, "check", "--device", "bogus")
+    assert message.startswith(
+        "python -m lstm_demo check: error: Expected a device name such as 'cpu' or 'cuda:0', "
+        "but got 'bogus' instead ("
+    )
+
+
+def test_no_subcommand(capsys):
+    message = bad(capsys)
+    assert message == "python -m lstm_demo: error: the following arguments are required: COMMAND"
+
+
+def test_unknown_subcommand(capsys):
+    message = bad(capsys, "verify")
+    assert message.startswith("python -m lstm_demo: error: argument COMMAND: invalid choice: 'verify'")
+
+
+def test_unknown_option(capsys):
+    message = bad(capsys, "check", "--fast")
+    assert message == "python -m lstm_demo: error: unrecognized arguments: --fast"
+
+
+# --- python -m lstm_demo -------------------------------------------------------------------------
+
+
+def test_module_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "lstm_demo", "check", "--claim", "rnn"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"torch {torch.__version__} on cpu")
+    assert lines[0].endswith("; 1 claims")
+    assert lines[1] == HEADER
+    assert re.match(row_pattern("rnn"), lines[2]), lines[2]
+    runs = len(lines) - 3
+    assert re.fullmatch(rf"{runs} of {runs} runs hold, 0 fail \(\d+\.\d s\)", lines[-1]), lines[-1]
+
+
+def test_module_entry_point_bad_arguments():
+    done = subprocess.run(
+        [sys.executable, "-m", "lstm_demo", "check", "--dtype", "half"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        "python -m lstm_demo check: error: Expected --dtype float32 or float64, but got 'half' instead."
+    )
