@@ -4,6 +4,7 @@
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
     nox -s serve        rebuild and reload in the browser while you edit
+    nox -s gpu          on a CUDA machine: tests and checks on every GPU, docs with GPU results
 
 Every session uses one shared virtual environment, .nox/lstm-demo, created on
 first use and reinstalled only when pyproject.toml or the torch requirement
@@ -115,3 +116,22 @@ def serve(session: nox.Session) -> None:
         "--ignore", str(DOCS / "auto_examples"), "--ignore", str(DOCS / "sg_execution_times.rst"),
         *session.posargs,
     )  # fmt: skip
+
+
+@nox.session(default=False)
+def gpu(session: nox.Session) -> None:
+    """On a CUDA machine: the tests, `python -m lstm_demo check` and the docs build, each requiring a GPU."""
+    python = str(_env(session))
+    probe = "import torch; print(torch.cuda.is_available(), torch.__version__, torch.version.cuda)"
+    available, version, cuda = session.run(python, "-c", probe, silent=True, external=True).split()
+    if available != "True":
+        session.error(
+            f"nox -s gpu needs a CUDA GPU and a CUDA build of torch, but torch {version} "
+            f"(built with CUDA {cuda}) sees none here. On a GPU machine, set LSTM_DEMO_TORCH "
+            "to a CUDA build (on Linux, PyPI's torch is one) and run again."
+        )
+    env = {"LSTM_DEMO_REQUIRE_CUDA": "1"}
+    _python(session, "-m", "pytest", "tests/test_on_devices.py", *session.posargs, env=env)
+    _python(session, "-m", "lstm_demo", "check", "--dtype", "float32", "--dtype", "float64", env=env)
+    _python(session, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", str(DOCS), str(HTML), env=env)
+    session.log(f"Built the site with GPU results: open {HTML / 'index.html'}")

@@ -247,3 +247,138 @@ def test_on_each_device_hx_of_non_tensors():
         TypeError, match=r"^Expected h_0 to be a torch\.Tensor, but got an object of type list"
     ):
         on_each_device(whole_vs_stepwise, nn.LSTM(3, 4), torch.randn(5, 2, 3), ([0.0], [0.0]), devices=[CPU])
+
+
+# --- claim_result, notes, max_abs_diff -----------------------------------------------------------
+
+from lstm_demo.claims import claim_result
+from lstm_demo.devices import tolerance_for
+
+
+def test_claim_result_compares_each_pair():
+    expected = torch.tensor([1.0, 2.0, 4.0])
+    result = claim_result(
+        "Three ways agree.",
+        "cpu",
+        torch.float32,
+        {
+            "same": (expected.clone(), expected),
+            "close": (expected + 2**-22, expected),
+            "off": (torch.tensor([1.0, 2.5, 4.0]), expected),
+        },
+    )
+    assert result.claim == "Three ways agree."
+    assert result.device == CPU
+    assert isinstance(result.device, torch.device)
+    assert result.dtype == torch.float32
+    assert (result.tolerance.rtol, result.tolerance.atol) == (1.3e-6, 1e-5)
+    assert list(result.comparisons) == ["same", "close", "off"]
+    same, close, off = result.comparisons.values()
+    assert (same.equal, same.close, same.max_abs_diff) == (True, True, 0.0)
+    assert (close.equal, close.close, close.max_abs_diff) == (False, True, 2**-22)
+    assert (off.equal, off.close, off.max_abs_diff, off.mismatched, off.where) == (False, False, 0.5, 1, (1,))
+    assert all((c.rtol, c.atol) == (1.3e-6, 1e-5) for c in result.comparisons.values())
+    assert result.max_abs_diff == 0.5
+    assert result.holds is False
+    assert result.bitwise is False
+    assert result.notes == ()
+
+
+def test_claim_result_reference_is_the_expected_tensors_detached():
+    expected_a = torch.tensor([1.0, 2.0], requires_grad=True)
+    expected_b = torch.tensor([[3.0]], requires_grad=True)
+    actual_a, actual_b = torch.tensor([1.0, 2.0]), torch.tensor([[3.0]])
+    result = claim_result(
+        "A claim.", CPU, torch.float32, {"a": (actual_a, expected_a), "b": (actual_b, expected_b)}
+    )
+    assert len(result.reference) == 2
+    assert torch.equal(result.reference[0], torch.tensor([1.0, 2.0]))
+    assert torch.equal(result.reference[1], torch.tensor([[3.0]]))
+    assert not any(t.requires_grad for t in result.reference)
+    assert result.holds is True
+    assert result.bitwise is True
+    assert result.max_abs_diff == 0.0
+
+
+def test_claim_result_float64_tolerance():
+    one = torch.ones(3, dtype=torch.float64)
+    result = claim_result("A claim.", "cpu", torch.float64, {"x": (one + 1e-8, one), "y": (one + 1e-6, one)})
+    assert (result.tolerance.rtol, result.tolerance.atol) == (1e-7, 1e-7)
+    assert result.comparisons["x"].close is True
+    assert result.comparisons["y"].close is False  # within float32's tolerance, not float64's
+    assert result.max_abs_diff == pytest.approx(1e-6, rel=1e-9)
+    assert "cpu, float64: FAILS" in str(result)
+
+
+def test_claim_result_notes_are_printed_last():
+    t = torch.tensor([1.0, 2.0])
+    result = claim_result(
+        "A claim.", "cpu", torch.float32, {"output": (t, t)}, notes=("first finding", "second: 0.5")
+    )
+    assert result.notes == ("first finding", "second: 0.5")
+    assert str(result).splitlines() == [
+        "cpu, float32: holds",
+        "  tolerance  rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)",
+        "  output     bitwise equal (2 elements)",
+        "  note: first finding",
+        "  note: second: 0.5",
+    ]
+
+
+def test_str_of_a_failing_claim_result():
+    result = claim_result(
+        "A claim.",
+        "cpu",
+        torch.float32,
+        {"a long label": (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5]))},
+        notes=("why",),
+    )
+    assert str(result).splitlines() == [
+        "cpu, float32: FAILS",
+        "  tolerance     rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)",
+        "  a long label  NOT close: 1 / 2 (50.0%) elements outside the tolerance; "
+        "max abs diff 0.5 at (1,), max rel diff 0.2",
+        "  note: why",
+    ]
+    with pytest.raises(AssertionError, match=r"^claim failed: A claim\.\ncpu, float32: FAILS\n"):
+        result.assert_holds()
+
+
+def test_claim_result_max_abs_diff_is_the_greatest_of_any_comparison():
+    zero = torch.zeros(4)
+    result = claim_result(
+        "A claim.",
+        "cpu",
+        torch.float32,
+        {
+            "small": (torch.tensor([0.0, 0.25, 0.0, 0.0]), zero),
+            "large": (torch.tensor([0.0, 0.0, -0.75, 0.0]), zero),
+            "none": (zero.clone(), zero),
+        },
+    )
+    assert [c.max_abs_diff for c in result.comparisons.values()] == [0.25, 0.75, 0.0]
+    assert result.max_abs_diff == 0.75
+
+
+def test_max_abs_diff_without_comparisons_is_zero():
+    result = ClaimResult("Nothing compared.", CPU, torch.float32, tolerance_for(CPU, torch.float32), {})
+    assert result.max_abs_diff == 0.0
+    assert result.notes == ()
+    assert result.reference == ()
+
+
+def test_str_of_a_result_without_comparisons():
+    # max_abs_diff allows a result without comparisons; str() must too.
+    result = ClaimResult("Nothing compared.", CPU, torch.float32, tolerance_for(CPU, torch.float32), {})
+    assert str(result).splitlines() == [
+        "cpu, float32: holds",
+        "  tolerance  rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)",
+    ]
+
+
+def test_claim_result_mismatched_shapes():
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected tensors of the same shape, but got actual \(2,\) and expected \(3,\) instead\.$",
+    ):
+        claim_result("A claim.", "cpu", torch.float32, {"x": (torch.zeros(2), torch.zeros(3))})

@@ -199,3 +199,88 @@ def test_each_device_names_mps_in_the_note(no_gpu, require_cuda, monkeypatch):
     assert each_device(file=out) == [CPU, torch.device("mps")]
     note = " ".join(out.getvalue().splitlines()[1:])
     assert "only CPU and MPS results appear below" in note
+
+
+# --- resolve_device ------------------------------------------------------------------------------
+
+from lstm_demo.devices import resolve_device
+
+
+@pytest.mark.parametrize("device", ["cpu", torch.device("cpu")], ids=["str", "device"])
+def test_resolve_device_cpu(device):
+    resolved = resolve_device(device)
+    assert isinstance(resolved, torch.device)
+    assert resolved == CPU
+    assert resolved.index is None
+
+
+@pytest.fixture
+def current_gpu(monkeypatch):
+    """Make ``torch.cuda.current_device()`` return a given index, as on a machine with GPUs."""
+
+    def set_current(index: int) -> None:
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: index)
+
+    return set_current
+
+
+@pytest.mark.parametrize("device", ["cuda", torch.device("cuda"), "cuda:0"], ids=["str", "device", "cuda:0"])
+def test_resolve_device_cuda_on_a_one_gpu_machine(one_gpu, current_gpu, device):
+    current_gpu(0)
+    resolved = resolve_device(device)
+    assert resolved == torch.device("cuda", 0)
+    assert resolved.index == 0
+
+
+def test_resolve_device_cuda_is_the_current_gpu(monkeypatch, current_gpu):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    current_gpu(1)
+    assert resolve_device("cuda") == torch.device("cuda", 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+
+
+def test_resolve_device_a_gpu_the_machine_lacks(one_gpu, current_gpu):
+    current_gpu(0)
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected one of this machine's devices \(cpu, cuda:0\), but got 'cuda:1' instead\.$",
+    ):
+        resolve_device("cuda:1")
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")], ids=["cuda", "cuda:0", "device"])
+def test_resolve_device_cuda_without_gpu(no_gpu, monkeypatch, device):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(
+        ValueError,
+        match=rf"^Expected one of this machine's devices \(cpu\), but got '{device!s}' instead\.$",
+    ):
+        resolve_device(device)
+
+
+def test_resolve_device_mps_without_mps(no_gpu, monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(
+        ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'mps' instead\.$"
+    ):
+        resolve_device("mps")
+
+
+@pytest.mark.parametrize("name", ["nonsense", "", "cuda:x", "gpu"])
+def test_resolve_device_not_a_device_name(name):
+    with pytest.raises(
+        ValueError,
+        match=rf"^Expected a device name such as 'cpu' or 'cuda:0', but got '{name}' instead \(.+\)\.$",
+    ):
+        resolve_device(name)
+
+
+@pytest.mark.parametrize(
+    ("device", "kind"), [(3, "int"), (None, "NoneType"), (0.0, "float"), (["cpu"], "list")], ids=repr
+)
+def test_resolve_device_wrong_type(device, kind):
+    with pytest.raises(
+        TypeError, match=rf"^Expected device to be a string or torch\.device, but got {kind} instead\.$"
+    ):
+        resolve_device(device)
