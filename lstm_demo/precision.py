@@ -97,6 +97,9 @@ def precision_flags(
 ) -> Iterator[None]:
     """Set precision switches for a ``with`` block; restore every one afterwards.
 
+    ``None`` leaves a switch as it is. Whatever happens in the block, every
+    switch, and the per-operator float32 precision flags, is put back.
+
     Parameters
     ----------
     cudnn : bool, optional
@@ -109,9 +112,6 @@ def precision_flags(
     deterministic : bool, optional
         ``torch.use_deterministic_algorithms`` and
         ``torch.backends.cudnn.deterministic``.
-
-    ``None`` leaves a switch as it is. Whatever happens in the block, every
-    switch (and the per-operator float32 precision flags) is put back.
 
     Raises
     ------
