@@ -65,7 +65,7 @@ class ClaimResult:
     def __str__(self) -> str:
         verdict = "holds" if self.holds else "FAILS"
         dtype = str(self.dtype).removeprefix("torch.")
-        width = max(len(k) for k in self.comparisons)
+        width = max((len(k) for k in self.comparisons), default=0)
         width = max(width, len("tolerance"))
         lines = [f"{device_name(self.device)}, {dtype}: {verdict}"]
         lines.append(f"  {'tolerance':<{width}}  {self.tolerance}")

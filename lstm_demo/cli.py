@@ -66,7 +66,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
 
 
 def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list, list, list]:
-    names = args.claim or list(QUESTIONS)
+    names = list(dict.fromkeys(args.claim or QUESTIONS))  # each once, in the order given
     unknown = [n for n in names if n not in QUESTIONS]
     if unknown:
         parser.error(
@@ -136,7 +136,8 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
     names, devices, dtypes = _choose(parser, args)
     report = environment_report()
     progress = err if args.json else out
-    print(f"torch {report.torch} on {', '.join(report.devices)}; {len(names)} claims", file=progress)
+    claims = f"{len(names)} claim{'' if len(names) == 1 else 's'}"
+    print(f"torch {report.torch} on {', '.join(report.devices)}; {claims}", file=progress)
     if not args.json:
         print(COLUMNS, file=out)
     records, failed, started = [], 0, time.perf_counter()
@@ -152,7 +153,13 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
                     )
                     print(message, file=progress)
                     records.append(
-                        {"claim": name, "device": str(device), "holds": False, "error": repr(error)}
+                        {
+                            "claim": name,
+                            "device": str(device),
+                            "dtype": str(dtype).removeprefix("torch."),
+                            "holds": False,
+                            "error": repr(error),
+                        }
                     )
                     continue
                 failed += not result.holds

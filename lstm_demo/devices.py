@@ -132,6 +132,8 @@ def resolve_device(device: torch.device | str) -> torch.device:
         raise ValueError(msg) from None
     if resolved.type == "cuda" and resolved.index is None and torch.cuda.is_available():
         resolved = torch.device("cuda", torch.cuda.current_device())
+    if resolved.type == "cpu":
+        resolved = torch.device("cpu")  # "cpu:0" is the CPU too
     available = available_devices()
     if resolved not in available:
         names = ", ".join(str(d) for d in available)

@@ -46,7 +46,9 @@ def _new_module(
         kwargs["proj_size"] = like.proj_size
     if cls is nn.RNN:
         kwargs["nonlinearity"] = like.nonlinearity
-    module = cls(**kwargs)
+    # Every parameter is overwritten next: draw nothing from the caller's random streams.
+    with torch.random.fork_rng(devices=[param.device] if param.device.type == "cuda" else []):
+        module = cls(**kwargs)
     module.train(like.training)
     return module
 

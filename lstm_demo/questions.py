@@ -103,7 +103,7 @@ def lstmcell_loop(device: Any = "cpu", dtype: torch.dtype = torch.float32, *, se
     """
     device, dtype = _placement(device, dtype)
     lstm = _build(lambda: nn.LSTM(IN, HIDDEN), seed, device, dtype)
-    cell = nn.LSTMCell(IN, HIDDEN, device=device, dtype=dtype)
+    cell = nn.utils.skip_init(nn.LSTMCell, IN, HIDDEN, device=device, dtype=dtype)  # weights copied next
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
@@ -499,7 +499,8 @@ def _merged(claim: str, results: dict[str, ClaimResult]) -> ClaimResult:
     """One result from several claims' results, their comparisons prefixed by label."""
     first = next(iter(results.values()))
     comparisons = {f"{label}: {k}": c for label, r in results.items() for k, c in r.comparisons.items()}
-    return ClaimResult(claim, first.device, first.dtype, first.tolerance, comparisons)
+    reference = tuple(t for r in results.values() for t in r.reference)
+    return ClaimResult(claim, first.device, first.dtype, first.tolerance, comparisons, reference)
 
 
 def _post_claims(module: nn.RNNBase, x: torch.Tensor) -> dict[str, ClaimResult]:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from lstm_demo._validate import StackSpec, check_module, describe
+from lstm_demo._validate import StackSpec, describe
 
 GATES = ("input", "forget", "cell", "output")
 """PyTorch's order of the four gates in ``weight_ih``, ``weight_hh`` and the biases."""
@@ -158,7 +158,6 @@ def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: Any = None) -> tuple[to
     (torch.Size([5, 8]), torch.Size([4, 4]), torch.Size([4, 4]))
     >>> torch.testing.assert_close(output, lstm(x)[0])
     """
-    check_module(lstm, "lstm")
     if not isinstance(lstm, nn.LSTM):
         msg = f"Expected lstm to be an nn.LSTM, but got {describe(lstm)} instead."
         raise TypeError(msg)

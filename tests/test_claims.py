@@ -6,7 +6,14 @@ import pytest
 import torch
 from torch import nn
 
-from lstm_demo.claims import ClaimResult, num_layers_vs_stacked, on_each_device, whole_vs_stepwise
+from lstm_demo.claims import (
+    ClaimResult,
+    claim_result,
+    num_layers_vs_stacked,
+    on_each_device,
+    whole_vs_stepwise,
+)
+from lstm_demo.devices import tolerance_for
 
 # torch warns once per process that oneDNN has no LSTM projections and it falls back.
 pytestmark = pytest.mark.filterwarnings(
@@ -250,9 +257,6 @@ def test_on_each_device_hx_of_non_tensors():
 
 
 # --- claim_result, notes, max_abs_diff -----------------------------------------------------------
-
-from lstm_demo.claims import claim_result
-from lstm_demo.devices import tolerance_for
 
 
 def test_claim_result_compares_each_pair():

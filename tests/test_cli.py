@@ -360,7 +360,7 @@ def test_module_entry_point():
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"torch {torch.__version__} on cpu")
-    assert lines[0].endswith("; 1 claims")
+    assert lines[0].endswith("; 1 claim")
     assert lines[1] == HEADER
     assert re.match(row_pattern("rnn"), lines[2]), lines[2]
     runs = len(lines) - 3
@@ -381,3 +381,10 @@ def test_module_entry_point_bad_arguments():
     assert done.stderr.splitlines()[-1] == (
         "python -m lstm_demo check: error: Expected --dtype float32 or float64, but got 'half' instead."
     )
+
+
+def test_a_claim_named_twice_runs_once():
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["check", "--claim", "rnn", "--claim", "gru", "--claim", "rnn"], out=out, err=err) == 0
+    rows = [line.split()[0] for line in out.getvalue().splitlines()[2:-1]]
+    assert rows == ["rnn", "gru"]

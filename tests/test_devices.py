@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstm_demo import available_devices
-from lstm_demo.devices import cuda_required, device_name, each_device, tolerance_for
+from lstm_demo.devices import cuda_required, device_name, each_device, resolve_device, tolerance_for
 
 CPU = torch.device("cpu")
 
@@ -203,8 +203,6 @@ def test_each_device_names_mps_in_the_note(no_gpu, require_cuda, monkeypatch):
 
 # --- resolve_device ------------------------------------------------------------------------------
 
-from lstm_demo.devices import resolve_device
-
 
 @pytest.mark.parametrize("device", ["cpu", torch.device("cpu")], ids=["str", "device"])
 def test_resolve_device_cpu(device):
@@ -284,3 +282,8 @@ def test_resolve_device_wrong_type(device, kind):
         TypeError, match=rf"^Expected device to be a string or torch\.device, but got {kind} instead\.$"
     ):
         resolve_device(device)
+
+
+def test_resolve_device_accepts_cpu_with_an_index():
+    assert resolve_device("cpu:0") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu", 0)) == torch.device("cpu")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from lstm_demo import run_stacked, split_layers, stack_layers
+from lstm_demo import run_stacked, split_directions, split_layers, stack_layers
 
 # torch warns once per process that oneDNN has no LSTM projections and it falls back.
 pytestmark = pytest.mark.filterwarnings(
@@ -534,7 +534,6 @@ def test_layers_in_a_module_list(cls, sample):
 
 # --- split_directions ----------------------------------------------------------------------------
 
-from lstm_demo import split_directions
 
 BIDIRECTIONAL_MODULES = [
     pytest.param((nn.LSTM, {}), id="lstm"),
