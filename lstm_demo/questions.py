@@ -694,7 +694,8 @@ def prove(
     >>> import torch
     >>> from lstm_demo.questions import batch_first, prove
     >>> results = prove(batch_first, [torch.device("cpu")])  # doctest: +ELLIPSIS
-    batch_first=True transposes input and output, and leaves h_n and c_n as they are.
+    batch_first=True transposes input and output, and leaves h_n and c_n as they
+    are.
     cpu, float32: holds
     ...
     """
