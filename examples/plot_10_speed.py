@@ -47,7 +47,7 @@ for device in devices:
 # forward only, as the sequence grows (hidden size fixed) and as the hidden
 # size grows (length fixed).
 sizes = {
-    "cpu": {"seq": [16, 64, 256, 512], "hidden": [64, 128, 256, 512]},
+    "cpu": {"seq": [16, 64, 256, 1024], "hidden": [64, 128, 256, 512, 1024]},
     "cuda": {"seq": [16, 64, 256, 1024, 4096], "hidden": [64, 128, 256, 512, 1024, 2048]},
 }
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
