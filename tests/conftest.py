@@ -76,3 +76,35 @@ def cudnn_fp32_state() -> Iterator[None]:
                 flags.fp32_precision = precision
         if allow_tf32 is not None:
             assert cudnn.allow_tf32 == allow_tf32
+
+
+def _assert_same_result(actual, expected, is_lstm: bool) -> None:
+    """``actual`` has the structure of ``expected`` (a module's forward result) and its values."""
+    output, state = actual
+    expected_output, expected_state = expected
+    torch.testing.assert_close(output, expected_output)
+    if is_lstm:
+        assert isinstance(state, tuple)
+        assert len(state) == 2
+        torch.testing.assert_close(state[0], expected_state[0])
+        torch.testing.assert_close(state[1], expected_state[1])
+    else:
+        assert isinstance(state, torch.Tensor)
+        torch.testing.assert_close(state, expected_state)
+
+
+@pytest.fixture
+def assert_same_result():
+    """Check a stand-in's result against a module's forward: structure, shapes and values."""
+    return _assert_same_result
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny ops: one thread is many times faster than several when the machine is busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

@@ -42,20 +42,6 @@ def layer_params(rnn: nn.RNNBase, k: int) -> dict[str, torch.Tensor]:
     return params
 
 
-def assert_same_result(actual, expected, is_lstm: bool) -> None:
-    output, state = actual
-    expected_output, expected_state = expected
-    torch.testing.assert_close(output, expected_output)
-    if is_lstm:
-        assert isinstance(state, tuple)
-        assert len(state) == 2
-        torch.testing.assert_close(state[0], expected_state[0])
-        torch.testing.assert_close(state[1], expected_state[1])
-    else:
-        assert isinstance(state, torch.Tensor)
-        torch.testing.assert_close(state, expected_state)
-
-
 # --- split_layers -------------------------------------------------------------------------------
 
 
@@ -179,7 +165,7 @@ def test_split_layers_non_rnn_module():
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
-def test_run_stacked_equals_forward(module, bidirectional, layout, with_hx, sample):
+def test_run_stacked_equals_forward(module, bidirectional, layout, with_hx, sample, assert_same_result):
     (cls, kwargs), (batch_first, batch) = module, layout
     rnn = cls(3, 4, num_layers=3, bidirectional=bidirectional, batch_first=batch_first, **kwargs)
     x, hx = sample(rnn, 5, batch, hx=with_hx)
@@ -187,14 +173,14 @@ def test_run_stacked_equals_forward(module, bidirectional, layout, with_hx, samp
 
 
 @pytest.mark.parametrize("cls", CLASSES)
-def test_run_stacked_equals_forward_without_bias(cls, sample):
+def test_run_stacked_equals_forward_without_bias(cls, sample, assert_same_result):
     rnn = cls(3, 4, num_layers=2, bias=False)
     x, hx = sample(rnn, 4, 2)
     assert_same_result(run_stacked(split_layers(rnn), x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
 
 
 @pytest.mark.parametrize("cls", CLASSES)
-def test_run_stacked_equals_forward_in_float64(cls, sample):
+def test_run_stacked_equals_forward_in_float64(cls, sample, assert_same_result):
     rnn = cls(3, 4, num_layers=2, bidirectional=True, dtype=torch.float64)
     x, hx = sample(rnn, 4, 2)
     result = run_stacked(split_layers(rnn), x, hx)
@@ -231,7 +217,7 @@ def test_run_stacked_of_hand_built_layers():
     assert h_n.shape == (2, 2, 4)
 
 
-def test_run_stacked_accepts_a_tuple_of_layers():
+def test_run_stacked_accepts_a_tuple_of_layers(assert_same_result):
     rnn = nn.RNN(3, 4, num_layers=2)
     x = torch.randn(5, 2, 3)
     assert_same_result(run_stacked(tuple(split_layers(rnn)), x), rnn(x), is_lstm=False)
@@ -294,7 +280,7 @@ def test_stack_layers_keeps_training_mode_of_first_layer():
     assert stack_layers(layers).training is True
 
 
-def test_stack_layers_of_hand_built_layers():
+def test_stack_layers_of_hand_built_layers(assert_same_result):
     layers = [nn.GRU(3, 4), nn.GRU(4, 4)]
     stacked = stack_layers(layers)
     assert repr(stacked) == "GRU(3, 4, num_layers=2)"
@@ -520,7 +506,7 @@ def test_run_stacked_input_dtype_mismatch():
 
 
 @pytest.mark.parametrize("cls", CLASSES)
-def test_layers_in_a_module_list(cls, sample):
+def test_layers_in_a_module_list(cls, sample, assert_same_result):
     """An nn.ModuleList of layers, the usual way to keep them in a model, works like a list."""
     rnn = cls(3, 4, num_layers=2)
     layers = nn.ModuleList(split_layers(rnn))

@@ -33,26 +33,11 @@ LAYOUTS = [
 ]
 
 
-def assert_same_result(actual, expected, is_lstm: bool) -> None:
-    """``actual`` has the structure of ``expected`` (a module's forward result) and its values."""
-    output, state = actual
-    expected_output, expected_state = expected
-    torch.testing.assert_close(output, expected_output)
-    if is_lstm:
-        assert isinstance(state, tuple)
-        assert len(state) == 2
-        torch.testing.assert_close(state[0], expected_state[0])
-        torch.testing.assert_close(state[1], expected_state[1])
-    else:
-        assert isinstance(state, torch.Tensor)
-        torch.testing.assert_close(state, expected_state)
-
-
 @pytest.mark.parametrize("module", MODULES)
 @pytest.mark.parametrize("num_layers", [1, 3], ids=["1-layer", "3-layers"])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
-def test_equals_forward(module, num_layers, layout, with_hx, sample):
+def test_equals_forward(module, num_layers, layout, with_hx, sample, assert_same_result):
     (cls, kwargs), (batch_first, batch) = module, layout
     rnn = cls(3, 4, num_layers=num_layers, batch_first=batch_first, **kwargs)
     x, hx = sample(rnn, 5, batch, hx=with_hx)
@@ -65,14 +50,14 @@ def test_equals_forward(module, num_layers, layout, with_hx, sample):
 
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=["lstm", "gru", "rnn"])
-def test_equals_forward_without_bias(cls, sample):
+def test_equals_forward_without_bias(cls, sample, assert_same_result):
     rnn = cls(3, 4, num_layers=2, bias=False)
     x, hx = sample(rnn, 4, 2)
     assert_same_result(run_stepwise(rnn, x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
 
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=["lstm", "gru", "rnn"])
-def test_equals_forward_in_float64(cls, sample):
+def test_equals_forward_in_float64(cls, sample, assert_same_result):
     rnn = cls(3, 4, num_layers=2, dtype=torch.float64)
     x, hx = sample(rnn, 4, 2)
     result = run_stepwise(rnn, x, hx)
@@ -82,7 +67,7 @@ def test_equals_forward_in_float64(cls, sample):
 
 @pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN], ids=["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("batch", [2, None], ids=["batched", "unbatched"])
-def test_seq_len_one(cls, batch, sample):
+def test_seq_len_one(cls, batch, sample, assert_same_result):
     rnn = cls(3, 4, num_layers=2)
     x, hx = sample(rnn, 1, batch)
     assert_same_result(run_stepwise(rnn, x, hx), rnn(x, hx), is_lstm=cls is nn.LSTM)
