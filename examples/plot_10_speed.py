@@ -38,8 +38,10 @@ for device in devices:
 # dispatcher, with small matrix products that keep few cores (or few GPU
 # multiprocessors) busy; the fused call computes the input projection of
 # all steps in one product and runs the recurrence in one kernel (cuDNN on a
-# GPU, oneDNN on the CPU). The gap is widest where each step is cheapest:
-# small hidden sizes, long sequences, and GPUs.
+# GPU, oneDNN on the CPU). The loop's fixed cost per step matters most where
+# each step's arithmetic is cheapest (small hidden sizes, and GPUs), so the
+# gap is expected to be widest there; the figures below are what this
+# machine measured, not a promise.
 #
 # Scaling
 # -------
