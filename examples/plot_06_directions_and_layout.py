@@ -16,6 +16,7 @@ every device of the machine that built this page.
 # holds *every layer's* hidden state at the *last* step. For one direction
 # they meet at the last step of the top layer: ``output[-1]`` is
 # ``h_n[-1]`` (with ``batch_first=True``, ``output[:, -1]``).
+import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
@@ -51,6 +52,21 @@ for name, mine, theirs, holds in [
     result = lstm_demo.compare(mine, theirs)
     print(f"{name}: {result.describe(tolerance=False)}")
     assert result.close == holds, result
+
+# %%
+# Where each direction's final state sits, for the first sequence of the
+# batch and its first hidden unit: the forward half of ``output`` ends at
+# ``h_n[0]`` on the last step, the backward half at ``h_n[1]`` on the first.
+steps = range(x.shape[0])
+fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")
+ax.plot(steps, output[:, 0, 0].detach(), "o-", label="forward half: output[t, 0, 0]")
+ax.plot(steps, output[:, 0, H].detach(), "s-", label="backward half: output[t, 0, H]")
+ax.plot([steps[-1]], [h_n[0, 0, 0].item()], "*", ms=18, color="tab:blue", label="h_n[0] (forward final)")
+ax.plot([0], [h_n[1, 0, 0].item()], "*", ms=18, color="tab:orange", label="h_n[1] (backward final)")
+ax.set(xlabel="time step t", ylabel="hidden unit 0", xticks=list(steps))
+ax.set_title("Bidirectional: the backward direction ends at t = 0")
+ax.legend(fontsize="small", loc="best")
+plt.show()
 
 # %%
 # For several layers, ``h_n`` has ``num_layers * 2`` rows, layer by layer,
