@@ -25,7 +25,7 @@ from lstm_demo.provenance import environment_report
 from lstm_demo.questions import QUESTIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-COLUMNS = f"{'claim':<15} {'device':<8} {'dtype':<8} {'max abs diff':>12}  {'tolerance':<23} verdict"
+COLUMNS = f"{'claim':<15} {'device':<8} {'dtype':<8} {'max abs diff':>12}  {'tolerance':<25} verdict"
 
 
 def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
@@ -91,7 +91,7 @@ def _row(name: str, result: ClaimResult) -> str:
     tol = f"rtol={result.tolerance.rtol:.2g}, atol={result.tolerance.atol:.2g}"
     verdict = "holds" if result.holds else "FAILS"
     bitwise = " (bitwise)" if result.bitwise and result.holds else ""
-    return f"{name:<15} {result.device!s:<8} {dtype:<8} {result.max_abs_diff:>12.2e}  {tol:<23} {verdict}{bitwise}"
+    return f"{name:<15} {result.device!s:<8} {dtype:<8} {result.max_abs_diff:>12.2e}  {tol:<25} {verdict}{bitwise}"
 
 
 def _as_json(name: str, result: ClaimResult) -> dict[str, Any]:
