@@ -10,7 +10,7 @@ Yes, by recovering the input. An LSTM step maps the input ``x`` (4 numbers
 per sequence) and the previous state to the hidden state ``h`` (5 numbers).
 Knowing the parameters, the state and ``h``, find the ``x`` that produces
 ``h``: 5 equations and 4 unknowns per sequence and step, so an input that
-fits all 5 printed decimals is evidence that the printed table is
+fits all 5 printed numbers to their 4 decimals is evidence that the printed table is
 self-consistent, not just that a solver can fit anything. Step by step,
 carrying the state the recovered inputs produce, the whole input comes back.
 Then the model runs on it, whole sequence and one step at a time, and every
@@ -114,7 +114,8 @@ print("the printed r_out at t = 0, 1, 2 equal the printed out[:, t], digit for d
 # %%
 # On every device
 # ---------------
-# The reproduction, in float32, on every device of this machine.
+# The reproduction, in float32, on every device of this machine (on a GPU
+# with cuDNN's TF32 off, as the post computed in full float32).
 for device in each_device():
     result = post.reproduce_experiment_1(device)
     print(result)

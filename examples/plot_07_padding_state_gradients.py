@@ -115,6 +115,9 @@ for name, out in [("chunks, state carried", carried), ("chunks, state detached",
     result = lstm_demo.compare(out, whole)
     print(f"output, {name} vs one call: {result.describe(tolerance=False)}")
     assert result.close, result
+same_grad = lstm_demo.compare(grad_carried, grad_whole)
+print("gradient, chunks with the state carried vs one call:", same_grad.describe(tolerance=False))
+assert same_grad.close, same_grad
 assert torch.equal(grad_detached[:8], torch.zeros(8))
 
 fig, ax = plt.subplots(figsize=(7, 3.2), layout="constrained")

@@ -107,6 +107,23 @@ questions.prove(questions.projection, devices)
 # ``tanh`` or ``relu`` nonlinearity. Their state is ``h`` alone, no ``c``.
 gru = nn.GRU(3, 4, num_layers=2)
 print({name: tuple(p.shape) for name, p in gru.named_parameters() if name.endswith("l0")})
+
+# %%
+# The gate order, shown by a run: one GRU step by hand, slicing the rows in
+# the order r, z, n, equals ``nn.GRUCell`` holding layer 0's weights. (The
+# reset gate ``r`` multiplies the *recurrent* part of ``n``, bias included.)
+cell = nn.GRUCell(3, 4)
+cell.load_state_dict({k.removesuffix("_l0"): v for k, v in gru.state_dict().items() if k.endswith("_l0")})
+x_t, h = torch.randn(2, 3), torch.randn(2, 4)
+gi = x_t @ cell.weight_ih.T + cell.bias_ih
+gh = h @ cell.weight_hh.T + cell.bias_hh
+(i_r, i_z, i_n), (h_r, h_z, h_n_) = gi.chunk(3, dim=-1), gh.chunk(3, dim=-1)
+r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+n = torch.tanh(i_n + r * h_n_)
+by_hand = (1 - z) * n + z * h
+result = lstm_demo.compare(by_hand, cell(x_t, h))
+print("GRU step by hand (r, z, n) vs nn.GRUCell:", result.describe(tolerance=False))
+assert result.close, result
 with torch.no_grad():
     stepwise, h_step = lstm_demo.run_stepwise(gru, x)
     stacked, h_stacked = lstm_demo.run_stacked(lstm_demo.split_layers(gru), x)
@@ -142,6 +159,8 @@ questions.prove(questions.rnn, devices)
 # none).
 print()
 questions.prove(questions.flatten, devices)
+if not any(d.type == "cuda" for d in devices):
+    print("\nThis build had no CUDA GPU, so the warning itself could not be shown here.")
 
 # %%
 # What produced this page

@@ -89,17 +89,21 @@ print(table(rows))
 #   about :math:`2^{-11} \approx 4.9 \times 10^{-4}` relative. That is what
 #   PyTorch does for cuDNN RNNs unless told otherwise
 #   (``torch.backends.cudnn.rnn.fp32_precision = "ieee"``, or the older
-#   ``torch.backends.cudnn.allow_tf32 = False``). Differences of
-#   :math:`10^{-4}`-:math:`10^{-3}` are then expected, and growing with the
-#   number of time steps; :func:`lstm_demo.devices.tolerance_for` allows
-#   ``rtol=1e-2, atol=1e-3`` there.
+#   ``torch.backends.cudnn.allow_tf32 = False``). How far that moves an
+#   LSTM depends on the sizes and the number of time steps; each product's
+#   rounding is about :math:`10^{-3.3}` relative, so
+#   :func:`lstm_demo.devices.tolerance_for` allows ``rtol=1e-2, atol=1e-3``
+#   there, and the table shows what this machine's GPUs measured.
 # * **float64 on a GPU.** cuDNN sums in another order than the CPU; in
 #   float64 that is invisible at any tolerance that matters. PyTorch's own
 #   test suite compares CPU and cuDNN RNN results within ``5e-5`` (its
 #   ``_test_RNN_cpu_vs_cudnn`` in ``test_nn.py``); this site uses the same
 #   absolute tolerance for float64 on a GPU.
 #
-# The table's last column is :func:`lstm_demo.compare` of every output and
+# The column "vs cpu fp32" compares each float32 setting with the same
+# model in float32 on the CPU directly: the difference between devices,
+# rather than from the exact answer. The last column is
+# :func:`lstm_demo.compare` of every output and
 # final-state element against the reference, within
 # :func:`lstm_demo.devices.tolerance_for` the setting (under its flags); the
 # page asserts it for every row.

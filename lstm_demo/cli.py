@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import torch
 
 from lstm_demo.claims import ClaimResult
-from lstm_demo.devices import available_devices, resolve_device
+from lstm_demo.devices import available_devices, device_name, resolve_device
 from lstm_demo.provenance import environment_report
 from lstm_demo.questions import QUESTIONS
 
@@ -73,16 +73,18 @@ def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
             f"Expected claim names from {', '.join(QUESTIONS)}, but got {', '.join(unknown)} instead."
         )
     dtypes = []
-    for name in args.dtype or ["float32"]:
+    for name in dict.fromkeys(args.dtype or ["float32"]):
         if name not in DTYPES:
             parser.error(f"Expected --dtype {' or '.join(DTYPES)}, but got {name!r} instead.")
         dtypes.append(DTYPES[name])
     devices = []
     for name in args.device or [str(d) for d in available_devices()]:
         try:
-            devices.append(resolve_device(name))
+            device = resolve_device(name)
         except (TypeError, ValueError) as error:
             parser.error(str(error))
+        if device not in devices:
+            devices.append(device)
     return names, devices, dtypes
 
 
@@ -137,7 +139,8 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
     report = environment_report()
     progress = err if args.json else out
     claims = f"{len(names)} claim{'' if len(names) == 1 else 's'}"
-    print(f"torch {report.torch} on {', '.join(report.devices)}; {claims}", file=progress)
+    chosen = ", ".join(device_name(d) for d in devices)
+    print(f"torch {report.torch} on {chosen}; {claims}", file=progress)
     if not args.json:
         print(COLUMNS, file=out)
     records, failed, started = [], 0, time.perf_counter()

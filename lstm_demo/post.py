@@ -29,6 +29,7 @@ from torch import nn
 
 from lstm_demo.devices import device_name
 from lstm_demo.layers import run_stacked, split_layers
+from lstm_demo.precision import precision_flags
 from lstm_demo.recover import InputRecovery, recover_inputs
 from lstm_demo.stepwise import run_stepwise
 
@@ -498,7 +499,10 @@ def reproduce_experiment_1(
 
     Runs :func:`experiment_1_lstm` on :func:`recovered_experiment_1_input`
     (cast to ``dtype``) on ``device``, once on the whole sequence and once one
-    step at a time (:func:`~lstm_demo.run_stepwise`).
+    step at a time (:func:`~lstm_demo.run_stepwise`). On a GPU, cuDNN's TF32
+    is switched off for the run (:func:`~lstm_demo.precision.precision_flags`):
+    the post computed in full float32, and TF32's rounding alone can move the
+    fourth decimal.
 
     Examples
     --------
@@ -510,7 +514,7 @@ def reproduce_experiment_1(
     device = _placed(device)
     lstm = experiment_1_lstm(device=device, dtype=dtype)
     x = recovered_experiment_1_input().input.to(device=device, dtype=dtype)
-    with torch.no_grad():
+    with torch.no_grad(), precision_flags(cudnn_tf32=False):
         whole, _ = lstm(x)
         stepwise, _ = run_stepwise(lstm, x)
     runs = {"whole sequence": whole, "one step at a time": stepwise}
@@ -531,7 +535,8 @@ def reproduce_experiment_2(
     Runs :func:`experiment_2_lstm` (with ``bias``) on the printed inputs on
     ``device``, the way the post's method 1 did (the two-layer module, one
     input per call) and its method 2 did (two single-layer LSTMs, from
-    :func:`~lstm_demo.split_layers`, one after the other).
+    :func:`~lstm_demo.split_layers`, one after the other). On a GPU, cuDNN's
+    TF32 is switched off for the run, as in :func:`reproduce_experiment_1`.
 
     Examples
     --------
@@ -542,7 +547,7 @@ def reproduce_experiment_2(
     device = _placed(device)
     lstm = experiment_2_lstm(bias=bias, device=device, dtype=dtype)
     x = experiment_2_inputs().to(device=device, dtype=dtype)
-    with torch.no_grad():
+    with torch.no_grad(), precision_flags(cudnn_tf32=False):
         method_1, _ = run_stepwise(lstm, x)
         method_2, _ = run_stacked(split_layers(lstm), x)
     runs = {"num_layers=2": method_1, "stacked": method_2}

@@ -180,11 +180,13 @@ def settings(devices: list[torch.device]) -> list[Setting]:
                     {"deterministic": True, "cudnn_tf32": False},
                 ),
             ]
-        else:
+        elif device.type == "cpu":
             found += [
                 Setting(f"{name} float64", device, torch.float64, {}),
                 Setting(f"{name} float32", device, torch.float32, {}),
             ]
+        else:  # MPS has no float64
+            found.append(Setting(f"{name} float32", device, torch.float32, {}))
     return found
 
 
@@ -201,6 +203,8 @@ class Agreement:
     """:func:`~lstm_demo.devices.tolerance_for` the setting, under its flags."""
     close: bool
     """Whether every element is within ``tolerance`` of the reference."""
+    vs_cpu_float32: float | None = None
+    """For float32 settings, the greatest difference from the same model in float32 on the CPU."""
 
 
 def agreement(
@@ -217,6 +221,7 @@ def agreement(
     reference_module = build().double()
     with torch.no_grad():
         reference = _flatten(reference_module(input.double()))
+        cpu_float32 = _flatten(copy.deepcopy(reference_module).float()(input.float())).double()
     found = []
     for setting in settings(devices):
         module = copy.deepcopy(reference_module).to(device=setting.device, dtype=setting.dtype)
@@ -228,11 +233,9 @@ def agreement(
         scale = reference.abs()
         rel = (diff / scale)[scale > 1e-3]
         close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
-        found.append(
-            Agreement(
-                name, setting, float(diff.max()), float(rel.max()) if rel.numel() else 0.0, tolerance, close
-            )
-        )
+        vs_32 = float((values - cpu_float32).abs().max()) if setting.dtype == torch.float32 else None
+        rel_max = float(rel.max()) if rel.numel() else 0.0
+        found.append(Agreement(name, setting, float(diff.max()), rel_max, tolerance, close, vs_32))
     return found
 
 
@@ -243,15 +246,22 @@ def _flatten(result: tuple[torch.Tensor, Any]) -> torch.Tensor:
 
 
 def table(rows: list[Agreement]) -> str:
-    """The agreements as a text table, one line per model and setting."""
+    """The agreements as a text table, one line per model and setting.
+
+    Columns: the greatest absolute and relative difference from CPU float64;
+    for float32 settings, the greatest difference from CPU float32 (the
+    direct CPU-versus-GPU comparison); and whether every element is within
+    the setting's tolerance of CPU float64.
+    """
     width = max(len(r.setting.label) for r in rows)
     model_width = max(len(r.model) for r in rows)
     header = f"{'model':<{model_width}}  {'setting':<{width}}  {'max abs diff':>12}  {'max rel diff':>12}"
-    lines = [header + "  within tolerance"]
+    lines = [header + f"  {'vs cpu fp32':>11}  within tolerance"]
     for r in rows:
         tol = f"rtol={r.tolerance.rtol:.2g}, atol={r.tolerance.atol:.2g}"
+        vs_32 = "-" if r.vs_cpu_float32 is None else f"{r.vs_cpu_float32:.2e}"
         lines.append(
             f"{r.model:<{model_width}}  {r.setting.label:<{width}}  {r.max_abs_diff:>12.2e}  "
-            f"{r.max_rel_diff:>12.2e}  {'yes' if r.close else 'NO'} ({tol})"
+            f"{r.max_rel_diff:>12.2e}  {vs_32:>11}  {'yes' if r.close else 'NO'} ({tol})"
         )
     return "\n".join(lines)

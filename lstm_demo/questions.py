@@ -44,7 +44,11 @@ def _placement(device: Any, dtype: Any) -> tuple[torch.device, torch.dtype]:
     if dtype not in DTYPES:
         msg = f"Expected dtype torch.float32 or torch.float64, but got {dtype!r} instead."
         raise TypeError(msg)
-    return resolve_device(device), dtype
+    device = resolve_device(device)
+    if device.type == "mps" and dtype == torch.float64:
+        msg = "Expected dtype torch.float32 on mps, which has no float64, but got torch.float64 instead."
+        raise ValueError(msg)
+    return device, dtype
 
 
 def _build(factory: Callable[[], nn.Module], seed: int, device: torch.device, dtype: torch.dtype) -> Any:
@@ -669,7 +673,7 @@ QUESTIONS: dict[str, Question] = {
 
 def prove(
     question: Question, devices: list[torch.device] | None = None, dtype: torch.dtype = torch.float32
-) -> list[ClaimResult]:
+) -> None:
     """Run ``question`` on every device, print each result, and fail unless all hold.
 
     What a gallery page does at the end of each section: the claim's sentence,
@@ -693,7 +697,7 @@ def prove(
     --------
     >>> import torch
     >>> from lstm_demo.questions import batch_first, prove
-    >>> results = prove(batch_first, [torch.device("cpu")])  # doctest: +ELLIPSIS
+    >>> prove(batch_first, [torch.device("cpu")])  # doctest: +ELLIPSIS
     batch_first=True transposes input and output, and leaves h_n and c_n as they
     are.
     cpu, float32: holds
@@ -707,4 +711,3 @@ def prove(
         print(result)
     for result in results:
         result.assert_holds()
-    return results

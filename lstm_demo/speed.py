@@ -146,6 +146,8 @@ def time_lstm(
             else:
                 with torch.no_grad():
                     forward(x)
+            if device.type == "mps":  # torch.utils.benchmark synchronises CUDA only
+                torch.mps.synchronize()
 
         call()  # warm-up: allocations, cuDNN plans, compilation
         timer = benchmark.Timer(stmt="call()", globals={"call": call})

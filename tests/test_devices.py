@@ -287,3 +287,26 @@ def test_resolve_device_wrong_type(device, kind):
 def test_resolve_device_accepts_cpu_with_an_index():
     assert resolve_device("cpu:0") == torch.device("cpu")
     assert resolve_device(torch.device("cpu", 0)) == torch.device("cpu")
+
+
+def test_resolve_device_refuses_a_cpu_index_other_than_0():
+    with pytest.raises(
+        ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'cpu:1' instead\.$"
+    ):
+        resolve_device("cpu:1")
+
+
+def test_tolerance_without_cudnn_follows_the_matmul_flag(cudnn_fp32_state):
+    # With cuDNN off, PyTorch's own kernels multiply matrices: the CUDA matmul flag decides.
+    enabled = torch.backends.cudnn.enabled
+    matmul = torch.backends.cuda.matmul.fp32_precision
+    try:
+        torch.backends.cudnn.enabled = False
+        torch.backends.cuda.matmul.fp32_precision = "ieee"
+        tol = tolerance_for("cuda", torch.float32)
+        assert (tol.rtol, tol.atol) == (1e-5, 1e-5)
+        torch.backends.cuda.matmul.fp32_precision = "tf32"
+        assert tolerance_for("cuda", torch.float32).atol == 1e-3
+    finally:
+        torch.backends.cudnn.enabled = enabled
+        torch.backends.cuda.matmul.fp32_precision = matmul

@@ -16,7 +16,13 @@ from lstm_demo.devices import cuda_required
 from lstm_demo.questions import QUESTIONS
 
 DEVICES = [pytest.param(d, id=str(d)) for d in available_devices()]
-DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
+# Every device in float32; float64 wherever the device has it (MPS has not).
+PLACEMENTS = [
+    pytest.param(d, dtype, id=f"{d}-{str(dtype).removeprefix('torch.')}")
+    for d in available_devices()
+    for dtype in (torch.float32, torch.float64)
+    if not (d.type == "mps" and dtype == torch.float64)
+]
 
 
 def test_a_required_gpu_is_present():
@@ -26,8 +32,7 @@ def test_a_required_gpu_is_present():
         assert any(d.type == "cuda" for d in devices), "LSTM_DEMO_REQUIRE_CUDA=1 but no CUDA device"
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("device", "dtype"), PLACEMENTS)
 @pytest.mark.parametrize("name", list(QUESTIONS))
 def test_every_question_holds(name, device, dtype):
     result = QUESTIONS[name](device, dtype)
@@ -59,3 +64,25 @@ def test_every_device_agrees_with_the_cpu(claim):
             "h_n vs cpu",
             "c_n vs cpu",
         }
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_dropout_says_what_it_compared(device):
+    result = QUESTIONS["dropout"](device)
+    if device.type == "cpu":
+        assert "train(), same seed: output" in result.comparisons
+        assert result.notes == ()
+    else:  # cuDNN keeps its own dropout random state
+        assert "train(), same seed: output" not in result.comparisons
+        assert result.notes == (
+            f"train() mode not compared on {device.type}: cuDNN draws its own dropout masks",
+        )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_post_reproductions_leave_the_precision_flags_alone(device):
+    from lstm_demo.precision import save_flags
+
+    before = save_flags()
+    post.reproduce_experiment_2(device)
+    assert save_flags() == before

@@ -137,17 +137,10 @@ def test_agreement_measures_against_float64_on_the_cpu():
     assert (rows[1].tolerance.rtol, rows[1].tolerance.atol) == (1.3e-6, 1e-5)
     lines = table(rows).splitlines()
     assert lines[0].split() == [
-        "model",
-        "setting",
-        "max",
-        "abs",
-        "diff",
-        "max",
-        "rel",
-        "diff",
-        "within",
-        "tolerance",
-    ]
+        "model", "setting", "max", "abs", "diff", "max", "rel", "diff", "vs", "cpu", "fp32", "within", "tolerance",
+    ]  # fmt: skip
+    assert rows[0].vs_cpu_float32 is None  # a float64 setting
+    assert rows[1].vs_cpu_float32 == 0.0  # CPU float32 against itself
     assert lines[2].startswith("tiny  cpu float32")
     assert "yes (rtol=1.3e-06, atol=1e-05)" in lines[2]
 
@@ -167,3 +160,7 @@ def test_agreement_reports_a_module_that_is_not_close():
     assert rows[1].close is False
     assert rows[1].max_abs_diff == pytest.approx(1e-3, rel=1e-3)
     assert "NO (rtol=1.3e-06, atol=1e-05)" in table(rows)
+
+
+def test_settings_on_mps_are_float32_only():
+    assert [(s.label, s.dtype) for s in settings([torch.device("mps")])] == [("mps float32", torch.float32)]

@@ -336,3 +336,15 @@ def test_question_rejects_a_device_of_the_wrong_type(name, device):
         TypeError, match=rf"^Expected device to be a string or torch\.device, but got {kind} instead\.$"
     ):
         QUESTIONS[name](device)
+
+
+def test_float64_on_mps_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    with pytest.raises(ValueError, match=r"^Expected dtype torch.float32 on mps, which has no float64"):
+        QUESTIONS["scratch"]("mps", torch.float64)
+
+
+def test_prove_prints_and_returns_nothing(capsys):
+    assert questions.prove(QUESTIONS["rnn"], [torch.device("cpu")]) is None
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[2] == "cpu, float32: holds"
