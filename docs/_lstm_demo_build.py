@@ -133,6 +133,17 @@ def reset_torch(gallery_conf: dict[str, Any], fname: str | None) -> None:
     restore_flags(state["flags"])
 
 
+def _module_file(app: Any, modname: str) -> Path | None:
+    """The source file of an lstm_demo module, found without importing it."""
+    package = Path(app.config.lstm_demo_package)
+    top, _, rest = modname.partition(".")
+    if top != package.name:
+        return None
+    path = package.joinpath(*rest.split(".")) if rest else package / "__init__"
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    return path if path.is_file() else None
+
+
 def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
     """``viewcode-find-source`` for lstm_demo: read the file, never import it.
 
@@ -140,19 +151,43 @@ def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
     build to locate its file; for lstm_demo that imports torch (about a
     second), even when nothing changed.
     """
-    package = Path(app.config.lstm_demo_package)
-    top, _, rest = modname.partition(".")
-    if top != package.name:
-        return None
-    path = package.joinpath(*rest.split(".")) if rest else package / "__init__"
-    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-    if not path.is_file():
+    path = _module_file(app, modname)
+    if path is None:
         return None
     from sphinx.pycode import ModuleAnalyzer
 
     source = path.read_text()
     analyzer = ModuleAnalyzer.for_string(source, modname, str(path))
     return source, analyzer.find_tags()
+
+
+def _patch_viewcode_freshness() -> None:
+    """Let viewcode skip up-to-date lstm_demo pages without importing the package.
+
+    viewcode regenerates a module's highlighted page unless it finds the
+    module's file, which it does by importing the module (torch, a second)
+    or, when :func:`find_source` answers, not at all (every page, every
+    build). This compares the file's and the page's times instead, as
+    viewcode itself would; other modules keep viewcode's own check.
+    """
+    from sphinx.ext import viewcode
+
+    original = getattr(viewcode, "should_generate_module_page", None)
+    if original is None or getattr(original, "lstm_demo", False):
+        return
+
+    def should_generate_module_page(app: Any, modname: str) -> bool:
+        path = _module_file(app, modname)
+        if path is None:
+            return original(app, modname)
+        page = Path(app.outdir, "_modules", *modname.split(".")).with_suffix(app.builder.out_suffix)
+        try:
+            return path.stat().st_mtime > page.stat().st_mtime
+        except OSError:
+            return True
+
+    should_generate_module_page.lstm_demo = True  # type: ignore[attr-defined]
+    viewcode.should_generate_module_page = should_generate_module_page
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -165,6 +200,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("lstm_demo_sources_stamp", "", "", str)
     app.add_config_value("lstm_demo_package", "", "", str)
     app.connect("viewcode-find-source", find_source)
+    _patch_viewcode_freshness()
 
     def finished(app: Any, exception: BaseException | None) -> None:
         config = app.config
