@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from cases import CLASSES
 from torch import nn
 
 from lstm_demo.claims import (
@@ -15,13 +16,7 @@ from lstm_demo.claims import (
 )
 from lstm_demo.devices import tolerance_for
 
-# torch warns once per process that oneDNN has no LSTM projections and it falls back.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:LSTM with projections is not supported with oneDNN:UserWarning"
-)
-
 CPU = torch.device("cpu")
-CLASSES = [pytest.param(nn.LSTM, id="lstm"), pytest.param(nn.GRU, id="gru"), pytest.param(nn.RNN, id="rnn")]
 CLAIMS = [
     pytest.param(whole_vs_stepwise, id="whole_vs_stepwise"),
     pytest.param(num_layers_vs_stacked, id="num_layers_vs_stacked"),

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from lstm_demo import questions
 from lstm_demo.cli import main
 from lstm_demo.questions import QUESTIONS
 
@@ -206,18 +205,6 @@ def test_json_every_claim_holds():
 
 
 # --- failures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def off_scratch(monkeypatch):
-    """scratch_lstm, as the questions see it, off by 1e-3 in its output."""
-    real = questions.scratch_lstm
-
-    def off(lstm, input, hx=None):
-        output, state = real(lstm, input, hx)
-        return output + 1e-3, state
-
-    monkeypatch.setattr(questions, "scratch_lstm", off)
 
 
 def test_a_failing_claim_exits_1_and_shows_its_comparisons(off_scratch):

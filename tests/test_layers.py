@@ -6,29 +6,17 @@ import re
 
 import pytest
 import torch
+from cases import CLASSES, MODULES
 from torch import nn
 
 from lstm_demo import run_stacked, split_directions, split_layers, stack_layers
 
-# torch warns once per process that oneDNN has no LSTM projections and it falls back.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:LSTM with projections is not supported with oneDNN:UserWarning"
-)
-
-MODULES = [
-    pytest.param((nn.LSTM, {}), id="lstm"),
-    pytest.param((nn.LSTM, {"proj_size": 2}), id="lstm-proj"),
-    pytest.param((nn.GRU, {}), id="gru"),
-    pytest.param((nn.RNN, {}), id="rnn-tanh"),
-    pytest.param((nn.RNN, {"nonlinearity": "relu"}), id="rnn-relu"),
-]
 # (batch_first, batch): batch None is unbatched (seq_len, features) input.
 LAYOUTS = [
     pytest.param((False, 2), id="seq-first"),
     pytest.param((True, 2), id="batch-first"),
     pytest.param((False, None), id="unbatched"),
 ]
-CLASSES = [pytest.param(nn.LSTM, id="lstm"), pytest.param(nn.GRU, id="gru"), pytest.param(nn.RNN, id="rnn")]
 
 
 def layer_params(rnn: nn.RNNBase, k: int) -> dict[str, torch.Tensor]:

@@ -255,18 +255,6 @@ def test_bidirectional_compares_both_directions_halves():
 # --- a claim that does not hold is reported ------------------------------------------------------
 
 
-@pytest.fixture
-def off_scratch(monkeypatch):
-    """scratch_lstm, as the questions see it, off by 1e-3 in its output."""
-    real = questions.scratch_lstm
-
-    def off(lstm, input, hx=None):
-        output, state = real(lstm, input, hx)
-        return output + 1e-3, state
-
-    monkeypatch.setattr(questions, "scratch_lstm", off)
-
-
 @pytest.mark.parametrize("name", ["scratch", "projection"])
 def test_a_claim_that_does_not_hold_is_reported(off_scratch, name):
     result = QUESTIONS[name]()

@@ -9,11 +9,6 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_demo.scratch import GATES, lstm_cell, scratch_lstm
 
-# torch warns once per process that oneDNN has no LSTM projections and it falls back.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:LSTM with projections is not supported with oneDNN:UserWarning"
-)
-
 CONFIGS = [
     pytest.param({}, id="one-layer"),
     pytest.param({"num_layers": 3}, id="three-layers"),

@@ -6,24 +6,12 @@ import re
 
 import pytest
 import torch
+from cases import MODULES
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_demo import run_stepwise
 
-# torch warns once per process that oneDNN has no LSTM projections and it falls back.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:LSTM with projections is not supported with oneDNN:UserWarning"
-)
-
-# (class, extra constructor arguments), with readable ids.
-MODULES = [
-    pytest.param((nn.LSTM, {}), id="lstm"),
-    pytest.param((nn.LSTM, {"proj_size": 2}), id="lstm-proj"),
-    pytest.param((nn.GRU, {}), id="gru"),
-    pytest.param((nn.RNN, {}), id="rnn-tanh"),
-    pytest.param((nn.RNN, {"nonlinearity": "relu"}), id="rnn-relu"),
-]
 # (batch_first, batch): batch None is unbatched (seq_len, features) input.
 LAYOUTS = [
     pytest.param((False, 2), id="seq-first"),
