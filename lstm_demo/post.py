@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lstm_demo.devices import device_name
+from lstm_demo._random import cpu_random
+from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import precision_flags
 from lstm_demo.recover import InputRecovery, recover_inputs
@@ -326,7 +327,7 @@ def experiment_1_lstm(
     >>> print(f"{lstm.weight_ih_l0[0, 0].item():.4f}")
     0.0449
     """
-    with torch.random.fork_rng(devices=[]):  # every parameter is overwritten: leave the caller's stream alone
+    with cpu_random():  # every parameter is overwritten: leave the caller's stream alone
         lstm = nn.LSTM(4, 5, batch_first=True, device=device, dtype=dtype)
     with torch.no_grad():
         for name, param in lstm.named_parameters():
@@ -376,11 +377,8 @@ def experiment_2_lstm(
     if bias not in BIASES:
         msg = f"Expected bias to be one of {BIASES}, but got {bias!r} instead."
         raise ValueError(msg)
-    # Draw on the CPU generator alone (torch.manual_seed would reseed every
-    # GPU's too), inside a fork: the caller's random streams are untouched,
-    # and the biases are the same whichever device the module goes to.
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
+    # Drawn on the CPU, then moved: the same biases whichever the device.
+    with cpu_random(seed):
         lstm = nn.LSTM(3, 3, num_layers=2, dtype=dtype)
     lstm = lstm.to(device)
     with torch.no_grad():
@@ -485,13 +483,6 @@ class Reproduction:
         return "\n".join(lines)
 
 
-def _placed(device: torch.device | str) -> torch.device:
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
 def reproduce_experiment_1(
     device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> Reproduction:
@@ -511,7 +502,7 @@ def reproduce_experiment_1(
     >>> result.reproduced, result.total, list(result.runs)
     (30, 30, ['whole sequence', 'one step at a time'])
     """
-    device = _placed(device)
+    device = resolve_device(device)
     lstm = experiment_1_lstm(device=device, dtype=dtype)
     x = recovered_experiment_1_input().input.to(device=device, dtype=dtype)
     with torch.no_grad(), precision_flags(cudnn_tf32=False):
@@ -544,7 +535,7 @@ def reproduce_experiment_2(
     >>> reproduce_experiment_2().holds, reproduce_experiment_2(bias="default").holds
     (True, False)
     """
-    device = _placed(device)
+    device = resolve_device(device)
     lstm = experiment_2_lstm(bias=bias, device=device, dtype=dtype)
     x = experiment_2_inputs().to(device=device, dtype=dtype)
     with torch.no_grad(), precision_flags(cudnn_tf32=False):

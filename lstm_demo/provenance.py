@@ -11,6 +11,7 @@ import torch
 
 from lstm_demo._version import __version__
 from lstm_demo.devices import available_devices, device_name
+from lstm_demo.precision import precision_objects
 
 
 @dataclass(frozen=True)
@@ -61,17 +62,24 @@ def _read(flag: Callable[[], object]) -> str:
         return "mixed (set per operator)"
 
 
+# The per-operator float32 precision flags the report shows, by their path in torch.backends.
+_FLAG_LABELS = {
+    "": "fp32 precision",
+    "cuda.matmul": "CUDA matmul",
+    "cudnn.conv": "cuDNN conv",
+    "cudnn.rnn": "cuDNN RNN",
+}
+
+
 def _flags() -> dict[str, str]:
     """Precision flags: per operator where this torch has them, else the legacy ones."""
     backends = torch.backends
-    if hasattr(backends, "fp32_precision") and hasattr(
-        getattr(backends.cudnn, "rnn", None), "fp32_precision"
-    ):
+    objects = precision_objects()
+    if objects:
         flags = {
-            "fp32 precision": str(backends.fp32_precision),
-            "CUDA matmul": str(backends.cuda.matmul.fp32_precision),
-            "cuDNN conv": str(backends.cudnn.conv.fp32_precision),
-            "cuDNN RNN": str(backends.cudnn.rnn.fp32_precision),
+            label: str(objects[path].fp32_precision)
+            for path, label in _FLAG_LABELS.items()
+            if path in objects
         }
     else:
         flags = {

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lstm_demo._random import cpu_random
 from lstm_demo.claims import (
     NUM_LAYERS_VS_STACKED,
     WHOLE_VS_STEPWISE,
@@ -53,8 +54,7 @@ def _placement(device: Any, dtype: Any) -> tuple[torch.device, torch.dtype]:
 
 def _build(factory: Callable[[], nn.Module], seed: int, device: torch.device, dtype: torch.dtype) -> Any:
     """``factory()`` with parameters drawn from ``seed`` on the CPU, then moved; the caller's RNG untouched."""
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
+    with cpu_random(seed):
         module = factory()
     return module.to(device=device, dtype=dtype)
 
@@ -430,12 +430,12 @@ def dropout(device: Any = "cpu", dtype: torch.dtype = torch.float32, *, seed: in
     notes: tuple[str, ...] = ()
     if device.type == "cpu":
         lstm.train()
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(seed + 3)
-            out_train, (h_train, _) = lstm(x)
-            torch.manual_seed(seed + 3)
-            y, (h_0, _) = layer_0(x)
-            out_stacked, (h_1, _) = layer_1(drop(y))
+        with torch.no_grad():
+            with cpu_random(seed + 3):  # the same masks for both: the same generator state
+                out_train, (h_train, _) = lstm(x)
+            with cpu_random(seed + 3):
+                y, (h_0, _) = layer_0(x)
+                out_stacked, (h_1, _) = layer_1(drop(y))
         pairs["train(), same seed: output"] = (out_stacked, out_train)
         pairs["train(), same seed: h_n"] = (torch.cat([h_0, h_1]), h_train)
     else:

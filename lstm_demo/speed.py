@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils import benchmark
 
+from lstm_demo._random import cpu_random
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
@@ -125,8 +126,7 @@ def time_lstm(
             msg = f"Expected {name} to be a positive int, but got {size!r} instead."
             raise ValueError(msg)
     device = resolve_device(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(0)
+    with cpu_random(0):
         lstm = nn.LSTM(input_size, hidden).to(device)
         cell = nn.LSTMCell(input_size, hidden).to(device)
         x = torch.randn(seq_len, batch, input_size).to(device)
