@@ -1,0 +1,376 @@
+"""Which library runs a recurrent module, and whether the last bits depend on it.
+
+On a CPU, PyTorch can run ``nn.LSTM`` through oneDNN (the switch is
+``torch.backends.mkldnn.enabled``) or through its own ATen kernels; on a
+GPU through cuDNN. Whether autograd records the call can matter too: oneDNN
+has separate forward paths for training and for inference. The two results
+a claim compares then differ in the last bits, or not, depending on the
+switch and the grad mode. :func:`whole_vs_stepwise_by_backend` and
+:func:`claims_by_backend` measure that, with every switch they touch put
+back afterwards (:func:`onednn`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lstm_demo._validate import check_module, describe
+from lstm_demo.claims import ClaimResult
+from lstm_demo.comparison import Comparison, compare
+from lstm_demo.devices import available_devices
+from lstm_demo.precision import precision_flags
+from lstm_demo.questions import QUESTIONS
+from lstm_demo.stepwise import run_stepwise
+
+# Autograd nodes that only move data around the node that did the work.
+_LAYOUT_NODES = ("TransposeBackward", "SqueezeBackward", "UnsqueezeBackward", "ViewBackward", "CloneBackward")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        msg = f"Expected {name} to be True or False, but got {value!r} instead."
+        raise TypeError(msg)
+
+
+@contextmanager
+def onednn(enabled: bool) -> Iterator[None]:
+    """Set ``torch.backends.mkldnn.enabled`` for a ``with`` block; restore it afterwards.
+
+    With ``False``, CPU recurrent modules run PyTorch's own ATen kernels
+    instead of oneDNN's. The switch is put back whatever happens in the block.
+
+    Raises
+    ------
+    TypeError
+        If ``enabled`` is not True or False.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.backends import onednn
+    >>> before = torch.backends.mkldnn.enabled
+    >>> with onednn(False):
+    ...     torch.backends.mkldnn.enabled
+    False
+    >>> torch.backends.mkldnn.enabled == before
+    True
+    """
+    _check_bool("enabled", enabled)
+    before = torch.backends.mkldnn.enabled
+    try:
+        torch.backends.mkldnn.enabled = enabled
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
+def autograd_node(tensor: torch.Tensor) -> str:
+    """The name of the autograd node that computed ``tensor``, past transposes and views.
+
+    For the output of an ``nn.LSTM`` call this names the implementation that
+    ran: ``MkldnnRnnLayerBackward0`` (oneDNN), ``CudnnRnnBackward0`` (cuDNN),
+    ``StackBackward0`` (ATen's loop, which stacks the steps' outputs).
+    ``"-"`` when autograd recorded nothing (``torch.no_grad()``, or no input
+    or parameter that requires grad).
+
+    Raises
+    ------
+    TypeError
+        If ``tensor`` is not a tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.backends import autograd_node
+    >>> x = torch.ones(2, 3, requires_grad=True)
+    >>> autograd_node((2 * x).transpose(0, 1))
+    'MulBackward0'
+    >>> autograd_node(x.detach())
+    '-'
+    """
+    if not isinstance(tensor, torch.Tensor):
+        msg = f"Expected tensor to be a torch.Tensor, but got {describe(tensor)} instead."
+        raise TypeError(msg)
+    node = tensor.grad_fn
+    while node is not None and node.name().startswith(_LAYOUT_NODES) and node.next_functions:
+        node = node.next_functions[0][0]
+    return "-" if node is None else node.name()
+
+
+def _flat(result: tuple[torch.Tensor, Any]) -> torch.Tensor:
+    """``output``, then every state tensor, flattened into one detached vector."""
+    output, state = result
+    states = state if isinstance(state, tuple) else (state,)
+    return torch.cat([t.detach().reshape(-1) for t in (output, *states)])
+
+
+def _on_off(value: bool | None) -> str:
+    return "n/a" if value is None else ("on" if value else "off")
+
+
+def _verdict(comparison: Comparison) -> str:
+    return "bitwise equal" if comparison.equal else f"max abs diff {comparison.max_abs_diff:.3g}"
+
+
+@dataclass(frozen=True)
+class BackendRun:
+    """One run of the whole-sequence call and the step-by-step loop, under one setting."""
+
+    device: torch.device
+    grad: bool
+    """Whether autograd was on (the module's parameters require grad, as by default)."""
+    onednn: bool | None
+    """``torch.backends.mkldnn.enabled`` during the run; None where it does not apply (GPUs)."""
+    node: str
+    """:func:`autograd_node` of the whole-sequence call's output: which implementation ran."""
+    comparison: Comparison
+    """Step by step against the whole sequence: ``output``, then the final state(s), flattened."""
+
+    def row(self) -> tuple[str, ...]:
+        """The run as the cells of a table row."""
+        return (
+            str(self.device),
+            _on_off(self.grad),
+            _on_off(self.onednn),
+            self.node,
+            _verdict(self.comparison),
+        )
+
+
+def _check_devices(devices: Any) -> list[torch.device]:
+    if devices is None:
+        return available_devices()
+    if not isinstance(devices, Sequence) or isinstance(devices, str):
+        msg = f"Expected devices to be a list of torch.device or str, but got {describe(devices)} instead."
+        raise TypeError(msg)
+    for device in devices:
+        if not isinstance(device, (torch.device, str)):
+            msg = f"Expected each device to be a torch.device or str, but got {describe(device)} instead."
+            raise TypeError(msg)
+    return [torch.device(device) for device in devices]
+
+
+def whole_vs_stepwise_by_backend(
+    rnn: nn.RNNBase,
+    input: torch.Tensor,
+    hx: Any = None,
+    *,
+    devices: Sequence[torch.device | str] | None = None,
+) -> list[BackendRun]:
+    """Whole sequence against step by step, with autograd on and off, oneDNN on and off, on every device.
+
+    Each run feeds ``input`` to a copy of ``rnn`` in one call and through
+    :func:`~lstm_demo.run_stepwise`, both under the same grad mode and
+    switch, and compares the two. On a CPU that is four runs: autograd on
+    and off, each with ``torch.backends.mkldnn.enabled`` True and False. On
+    a GPU the oneDNN switch does not apply: two runs, with cuDNN's TF32 off,
+    so that only the order of the arithmetic can differ. Every switch is put
+    back afterwards.
+
+    Parameters
+    ----------
+    rnn : nn.LSTM, nn.GRU or nn.RNN
+        As for :func:`~lstm_demo.run_stepwise`; copied to each device.
+    input : torch.Tensor
+        As for :func:`~lstm_demo.run_stepwise`; moved to each device.
+    hx : torch.Tensor or tuple of torch.Tensor, optional
+        The initial state, moved to each device.
+    devices : list of torch.device or str, optional
+        Defaults to :func:`~lstm_demo.available_devices`.
+
+    Returns
+    -------
+    list of BackendRun
+        The runs, device by device, autograd on first, oneDNN on first.
+
+    Raises
+    ------
+    TypeError
+        If ``rnn`` is not an nn.LSTM, nn.GRU or nn.RNN, ``input`` is not a
+        tensor, or ``devices`` is not a list of devices; and whatever
+        :func:`~lstm_demo.run_stepwise` raises for its arguments, before
+        anything runs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo.backends import runs_table, whole_vs_stepwise_by_backend
+    >>> _ = torch.manual_seed(0)
+    >>> runs = whole_vs_stepwise_by_backend(nn.LSTM(4, 5), torch.randn(3, 2, 4), devices=["cpu"])
+    >>> [(run.grad, run.onednn) for run in runs]
+    [(True, True), (True, False), (False, True), (False, False)]
+    >>> len(runs_table(runs).splitlines())  # a header and a row per run
+    5
+    """
+    check_module(rnn)
+    if not isinstance(input, torch.Tensor):
+        msg = f"Expected input to be a torch.Tensor, but got {describe(input)} instead."
+        raise TypeError(msg)
+    devices = _check_devices(devices)
+    runs = []
+    for device in devices:
+        model = copy.deepcopy(rnn).to(device)
+        x, h0 = input.to(device), _to(hx, device)
+        switches: tuple[bool | None, ...] = (True, False) if device.type == "cpu" else (None,)
+        for grad in (True, False):
+            for switch in switches:
+                with _setting(device, switch), torch.set_grad_enabled(grad):
+                    stepwise = run_stepwise(model, x, h0)  # checks its arguments first
+                    whole = model(x, h0)
+                comparison = compare(_flat(stepwise), _flat(whole))
+                runs.append(BackendRun(device, grad, switch, autograd_node(whole[0]), comparison))
+    return runs
+
+
+@contextmanager
+def _setting(device: torch.device, switch: bool | None) -> Iterator[None]:
+    if device.type == "cpu" and switch is not None:
+        with onednn(switch):
+            yield
+    elif device.type == "cuda":
+        with precision_flags(cudnn_tf32=False):
+            yield
+    else:
+        yield
+
+
+def _to(value: Any, device: torch.device | str) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, tuple):
+        return tuple(_to(v, device) for v in value)
+    return value
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def runs_table(runs: Sequence[BackendRun]) -> str:
+    """The runs of :func:`whole_vs_stepwise_by_backend` as a plain-text table, one row each.
+
+    Raises
+    ------
+    TypeError
+        If ``runs`` holds anything but :class:`BackendRun`.
+    """
+    for run in runs:
+        if not isinstance(run, BackendRun):
+            msg = f"Expected runs to hold BackendRun, but got {describe(run)} instead."
+            raise TypeError(msg)
+    header = ("device", "autograd", "oneDNN", "autograd node", "step by step vs whole")
+    return _table(header, [run.row() for run in runs])
+
+
+@dataclass(frozen=True)
+class ClaimBackends:
+    """One claim run twice on one device: oneDNN on, then off (None where it does not apply)."""
+
+    name: str
+    on: ClaimResult
+    off: ClaimResult | None
+
+    def row(self) -> tuple[str, ...]:
+        """The claim as the cells of a table row: its name and a verdict per setting."""
+        cells = [self.name, _result_cell(self.on)]
+        cells.append("n/a" if self.off is None else _result_cell(self.off))
+        return tuple(cells)
+
+
+def _result_cell(result: ClaimResult) -> str:
+    if not result.holds:
+        return f"FAILS, max abs diff {result.max_abs_diff:.3g}"
+    return "bitwise equal" if result.bitwise else f"max abs diff {result.max_abs_diff:.3g}"
+
+
+def claims_by_backend(
+    questions: Mapping[str, Callable[..., ClaimResult]] | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> list[ClaimBackends]:
+    """Run each claim with oneDNN on and off; say which came out bitwise equal.
+
+    Parameters
+    ----------
+    questions : mapping of str to callable, optional
+        Name to claim, each called as ``question(device, dtype)`` and
+        returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
+        :data:`lstm_demo.questions.QUESTIONS`.
+    device : torch.device or str
+        On a device other than the CPU the oneDNN switch does not apply and
+        each claim runs once.
+    dtype : torch.dtype
+        Passed to each claim.
+
+    Returns
+    -------
+    list of ClaimBackends
+        In the order of ``questions``. Whether each claim holds is left to
+        the caller to assert.
+
+    Raises
+    ------
+    TypeError
+        If ``questions`` is not a mapping of names to callables, or
+        ``device`` is not a device.
+
+    Examples
+    --------
+    >>> from lstm_demo.backends import claims_by_backend, claims_table
+    >>> from lstm_demo.questions import batch_first
+    >>> rows = claims_by_backend({"batch-first": batch_first})
+    >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
+    [('batch-first', True, True)]
+    >>> print(claims_table(rows).splitlines()[0])
+    claim        oneDNN on      oneDNN off
+    """
+    if questions is None:
+        questions = QUESTIONS
+    if not isinstance(questions, Mapping) or not all(
+        isinstance(k, str) and callable(v) for k, v in questions.items()
+    ):
+        msg = f"Expected questions to be a mapping of names to claims, but got {describe(questions)} instead."
+        raise TypeError(msg)
+    if not isinstance(device, (torch.device, str)):
+        msg = f"Expected device to be a torch.device or str, but got {describe(device)} instead."
+        raise TypeError(msg)
+    device = torch.device(device)
+    rows = []
+    for name, question in questions.items():
+        if device.type != "cpu":
+            rows.append(ClaimBackends(name, question(device, dtype), None))
+            continue
+        with onednn(True):
+            on = question(device, dtype)
+        with onednn(False):
+            off = question(device, dtype)
+        rows.append(ClaimBackends(name, on, off))
+    return rows
+
+
+def claims_table(rows: Sequence[ClaimBackends]) -> str:
+    """The rows of :func:`claims_by_backend` as a plain-text table.
+
+    Raises
+    ------
+    TypeError
+        If ``rows`` holds anything but :class:`ClaimBackends`.
+    """
+    for row in rows:
+        if not isinstance(row, ClaimBackends):
+            msg = f"Expected rows to hold ClaimBackends, but got {describe(row)} instead."
+            raise TypeError(msg)
+    return _table(("claim", "oneDNN on", "oneDNN off"), [row.row() for row in rows])

@@ -1,0 +1,259 @@
+"""Tests for lstm_demo.backends: the oneDNN switch, autograd nodes, and the tables built on them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lstm_demo.backends import (
+    BackendRun,
+    ClaimBackends,
+    autograd_node,
+    claims_by_backend,
+    claims_table,
+    onednn,
+    runs_table,
+    whole_vs_stepwise_by_backend,
+)
+from lstm_demo.claims import claim_result
+from lstm_demo.comparison import compare
+from lstm_demo.devices import tolerance_for
+from lstm_demo.stepwise import run_stepwise
+
+ONEDNN_NODE = "MkldnnRnnLayerBackward0" if torch.backends.mkldnn.is_available() else "StackBackward0"
+
+
+@pytest.fixture
+def model() -> tuple[nn.LSTM, torch.Tensor]:
+    torch.manual_seed(0)
+    lstm = nn.LSTM(4, 5, batch_first=True)
+    for param in lstm.parameters():
+        nn.init.uniform_(param, -0.08, 0.08)
+    return lstm, torch.randn(2, 3, 4)
+
+
+# --- onednn ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_onednn_sets_and_restores(enabled: bool) -> None:
+    before = torch.backends.mkldnn.enabled
+    with onednn(enabled):
+        assert torch.backends.mkldnn.enabled is enabled
+    assert torch.backends.mkldnn.enabled is before
+
+
+def test_onednn_restores_after_an_error() -> None:
+    before = torch.backends.mkldnn.enabled
+    msg = "inside"
+    with pytest.raises(RuntimeError, match=msg), onednn(not before):
+        raise RuntimeError(msg)
+    assert torch.backends.mkldnn.enabled is before
+
+
+@pytest.mark.parametrize("bad", [1, None, "off"])
+def test_onednn_rejects_non_bool(bad: object) -> None:
+    with (
+        pytest.raises(TypeError, match=r"^Expected enabled to be True or False, but got "),
+        onednn(bad),  # type: ignore[arg-type]
+    ):
+        pass
+
+
+# --- autograd_node --------------------------------------------------------
+
+
+def test_autograd_node_names_the_implementation(model: tuple[nn.LSTM, torch.Tensor]) -> None:
+    lstm, x = model
+    with onednn(True):
+        assert autograd_node(lstm(x)[0]) == ONEDNN_NODE
+    with onednn(False):
+        assert autograd_node(lstm(x)[0]) == "StackBackward0"
+
+
+def test_autograd_node_skips_layout_nodes() -> None:
+    x = torch.ones(2, 3, requires_grad=True)
+    assert autograd_node((x + 1).transpose(0, 1).unsqueeze(0)) == "AddBackward0"
+
+
+def test_autograd_node_without_a_graph(model: tuple[nn.LSTM, torch.Tensor]) -> None:
+    lstm, x = model
+    with torch.no_grad():
+        assert autograd_node(lstm(x)[0]) == "-"
+    assert autograd_node(torch.ones(3)) == "-"
+
+
+def test_autograd_node_rejects_non_tensor() -> None:
+    with pytest.raises(TypeError, match=r"^Expected tensor to be a torch.Tensor, but got "):
+        autograd_node([1.0])  # type: ignore[arg-type]
+
+
+# --- whole_vs_stepwise_by_backend -------------------------------------------
+
+
+def test_runs_cover_grad_and_onednn_on_the_cpu(model: tuple[nn.LSTM, torch.Tensor]) -> None:
+    lstm, x = model
+    runs = whole_vs_stepwise_by_backend(lstm, x, devices=["cpu"])
+    settings = [(run.device, run.grad, run.onednn) for run in runs]
+    cpu = torch.device("cpu")
+    assert settings == [(cpu, True, True), (cpu, True, False), (cpu, False, True), (cpu, False, False)]
+    assert [run.node for run in runs] == [ONEDNN_NODE, "StackBackward0", "-", "-"]
+    for run in runs:
+        assert run.comparison.numel == 2 * 3 * 5 + 2 * (2 * 5)
+        assert run.comparison.max_abs_diff < 1e-6, run
+
+
+def test_runs_measure_what_a_direct_run_measures(model: tuple[nn.LSTM, torch.Tensor]) -> None:
+    lstm, x = model
+    runs = whole_vs_stepwise_by_backend(lstm, x, devices=[torch.device("cpu")])
+    for run in runs:
+        with onednn(run.onednn), torch.set_grad_enabled(run.grad):
+            out, (h, c) = lstm(x)
+            out_s, (h_s, c_s) = run_stepwise(lstm, x)
+        pairs = [(out_s, out), (h_s, h), (c_s, c)]
+        assert run.comparison.equal == all(torch.equal(a, b) for a, b in pairs)
+        expected = max((a - b).abs().max().item() for a, b in pairs)
+        assert run.comparison.max_abs_diff == expected
+
+
+def test_runs_leave_the_switches_as_they_were(model: tuple[nn.LSTM, torch.Tensor]) -> None:
+    lstm, x = model
+    before = torch.backends.mkldnn.enabled, torch.is_grad_enabled()
+    whole_vs_stepwise_by_backend(lstm, x, devices=["cpu"])
+    assert (torch.backends.mkldnn.enabled, torch.is_grad_enabled()) == before
+
+
+def test_runs_with_an_initial_state_and_a_gru() -> None:
+    torch.manual_seed(1)
+    gru = nn.GRU(3, 2)
+    runs = whole_vs_stepwise_by_backend(gru, torch.randn(4, 1, 3), torch.randn(1, 1, 2), devices=["cpu"])
+    assert len(runs) == 4
+    assert all(run.comparison.numel == 4 * 2 + 2 for run in runs)
+    assert all(run.comparison.close for run in runs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rnn": nn.Linear(4, 5)}, r"^Expected rnn to be an nn.LSTM, nn.GRU or nn.RNN, but got "),
+        ({"input": [[1.0]]}, r"^Expected input to be a torch.Tensor, but got "),
+        ({"devices": "cpu"}, r"^Expected devices to be a list of torch.device or str, but got "),
+        ({"devices": [0]}, r"^Expected each device to be a torch.device or str, but got "),
+    ],
+)
+def test_runs_reject_bad_arguments(model: tuple[nn.LSTM, torch.Tensor], kwargs: dict, message: str) -> None:
+    lstm, x = model
+    arguments = {"rnn": lstm, "input": x, "devices": ["cpu"], **kwargs}
+    with pytest.raises(TypeError, match=message):
+        whole_vs_stepwise_by_backend(arguments.pop("rnn"), arguments.pop("input"), **arguments)
+
+
+def test_runs_raise_run_stepwise_errors_and_restore_the_switch(model: tuple[nn.LSTM, torch.Tensor]) -> None:
+    lstm, _ = model
+    before = torch.backends.mkldnn.enabled
+    with pytest.raises(ValueError, match=r"^Expected"):
+        whole_vs_stepwise_by_backend(lstm, torch.randn(2, 3, 7), devices=["cpu"])
+    assert torch.backends.mkldnn.enabled is before
+
+
+def test_runs_table() -> None:
+    same = compare(torch.ones(3), torch.ones(3))
+    apart = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.25]))
+    runs = [
+        BackendRun(torch.device("cpu"), True, False, "StackBackward0", apart),
+        BackendRun(torch.device("cuda:0"), False, None, "-", same),
+    ]
+    assert runs_table(runs).splitlines() == [
+        "device  autograd  oneDNN  autograd node   step by step vs whole",
+        "cpu     on        off     StackBackward0  max abs diff 0.25",
+        "cuda:0  off       n/a     -               bitwise equal",
+    ]
+
+
+def test_runs_table_rejects_other_rows() -> None:
+    with pytest.raises(TypeError, match=r"^Expected runs to hold BackendRun, but got "):
+        runs_table([("cpu", "on")])  # type: ignore[list-item]
+
+
+# --- claims_by_backend ------------------------------------------------------
+
+
+def _recording(seen: list[tuple[bool, torch.device, torch.dtype]], apart: float = 0.0):
+    def question(device: torch.device, dtype: torch.dtype):
+        seen.append((torch.backends.mkldnn.enabled, torch.device(device), dtype))
+        pair = (torch.tensor([1.0 + apart], dtype=dtype), torch.tensor([1.0], dtype=dtype))
+        return claim_result("a claim", torch.device(device), dtype, {"output": pair})
+
+    return question
+
+
+def test_claims_run_with_onednn_on_then_off() -> None:
+    seen: list = []
+    before = torch.backends.mkldnn.enabled
+    rows = claims_by_backend({"one": _recording(seen)}, dtype=torch.float64)
+    cpu = torch.device("cpu")
+    assert seen == [(True, cpu, torch.float64), (False, cpu, torch.float64)]
+    assert torch.backends.mkldnn.enabled is before
+    assert [row.name for row in rows] == ["one"]
+    assert rows[0].on.bitwise
+    assert rows[0].off is not None
+    assert rows[0].off.bitwise
+
+
+def test_claims_run_once_off_the_cpu() -> None:
+    seen: list = []
+    rows = claims_by_backend({"one": _recording(seen)}, device="cuda:0")
+    assert [(device, dtype) for _, device, dtype in seen] == [(torch.device("cuda:0"), torch.float32)]
+    assert rows[0].off is None
+    assert rows[0].row() == ("one", "bitwise equal", "n/a")
+
+
+def test_claims_by_backend_runs_the_real_claims() -> None:
+    from lstm_demo.questions import QUESTIONS
+
+    rows = claims_by_backend({"batch-first": QUESTIONS["batch-first"], "rnn": QUESTIONS["rnn"]})
+    assert [row.name for row in rows] == ["batch-first", "rnn"]
+    for row in rows:
+        assert row.on.holds
+        assert row.off is not None
+        assert row.off.holds
+
+
+def test_claims_table_cells() -> None:
+    tol = tolerance_for("cpu", torch.float32)
+    results = {
+        name: _recording([], apart)(torch.device("cpu"), torch.float32)
+        for name, apart in [("same", 0.0), ("near", 2**-20), ("far", 10 * tol.atol + 1)]
+    }
+    rows = [ClaimBackends(name, result, result) for name, result in results.items()]
+    assert claims_table(rows).splitlines() == [
+        "claim  oneDNN on              oneDNN off",
+        "same   bitwise equal          bitwise equal",
+        "near   max abs diff 9.54e-07  max abs diff 9.54e-07",
+        "far    FAILS, max abs diff 1  FAILS, max abs diff 1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"questions": [_recording([])]},
+            r"^Expected questions to be a mapping of names to claims, but got ",
+        ),
+        ({"questions": {"one": 1}}, r"^Expected questions to be a mapping of names to claims, but got "),
+        (
+            {"questions": {"one": _recording([])}, "device": 0},
+            r"^Expected device to be a torch.device or str",
+        ),
+    ],
+)
+def test_claims_reject_bad_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        claims_by_backend(**kwargs)
+
+
+def test_claims_table_rejects_other_rows() -> None:
+    with pytest.raises(TypeError, match=r"^Expected rows to hold ClaimBackends, but got "):
+        claims_table(["one"])  # type: ignore[list-item]
