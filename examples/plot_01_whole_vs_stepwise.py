@@ -17,7 +17,10 @@ You will see:
 * that ``output[:, t]`` of one call equals the output of the ``t``-th
   single-step call, and that the final ``(h, c)`` agree too;
 * what kind of "equal" that is on this machine: bitwise, or within a
-  tolerance.
+  tolerance;
+* what decides between the two: which library ran the LSTM (oneDNN or
+  PyTorch's own kernels on a CPU, cuDNN on a GPU) and whether autograd was
+  recording, each switched on and off in a table.
 """
 
 # %%
@@ -32,6 +35,7 @@ import torch
 from torch import nn
 
 import lstm_demo
+from lstm_demo.backends import autograd_node, onednn, runs_table, verdict, whole_vs_stepwise_by_backend
 from lstm_demo.claims import on_each_device, whole_vs_stepwise
 
 
@@ -88,22 +92,24 @@ print("the last r_out:", r_out)
 # The comparison
 # --------------
 # Each single-step output against the matching time step of ``out``, then
-# the final states. :func:`lstm_demo.compare` reports whether the values are
-# bitwise equal, and otherwise how far apart they are; the page asserts
-# closeness within :func:`torch.testing.assert_close`'s float32 tolerance
-# (``rtol=1.3e-6, atol=1e-5``). Bitwise equality is not asserted: a fused
-# implementation may compute the input projections of all time steps in one
-# matrix product, whose summation order can differ from one step's product in
-# the last bits. The lines below say what this machine did.
+# the final states. :func:`lstm_demo.compare` finds whether the values are
+# bitwise equal, and otherwise how far apart they are;
+# :func:`lstm_demo.backends.verdict` says it in a few words. The page
+# asserts closeness within :func:`torch.testing.assert_close`'s float32
+# tolerance (``rtol=1.3e-6, atol=1e-5``). Bitwise equality is not asserted:
+# the single-step calls and the whole-sequence call can do their arithmetic
+# in another order, and float32 sums in another order can differ in the last
+# bits. The lines below say what this machine did; `Bitwise or not`_ below
+# switches the possible causes on and off.
 for t, r_out in enumerate(r_outs):
     result = lstm_demo.compare(r_out, out[:, t : t + 1])
-    print(f"t={t}: {result}")
+    print(f"t={t}: {verdict(result)}")
     assert result.close, result
 
 h_last, c_last = state
 for name, mine, theirs in [("h_n", h_last, h_n), ("c_n", c_last, c_n)]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {result}")
+    print(f"{name}: {verdict(result)}")
     assert result.close, result
 
 # %%
@@ -135,16 +141,108 @@ assert torch.equal(h_step, h_last)
 assert torch.equal(c_step, c_last)
 
 # %%
+# Bitwise or not
+# --------------
+# Which code ran the LSTM? The autograd node behind ``out`` names it:
+# ``MkldnnRnnLayerBackward0`` is oneDNN (Intel's library, which CPU builds of
+# PyTorch use for ``nn.LSTM`` where it is available), ``StackBackward0``
+# PyTorch's own CPU loop, ``CudnnRnnBackward0`` cuDNN on an NVIDIA GPU.
+print("out was computed by:", autograd_node(out))
+with onednn(False):
+    print("with torch.backends.mkldnn.enabled = False:", autograd_node(model(x)[0]))
+
+# %%
+# Two switches can change the bits: the library (on a CPU,
+# ``torch.backends.mkldnn.enabled``; it does not apply to a GPU, hence
+# ``n/a``), and whether autograd records the call (oneDNN has separate
+# forward paths for training and for inference). The table runs the whole
+# sequence and :func:`lstm_demo.run_stepwise` under each setting, on every
+# device, and compares ``output``, ``h_n`` and ``c_n`` together. On a GPU
+# cuDNN's TF32 is off, so only the order of the arithmetic can differ.
+runs = whole_vs_stepwise_by_backend(model.rnn, x)
+print(runs_table(runs))
+for run in runs:
+    assert run.comparison.close, run
+
+# %%
+# The comparison above ran with autograd on, as the post's code did (and as
+# training does): on a CPU that is the table's first row. The claim at the
+# end of this page runs under :func:`torch.no_grad` (as inference does): the
+# third row. The page checks that it agrees with its own table:
+by_setting = {(run.grad, run.onednn): run for run in runs if run.device.type == "cpu"}
+hand_loop = [(stepwise, out), (h_last, h_n), (c_last, c_n)]
+hand_loop_bitwise = all(torch.equal(a, b) for a, b in hand_loop)
+print("the comparison above, bitwise:", hand_loop_bitwise)
+assert hand_loop_bitwise == by_setting[True, torch.backends.mkldnn.enabled].comparison.equal
+
+# %%
+# With oneDNN on, whether autograd records a call can change its bits. Here
+# is each call alone, with autograd on against under ``no_grad``: the
+# whole-sequence call, and each length-1 call of the loop.
+with torch.no_grad():
+    out_ng, _ = model(x)
+    steps_ng = lstm_demo.run_stepwise(model.rnn, x)[0]
+print("whole sequence, autograd on vs no_grad:", verdict(lstm_demo.compare(out, out_ng)))
+print("step by step, autograd on vs no_grad:", verdict(lstm_demo.compare(stepwise, steps_ng)))
+
+# %%
+# With oneDNN off, PyTorch's own CPU loop runs, and it computes the input
+# projections ``W_ih x_t + b_ih`` of all time steps in one matrix product
+# before it steps through time; a length-1 call makes one product per step.
+# That grouping is the cause there, and switching it shows it. The hand loop
+# below runs the same operations as PyTorch's, once with the products
+# grouped, once step by step:
+W_ih, W_hh, b_ih, b_hh = (p.detach() for p in model.rnn.parameters())
+
+
+def by_hand(projections):
+    h = c = torch.zeros(x.size(0), 5)
+    hs = []
+    for t in range(x.size(1)):
+        i, f, g, o = torch.nn.functional.linear(h, W_hh, b_hh).add_(projections[:, t]).chunk(4, 1)
+        c = f.sigmoid().mul(c).add_(i.sigmoid().mul(g.tanh()))
+        h = o.sigmoid().mul(c.tanh())
+        hs.append(h)
+    return torch.stack(hs, dim=1)
+
+
+# %%
+# Grouped, the products are one ``(2 * 3, 4) @ (4, 20)`` product; step by
+# step, three ``(2, 4) @ (4, 20)`` ones. They can differ in the last bits:
+grouped = torch.nn.functional.linear(x, W_ih, b_ih)
+per_step = torch.stack([torch.nn.functional.linear(x[:, t], W_ih, b_ih) for t in range(3)], 1)
+print("input projections, grouped vs per step:", verdict(lstm_demo.compare(grouped, per_step)))
+
+# %%
+# Each way of grouping, against ``nn.LSTM`` with oneDNN off: the grouped hand
+# loop gives the whole-sequence call's bits, the per-step one the loop's.
+# Asserted bitwise, on the CPU, where this is PyTorch's code path.
+with onednn(False), torch.no_grad():
+    aten_whole = model(x)[0]
+    aten_steps = lstm_demo.run_stepwise(model.rnn, x)[0]
+for name, mine, theirs in [
+    ("grouped hand loop vs whole sequence", by_hand(grouped), aten_whole),
+    ("per-step hand loop vs step by step", by_hand(per_step), aten_steps),
+]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}: {verdict(result)}")
+    assert result.equal, result
+
+# %%
 # On every device
 # ---------------
 # The same claim, run on a copy of the model on every device this machine
-# has. On a GPU the result is also compared with the CPU's, within a
-# tolerance that says why it is what it is.
+# has, by :func:`lstm_demo.claims.whole_vs_stepwise`. It runs under
+# :func:`torch.no_grad`, like the table's "autograd off" rows, with the
+# library this build picks by default. On a GPU the result is also compared
+# with the CPU's, within a tolerance that says why it is what it is.
 results = on_each_device(whole_vs_stepwise, model.rnn, x)
 print(results[0].claim)
 for result in results:
     print(result)
     result.assert_holds()
+print("bitwise on the CPU:", results[0].bitwise)
+assert results[0].bitwise == by_setting[False, torch.backends.mkldnn.enabled].comparison.equal
 
 # %%
 # What produced this page

@@ -115,8 +115,33 @@ def _on_off(value: bool | None) -> str:
     return "n/a" if value is None else ("on" if value else "off")
 
 
-def _verdict(comparison: Comparison) -> str:
-    return "bitwise equal" if comparison.equal else f"max abs diff {comparison.max_abs_diff:.3g}"
+def verdict(comparison: Comparison) -> str:
+    """A comparison in a few words: bitwise equal, or close (or not) and the greatest difference.
+
+    Short enough for a table cell or a line of a page; ``str(comparison)``
+    says more (where, the relative difference, the tolerance).
+
+    Raises
+    ------
+    TypeError
+        If ``comparison`` is not a :class:`~lstm_demo.comparison.Comparison`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo import compare
+    >>> from lstm_demo.backends import verdict
+    >>> verdict(compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])))
+    'NOT close, max abs diff 0.5'
+    >>> verdict(compare(torch.tensor([1.0]), torch.tensor([1.0])))
+    'bitwise equal'
+    """
+    if not isinstance(comparison, Comparison):
+        msg = f"Expected comparison to be a Comparison, but got {describe(comparison)} instead."
+        raise TypeError(msg)
+    if comparison.equal:
+        return "bitwise equal"
+    return f"{'close' if comparison.close else 'NOT close'}, max abs diff {comparison.max_abs_diff:.3g}"
 
 
 @dataclass(frozen=True)
@@ -140,7 +165,7 @@ class BackendRun:
             _on_off(self.grad),
             _on_off(self.onednn),
             self.node,
-            _verdict(self.comparison),
+            verdict(self.comparison),
         )
 
 

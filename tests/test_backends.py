@@ -14,6 +14,7 @@ from lstm_demo.backends import (
     claims_table,
     onednn,
     runs_table,
+    verdict,
     whole_vs_stepwise_by_backend,
 )
 from lstm_demo.claims import claim_result
@@ -166,9 +167,26 @@ def test_runs_table() -> None:
     ]
     assert runs_table(runs).splitlines() == [
         "device  autograd  oneDNN  autograd node   step by step vs whole",
-        "cpu     on        off     StackBackward0  max abs diff 0.25",
+        "cpu     on        off     StackBackward0  NOT close, max abs diff 0.25",
         "cuda:0  off       n/a     -               bitwise equal",
     ]
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "words"),
+    [
+        ([1.0, 2.0], [1.0, 2.0], "bitwise equal"),
+        ([1.0, 2.0 + 2**-22], [1.0, 2.0], "close, max abs diff 2.38e-07"),
+        ([1.0, 3.0], [1.0, 2.0], "NOT close, max abs diff 1"),
+    ],
+)
+def test_verdict(actual: list[float], expected: list[float], words: str) -> None:
+    assert verdict(compare(torch.tensor(actual), torch.tensor(expected))) == words
+
+
+def test_verdict_rejects_non_comparison() -> None:
+    with pytest.raises(TypeError, match=r"^Expected comparison to be a Comparison, but got "):
+        verdict(0.5)  # type: ignore[arg-type]
 
 
 def test_runs_table_rejects_other_rows() -> None:
