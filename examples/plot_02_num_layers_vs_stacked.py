@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 import lstm_demo
+from lstm_demo.backends import runs_table, whole_vs_stepwise_by_backend
 from lstm_demo.claims import num_layers_vs_stacked, on_each_device, whole_vs_stepwise
 from lstm_demo.devices import each_device
 
@@ -83,10 +84,11 @@ for idx, i in enumerate(inputs):
 # Method 2 against method 1 at every ``idx``, within
 # :func:`torch.testing.assert_close`'s float32 tolerance (``rtol=1.3e-6,
 # atol=1e-5``); each line says whether this run was also bitwise equal. Both
-# methods make the same arithmetic (per step, layer 0's products then layer
-# 1's), so bitwise equality is what to expect on one device; but the claim is
-# about the function the two compute, and a kernel may order its sums
-# differently for a two-layer call, so closeness is what is asserted.
+# methods make the same calls in the same order (per step, layer 0, then
+# layer 1), so bitwise equality is what to expect on one device; but the
+# claim is about the function the two compute, and a library can order its
+# sums differently for a two-layer call than for two one-layer calls, so
+# closeness is what is asserted.
 for idx, (one, two) in enumerate(zip(method_1, method_2, strict=True)):
     result = lstm_demo.compare(two, one)
     print(f"idx {idx}: {result}")
@@ -144,19 +146,34 @@ print("split_layers holds the same parameters as lstm1 and lstm2, bit for bit")
 # which is the first experiment's claim for a two-layer module, so that runs
 # too. On a GPU, each result is also compared with the CPU's.
 #
-# Here the whole-sequence call may differ from the step-by-step one in the
-# last bits, where methods 1 and 2 above did not: with the whole sequence,
-# the fused kernel computes layer 0's input products for all five steps in
-# one matrix product, and that product's summation order differs from five
-# one-step products. The differences stay far inside the tolerance.
+# The whole-sequence call can differ from the step-by-step one in the last
+# bits. Which library runs the
+# LSTM, and whether autograd records the call, can each decide that; the
+# claims below run under :func:`torch.no_grad`. The table on
+# :ref:`sphx_glr_auto_examples_plot_01_whole_vs_stepwise.py` switches both
+# causes on and off; this is the same table for this two-layer module and
+# these five inputs. Every difference stays inside the tolerance.
 devices = each_device()
 sequence = torch.stack(inputs)  # (seq_len=5, batch=1, features=3)
+runs = whole_vs_stepwise_by_backend(lstm, sequence, devices=devices)
+print(runs_table(runs))
+for run in runs:
+    assert run.comparison.close, run
+
+# %%
+# The claims on every device. The step-by-step claim runs like the table's
+# CPU row with autograd off and this build's oneDNN setting; the page checks
+# that the two agree.
 for claim in (num_layers_vs_stacked, whole_vs_stepwise):
     results = on_each_device(claim, lstm, sequence, devices=devices)
     print(f"\n{results[0].claim}")
     for result in results:
         print(result)
         result.assert_holds()
+by_setting = {(run.grad, run.onednn): run for run in runs if run.device.type == "cpu"}
+no_grad_default = by_setting[False, torch.backends.mkldnn.enabled]
+print("\nstep by step, bitwise on the CPU:", results[0].bitwise)
+assert results[0].bitwise == no_grad_default.comparison.equal
 
 # %%
 # What produced this page
