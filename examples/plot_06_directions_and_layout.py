@@ -22,6 +22,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo import questions
+from lstm_demo.backends import verdict
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -30,7 +31,7 @@ lstm = nn.LSTM(3, 4, num_layers=2)
 output, (h_n, c_n) = lstm(x)
 print("output", tuple(output.shape), " h_n", tuple(h_n.shape))
 result = lstm_demo.compare(output[-1], h_n[-1])
-print("output[-1] vs h_n[-1]:", result)
+print("output[-1] vs h_n[-1]:", verdict(result))
 assert result.close, result
 
 # %%
@@ -50,7 +51,7 @@ for name, mine, theirs, holds in [
     ("backward: output[-1, :, H:] vs h_n[1]", output[-1, :, H:], h_n[1], False),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {result.describe(tolerance=False)}")
+    print(f"{name}: {verdict(result)}")
     assert result.close == holds, result
 
 # %%
@@ -70,16 +71,46 @@ plt.show()
 
 # %%
 # For several layers, ``h_n`` has ``num_layers * 2`` rows, layer by layer,
-# forward then backward. ``h_n.view(num_layers, 2, batch, H)`` gives them
-# names: ``[layer, direction]``.
+# forward then backward, so ``h_n.view(num_layers, 2, batch, H)[layer,
+# direction]`` names them. A view cannot show that the rows mean that; runs
+# of the parts can. :func:`lstm_demo.split_layers` splits a three-layer
+# bidirectional LSTM into its layers, :func:`lstm_demo.split_directions`
+# each layer into two one-direction LSTMs:
 deep = nn.LSTM(3, 4, num_layers=3, bidirectional=True)
-output, (h_n, _) = deep(x)
-by_layer = h_n.view(3, 2, 3, H)
-top_forward, top_backward = by_layer[-1, 0], by_layer[-1, 1]
-assert torch.equal(top_forward, h_n[-2])
-assert torch.equal(top_backward, h_n[-1])
-print("h_n", tuple(h_n.shape), "-> view", tuple(by_layer.shape), "(num_layers, directions, batch, H)")
-print("top layer, forward = h_n[-2]; top layer, backward = h_n[-1] (bitwise, it is a view)")
+with torch.no_grad():
+    output, (h_n, c_n) = deep(x)
+parts = [lstm_demo.split_directions(layer) for layer in lstm_demo.split_layers(deep)]
+by_layer = h_n.view(3, 2, 3, H)  # (num_layers, directions, batch, H)
+c_by_layer = c_n.view(3, 2, 3, H)
+print("h_n", tuple(h_n.shape), "-> view", tuple(by_layer.shape))
+
+# %%
+# Layer 0 reads ``x``; layer ``l + 1`` reads layer ``l``'s two directions,
+# concatenated, as computed by the split modules themselves (not by
+# ``deep``). Each direction's final ``(h, c)`` is compared with entry
+# ``[layer, direction]`` of the views of ``h_n`` and ``c_n``, which is row
+# ``2 * layer + direction``. Asserted close within float32's default
+# tolerance; each line says whether it was also bitwise equal:
+layer_input = x
+with torch.no_grad():
+    for layer, (fwd, bwd) in enumerate(parts):
+        out_f, (h_f, c_f) = fwd(layer_input)
+        out_b, (h_b, c_b) = bwd(layer_input.flip(0))
+        for direction, h, c in [(0, h_f, c_f), (1, h_b, c_b)]:
+            expected = torch.stack([by_layer[layer, direction], c_by_layer[layer, direction]])
+            result = lstm_demo.compare(torch.cat([h, c]), expected)
+            name = ("forward", "backward")[direction]
+            print(
+                f"layer {layer}, {name:8}: [{layer}, {direction}], row {2 * layer + direction}: {verdict(result)}"
+            )
+            assert result.close, result
+        layer_input = torch.cat([out_f, out_b.flip(0)], dim=-1)
+
+# %%
+# The last layer's split outputs, concatenated, are ``output`` itself:
+result = lstm_demo.compare(layer_input, output)
+print("split runs vs output:", verdict(result))
+assert result.close, result
 
 # %%
 # On every device:
@@ -104,7 +135,7 @@ with torch.no_grad():
 rebuilt = torch.cat([out_f, out_b.flip(0)], dim=-1)
 for name, mine, theirs in [("output", rebuilt, output), ("h_n", torch.cat([h_f, h_b]), h_n)]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {result}")
+    print(f"{name}: {verdict(result)}")
     assert result.close, result
 
 # %%
@@ -129,7 +160,7 @@ print("time first: output", tuple(out_t.shape), " h_n", tuple(h_t.shape))
 print("batch first: output", tuple(out_b.shape), " h_n", tuple(h_b.shape))
 assert h_t.shape == h_b.shape
 result = lstm_demo.compare(out_b.transpose(0, 1), out_t)
-print("output, transposed back:", result)
+print("output, transposed back:", verdict(result))
 assert result.close, result
 
 # %%

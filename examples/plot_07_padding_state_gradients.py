@@ -23,6 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import lstm_demo
 from lstm_demo import questions
+from lstm_demo.backends import verdict
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -46,10 +47,8 @@ for b, n in enumerate(lengths):
     same_out = lstm_demo.compare(output[:n, b], alone)
     same_h = lstm_demo.compare(h_n[0, b], h_alone[0])
     last = lstm_demo.compare(output[n - 1, b], h_n[0, b])
-    print(f"sequence {b} (length {n}): output {same_out.describe(tolerance=False)}")
-    print(
-        f"    h_n {same_h.describe(tolerance=False)}; output[{n - 1}] vs h_n: {last.describe(tolerance=False)}"
-    )
+    print(f"sequence {b} (length {n}): output {verdict(same_out)}")
+    print(f"    h_n {verdict(same_h)}; output[{n - 1}] vs h_n: {verdict(last)}")
     assert same_out.close, same_out
     assert same_h.close, same_h
     assert last.close, last
@@ -57,11 +56,11 @@ for b, n in enumerate(lengths):
 # %%
 # The classic bug: ``output[-1]`` of the padded output. After
 # ``pad_packed_sequence`` the padded steps are zeros, so for every sequence
-# shorter than the batch, ``output[-1]`` is zeros, not its last state.
+# shorter than the longest sequence, ``output[-1]`` is zeros, not its last state.
 print("output[-1]:", output[-1])
 print("h_n[0]:   ", h_n[0])
 bug = lstm_demo.compare(output[-1], h_n[0])
-print("output[-1] vs h_n[0]:", bug.describe(tolerance=False))
+print("output[-1] vs h_n[0]:", verdict(bug))
 assert not bug.close
 assert torch.equal(output[-1, 1:], torch.zeros(2, 4))
 
@@ -74,7 +73,7 @@ with torch.no_grad():
         pack_padded_sequence(x[:, order], [lengths[i] for i in order], enforce_sorted=False)
     )
 result = lstm_demo.compare(h_u, h_n[:, order])
-print("h_n, unsorted vs sorted (reordered):", result)
+print("h_n, unsorted vs sorted (reordered):", verdict(result))
 assert result.close, result
 
 # %%
@@ -113,10 +112,10 @@ carried, grad_carried = gradient_of_last_output(4, detach=False)
 detached, grad_detached = gradient_of_last_output(4, detach=True)
 for name, out in [("chunks, state carried", carried), ("chunks, state detached", detached)]:
     result = lstm_demo.compare(out, whole)
-    print(f"output, {name} vs one call: {result.describe(tolerance=False)}")
+    print(f"output, {name} vs one call: {verdict(result)}")
     assert result.close, result
 same_grad = lstm_demo.compare(grad_carried, grad_whole)
-print("gradient, chunks with the state carried vs one call:", same_grad.describe(tolerance=False))
+print("gradient, chunks carrying the state vs one call:", verdict(same_grad))
 assert same_grad.close, same_grad
 assert torch.equal(grad_detached[:8], torch.zeros(8))
 

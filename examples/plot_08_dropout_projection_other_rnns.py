@@ -27,6 +27,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo import questions
+from lstm_demo.backends import verdict
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -43,14 +44,14 @@ with torch.no_grad():
     y, _ = layer_0(x)
     out_stacked, _ = layer_1(drop(y))
 result = lstm_demo.compare(out_stacked, out_module)
-print("train(), same seed, CPU:", result)
+print("train(), same seed, CPU:", verdict(result))
 assert result.close, result
 
 torch.manual_seed(8)
 with torch.no_grad():
     other_mask, _ = lstm(x)
 other = lstm_demo.compare(other_mask, out_module)
-print("train(), another seed:", other.describe(tolerance=False))
+print("train(), another seed:", verdict(other))
 assert not other.close
 
 # %%
@@ -66,9 +67,10 @@ ax.legend(fontsize="small")
 plt.show()
 
 # %%
-# cuDNN keeps its own random state for dropout, so on a GPU the masks of
-# ``nn.LSTM`` and of ``nn.Dropout`` differ even under one seed; the claim
-# below compares ``train()`` mode on the CPU only, and says so elsewhere.
+# On a GPU, cuDNN can draw the dropout mask from its own random state, so
+# the masks of ``nn.LSTM`` and of ``nn.Dropout`` can differ even under one
+# seed; the claim below compares ``train()`` mode on the CPU only, and says
+# so elsewhere.
 # ``eval()`` mode is compared on every device.
 devices = each_device()
 print()
@@ -106,7 +108,9 @@ questions.prove(questions.projection, devices)
 # new) in ``weight_ih``/``weight_hh``; ``nn.RNN`` has a single block and a
 # ``tanh`` or ``relu`` nonlinearity. Their state is ``h`` alone, no ``c``.
 gru = nn.GRU(3, 4, num_layers=2)
-print({name: tuple(p.shape) for name, p in gru.named_parameters() if name.endswith("l0")})
+for name, p in gru.named_parameters():
+    if name.endswith("l0"):
+        print(name, tuple(p.shape))
 
 # %%
 # The gate order, shown by a run: one GRU step by hand, slicing the rows in
@@ -122,7 +126,7 @@ r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
 n = torch.tanh(i_n + r * h_n_)
 by_hand = (1 - z) * n + z * h
 result = lstm_demo.compare(by_hand, cell(x_t, h))
-print("GRU step by hand (r, z, n) vs nn.GRUCell:", result.describe(tolerance=False))
+print("GRU step by hand (r, z, n) vs nn.GRUCell:", verdict(result))
 assert result.close, result
 with torch.no_grad():
     stepwise, h_step = lstm_demo.run_stepwise(gru, x)
@@ -133,7 +137,7 @@ for name, mine, theirs in [
     ("two stacked GRUs", stacked, expected),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"nn.GRU, {name}: {result.describe(tolerance=False)}")
+    print(f"nn.GRU, {name}: {verdict(result)}")
     assert result.close, result
 
 # %%
@@ -146,17 +150,16 @@ questions.prove(questions.rnn, devices)
 # %%
 # ``flatten_parameters`` and the contiguous-weights warning
 # ---------------------------------------------------------
-# cuDNN wants all of a module's weights in one contiguous buffer, and
-# ``nn.LSTM`` allocates them that way on a GPU. Replacing a parameter's
-# tensor by hand (``lstm.weight_hh_l0.data = new_tensor``, a common way to
-# load weights) moves it out of that buffer. The next forward on a GPU warns
-# "RNN module weights are not part of single contiguous chunk of memory" and
-# copies the weights into a temporary buffer on every call;
-# ``lstm.flatten_parameters()`` packs them again. The numbers do not change,
-# only the memory traffic. The CPU has no such buffer and never warns; the
-# claim's note says which warnings this run saw on each device (PyTorch may
-# give a warning only once per process, so a GPU run after another may see
-# none).
+# On a GPU, ``nn.LSTM`` allocates all of a module's weights in one
+# contiguous buffer for cuDNN. Replacing a parameter's tensor by hand
+# (``lstm.weight_hh_l0.data = new_tensor``, a common way to load weights)
+# moves it out of that buffer. The next forward on a GPU can then warn "RNN
+# module weights are not part of single contiguous chunk of memory"; in
+# PyTorch's words the weights "need to be compacted at every call, possibly
+# greatly increasing memory usage", and ``lstm.flatten_parameters()``
+# compacts them again. The claim asserts that the numbers do not change. Its
+# note says which warnings this run saw on each device (PyTorch may give a
+# warning only once per process, so a GPU run after another may see none).
 print()
 questions.prove(questions.flatten, devices)
 if not any(d.type == "cuda" for d in devices):
