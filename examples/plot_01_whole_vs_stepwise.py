@@ -94,7 +94,7 @@ print("the last r_out:", r_out)
 # Each single-step output against the matching time step of ``out``, then
 # the final states. :func:`lstm_demo.compare` finds whether the values are
 # bitwise equal, and otherwise how far apart they are;
-# :func:`lstm_demo.backends.verdict` says it in a few words. The page
+# ``lstm_demo.backends.verdict`` says it in a few words. The page
 # asserts closeness within :func:`torch.testing.assert_close`'s float32
 # tolerance (``rtol=1.3e-6, atol=1e-5``). Bitwise equality is not asserted:
 # the single-step calls and the whole-sequence call can do their arithmetic
@@ -158,7 +158,7 @@ with onednn(False):
 # forward paths for training and for inference). The table runs the whole
 # sequence and :func:`lstm_demo.run_stepwise` under each setting, on every
 # device, and compares ``output``, ``h_n`` and ``c_n`` together. On a GPU
-# cuDNN's TF32 is off, so only the order of the arithmetic can differ.
+# it runs with cuDNN's TF32 off, so both ways compute in full float32.
 runs = whole_vs_stepwise_by_backend(model.rnn, x)
 print(runs_table(runs))
 for run in runs:

@@ -56,7 +56,8 @@ for b, n in enumerate(lengths):
 # %%
 # The classic bug: ``output[-1]`` of the padded output. After
 # ``pad_packed_sequence`` the padded steps are zeros, so for every sequence
-# shorter than the longest sequence, ``output[-1]`` is zeros, not its last state.
+# shorter than the longest sequence, ``output[-1]`` is zeros, not its last
+# state.
 print("output[-1]:", output[-1])
 print("h_n[0]:   ", h_n[0])
 bug = lstm_demo.compare(output[-1], h_n[0])
@@ -65,13 +66,14 @@ assert not bug.close
 assert torch.equal(output[-1, 1:], torch.zeros(2, 4))
 
 # %%
-# ``enforce_sorted=False`` accepts the lengths in any order; PyTorch sorts
-# and unsorts internally, and the results come back in the batch's order.
+# ``enforce_sorted=False`` accepts the lengths in any order: the packed
+# sequence records the permutation that sorts them (``sorted_indices``), and
+# the results come back in the batch's order.
 order = [1, 2, 0]  # lengths 4, 2, 6
+unsorted = pack_padded_sequence(x[:, order], [lengths[i] for i in order], enforce_sorted=False)
+print("sorted_indices:", unsorted.sorted_indices.tolist())
 with torch.no_grad():
-    out_u, (h_u, _) = lstm(
-        pack_padded_sequence(x[:, order], [lengths[i] for i in order], enforce_sorted=False)
-    )
+    out_u, (h_u, _) = lstm(unsorted)
 result = lstm_demo.compare(h_u, h_n[:, order])
 print("h_n, unsorted vs sorted (reordered):", verdict(result))
 assert result.close, result
