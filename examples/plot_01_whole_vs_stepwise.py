@@ -145,7 +145,7 @@ assert torch.equal(c_step, c_last)
 # --------------
 # Which code ran the LSTM? The autograd node behind ``out`` names it:
 # ``MkldnnRnnLayerBackward0`` is oneDNN (Intel's library, which CPU builds of
-# PyTorch use for ``nn.LSTM`` where it is available), ``StackBackward0``
+# PyTorch can use for ``nn.LSTM``), ``StackBackward0``
 # PyTorch's own CPU loop, ``CudnnRnnBackward0`` cuDNN on an NVIDIA GPU.
 print("out was computed by:", autograd_node(out))
 with onednn(False):
@@ -154,11 +154,12 @@ with onednn(False):
 # %%
 # Two switches can change the bits: the library (on a CPU,
 # ``torch.backends.mkldnn.enabled``; it does not apply to a GPU, hence
-# ``n/a``), and whether autograd records the call (oneDNN has separate
-# forward paths for training and for inference). The table runs the whole
-# sequence and :func:`lstm_demo.run_stepwise` under each setting, on every
-# device, and compares ``output``, ``h_n`` and ``c_n`` together. On a GPU
-# it runs with cuDNN's TF32 off, so both ways compute in full float32.
+# ``n/a``), and whether autograd records the call (a library can compute a
+# forward pass for training otherwise than one for inference). The table
+# runs the whole sequence and :func:`lstm_demo.run_stepwise` under each
+# setting, on every device, and compares ``output``, ``h_n`` and ``c_n``
+# together. On a GPU it runs with cuDNN's TF32 off, so both ways compute in
+# full float32.
 runs = whole_vs_stepwise_by_backend(model.rnn, x)
 print(runs_table(runs))
 for run in runs:
