@@ -30,6 +30,7 @@ timing. The CPU sizes are kept small so that the page builds in seconds.
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 import lstm_demo
@@ -61,8 +62,9 @@ for device in devices:
     print(report(timings))
 
 # %%
-# Every measurement as a point, the median as a bar: the spread of the
-# points is what a second build of this page can be expected to vary by.
+# Every measurement as a point, the median as a bar. The points spread as
+# single measurements do; a median of ten moves less (see how far two
+# halves of the run are apart, below).
 fig, axes = plt.subplots(
     len(devices), 2, figsize=(9, 3.2 * len(devices)), layout="constrained", squeeze=False
 )
@@ -143,36 +145,44 @@ grids = {
     "cuda": {"seq_len": [16, 64, 256, 1024, 4096], "hidden": [64, 256, 1024, 2048]},
 }
 base = {"batch": 8, "hidden": 64, "seq_len": 32}
-scaling = {}
-for device in devices:
-    for axis, values in grids.get(device.type, grids["cpu"]).items():
-        scaling[device, axis] = [
-            time_lstm(
-                device, names=(FUSED, STEPWISE), threads=THREADS, repeats=5,
-                **{**base, axis: value},
-            )  # fmt: skip
-            for value in values
-        ]
+
+
+def forward_times(device, **size):
+    options = {**base, **size, "threads": THREADS, "repeats": 5}
+    return time_lstm(device, names=(FUSED, STEPWISE), **options)
+
+
+scaling = {
+    (device, axis): [forward_times(device, **{axis: value}) for value in values]
+    for device in devices
+    for axis, values in grids.get(device.type, grids["cpu"]).items()
+}
 
 # %%
-# The table and the plot show each median with its IQR (the error bars).
+# Each median with its IQR, and the loop's ratio to the fused call:
+for (device, axis), points in scaling.items():
+    print(f"{device}, CPU threads: {THREADS}; batch 8, float32, forward")
+    print(f"  {axis:>7}  {'fused ms (IQR)':>17}  {'loop ms (IQR)':>17}    n  x fused")
+    for timings in points:
+        cells = "  ".join(f"{t.median * 1e3:8.2f} ({t.iqr * 1e3:6.2f})" for t in timings)
+        ratio = ratios(timings)[STEPWISE]
+        print(f"  {getattr(timings[0], axis):>7}  {cells}  {timings[0].n:3d}  {ratio:7.2f}")
+
+# %%
+# The plot shows the same medians, the IQR as error bars:
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
+for (device, axis), points in scaling.items():
+    ax = axes[0 if axis == "seq_len" else 1]
+    for i, name in enumerate((FUSED, STEPWISE)):
+        x = [getattr(timings[i], axis) for timings in points]
+        q1, median, q3 = np.array([quartiles(timings[i].samples) for timings in points]).T
+        yerr = [median - q1, q3 - median]
+        ax.errorbar(x, median, yerr=yerr, fmt="o-", capsize=3, label=f"{name}, {device}")
 for ax, axis in zip(axes, ("seq_len", "hidden"), strict=True):
-    for device in devices:
-        points = scaling[device, axis]
-        print(f"{device}, {THREADS} CPU thread, batch 8, float32, forward")
-        print(f"  {axis:>7}  fused ms (IQR)   loop ms (IQR)      n  x fused")
-        for timings in points:
-            fused, loop = timings
-            value = getattr(fused, axis)
-            cells = [f"{t.median * 1e3:8.3f} ({t.iqr * 1e3:5.3f})" for t in timings]
-            print(f"  {value:>7}  {cells[0]}  {cells[1]}  {loop.n:3d}  {ratios(timings)[STEPWISE]:7.2f}")
-        for i, name in enumerate((FUSED, STEPWISE)):
-            x = [getattr(timings[i], axis) for timings in points]
-            q = [quartiles(timings[i].samples) for timings in points]
-            yerr = [[m - q1 for q1, m, _ in q], [q3 - m for _, m, q3 in q]]
-            ax.errorbar(x, [m for _, m, _ in q], yerr=yerr, fmt="o-", label=f"{name}, {device}")
-        ax.set(xscale="log", yscale="log")
+    ticks = sorted({v for d in devices for v in grids.get(d.type, grids["cpu"])[axis]})
+    ax.set(xscale="log", yscale="log")
+    ax.set_xticks(ticks, [str(value) for value in ticks])
+    ax.minorticks_off()
 axes[0].set(xlabel="sequence length (hidden 64, batch 8)", ylabel="seconds per forward call")
 axes[1].set(xlabel="hidden size (32 steps, batch 8)")
 axes[0].legend(fontsize="small")
