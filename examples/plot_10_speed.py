@@ -79,18 +79,23 @@ for row, (device, (_, timings)) in zip(axes, measured.items(), strict=True):
         ax.set(ylim=(0, None), ylabel="ms per call", title=f"{device}, {what}")
 plt.show()
 
+
 # %%
 # Why the loop can be slower
 # --------------------------
 # Each step of a loop is a separate trip through Python and PyTorch's
 # dispatcher, and its small matrix products can keep few cores (or few GPU
-# multiprocessors) busy. The fused call computes the input projection of
-# all steps in one product and runs the recurrence in one library call,
-# which its ``grad_fn`` names:
-for device in devices:
+# multiprocessors) busy. The fused call runs the whole recurrence in one
+# library call, which its ``grad_fn`` names, and that library can compute
+# the input projection of all steps in one product.
+def library_call(device):
     lstm = torch.nn.LSTM(64, 128).to(device)
     output, _ = lstm(torch.randn(50, 16, 64, device=device))
-    print(f"{device}: {type(output.grad_fn).__name__}")
+    return type(output.grad_fn).__name__
+
+
+for device in devices:
+    print(f"{device}: {library_call(device)}")
 
 # %%
 # That library can be switched off (oneDNN on the CPU, cuDNN on a GPU); the
@@ -101,7 +106,7 @@ for device, (options, _) in measured.items():
     library = torch.backends.cudnn if device.type == "cuda" else torch.backends.mkldnn
     was, library.enabled = library.enabled, False
     try:
-        print(f"{library.__name__.split('.')[-1]} off:")
+        print(f"{library.__name__.split('.')[-1]} off, grad_fn {library_call(device)}:")
         print(report(time_lstm(device, names=(FUSED, STEPWISE), **options)))
     finally:
         library.enabled = was
