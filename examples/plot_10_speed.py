@@ -13,78 +13,181 @@ where compiling works.
 
 The figures are what the machine that built this page measured, with its
 device, threads and sizes printed beside them: they are shown, never
-asserted. Each is the median of :class:`torch.utils.benchmark.Timer`'s
-blocks after a warm-up call, with CUDA synchronised around every block.
-The CPU sizes are kept small so that the page builds in seconds.
+asserted. :func:`lstm_demo.speed.time_lstm` warms each implementation up,
+then times them in rounds, each round starting with a different one, so
+that a change in the machine's load during the run touches them all alike.
+Each figure is the median of its rounds, printed with the interquartile
+range (IQR) and the number of rounds ``n``; a ratio to the fused call is
+the median of the rounds' own ratios. The CPU threads are pinned while
+timing. The CPU sizes are kept small so that the page builds in seconds.
 """
 
 # %%
 # Four ways, one run
 # ------------------
+# One CPU thread: with more, a parallel region waits for its slowest thread,
+# and a core busy with something else can make that one slow.
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 
 import lstm_demo
 from lstm_demo.devices import each_device
-from lstm_demo.speed import FUSED, STEPWISE, report, time_lstm
+from lstm_demo.speed import FUSED, STEPWISE, quartiles, ratios, report, time_lstm
 
+THREADS = 1
 devices = each_device()
+
+# %%
+# Ten rounds each on the CPU at batch 16, hidden 128 and 50 steps; the GPU
+# gets the larger default sizes (batch 32, hidden 256, 100 steps).
+sizes = {
+    "cpu": {"batch": 16, "hidden": 128, "seq_len": 50},
+    "cuda": {"batch": 32, "hidden": 256, "seq_len": 100},
+}
+measured = {}
 for device in devices:
+    options = {"threads": THREADS, "repeats": 10, **sizes.get(device.type, sizes["cpu"])}
     on_gpu = device.type == "cuda"
-    budget = 0.2 if on_gpu else 0.05
     try:  # torch.compile needs a working Triton and compiler; time it where it works
-        timings = time_lstm(device, min_run_time=budget, compiled=on_gpu)
+        timings = time_lstm(device, compiled=on_gpu, **options)
     except Exception as error:  # noqa: BLE001 - say why, then time the rest
-        print(f"torch.compile does not work here ({type(error).__name__}: {error}); timing without it")
-        timings = time_lstm(device, min_run_time=budget)
-    timings += time_lstm(device, backward=True, min_run_time=budget)
+        print(f"torch.compile does not work here ({type(error).__name__});")
+        print("timing without it")
+        timings = time_lstm(device, **options)
+    timings += time_lstm(device, backward=True, **options)
+    measured[device] = (options, timings)
     print(report(timings))
 
 # %%
-# Each call of the loop is a separate trip through Python and the
-# dispatcher, with small matrix products that keep few cores (or few GPU
-# multiprocessors) busy; the fused call computes the input projection of
-# all steps in one product and runs the recurrence in one kernel (cuDNN on a
-# GPU, oneDNN on the CPU). The loop's fixed cost per step matters most where
-# each step's arithmetic is cheapest (small hidden sizes, and GPUs), so the
-# gap is expected to be widest there; the figures below are what this
-# machine measured, not a promise.
+# Every measurement as a point, the median as a bar. The points spread as
+# single measurements do; a median of ten moves less (see how far two
+# halves of the run are apart, below).
+fig, axes = plt.subplots(
+    len(devices), 2, figsize=(9, 3.2 * len(devices)), layout="constrained", squeeze=False
+)
+for row, (device, (_, timings)) in zip(axes, measured.items(), strict=True):
+    for ax, backward in zip(row, (False, True), strict=True):
+        group = [t for t in timings if t.backward == backward]
+        for i, t in enumerate(group):
+            ax.plot([i] * t.n, [s * 1e3 for s in t.samples], "o", alpha=0.5)
+            ax.hlines(t.median * 1e3, i - 0.3, i + 0.3, color="black")
+        ax.set_xticks(range(len(group)), [t.name for t in group], rotation=15)
+        what = "forward + backward" if backward else "forward"
+        ax.set(ylim=(0, None), ylabel="ms per call", title=f"{device}, {what}")
+plt.show()
+
+
+# %%
+# Why the loop can be slower
+# --------------------------
+# Each step of a loop is a separate trip through Python and PyTorch's
+# dispatcher, and its small matrix products can keep few cores (or few GPU
+# multiprocessors) busy. The fused call runs the whole recurrence in one
+# library call, which its ``grad_fn`` names, and that library can compute
+# the input projection of all steps in one product.
+def library_call(device):
+    lstm = torch.nn.LSTM(64, 128).to(device)
+    output, _ = lstm(torch.randn(50, 16, 64, device=device))
+    return type(output.grad_fn).__name__
+
+
+for device in devices:
+    print(f"{device}: {library_call(device)}")
+
+# %%
+# That library can be switched off (oneDNN on the CPU, cuDNN on a GPU); the
+# same measurement of the fused call and the loop, without it, shows what
+# it is worth on this machine. The other reasons above are possibilities:
+# nothing here switches them off.
+for device, (options, _) in measured.items():
+    library = torch.backends.cudnn if device.type == "cuda" else torch.backends.mkldnn
+    was, library.enabled = library.enabled, False
+    try:
+        print(f"{library.__name__.split('.')[-1]} off, grad_fn {library_call(device)}:")
+        print(report(time_lstm(device, names=(FUSED, STEPWISE), **options)))
+    finally:
+        library.enabled = was
+
+# %%
+# How much two builds can differ
+# ------------------------------
+# A build measures its own rounds. Splitting the ten rounds above into
+# their first and second five gives two measurements of the same run, n = 5
+# each; this is how far their ratios to the fused call are apart.
+widest = 0.0
+for device, (_, timings) in measured.items():
+    print(f"{device}: ratio to the fused call, rounds 1-5, rounds 6-10, apart")
+    for backward in (False, True):
+        group = [t for t in timings if t.backward == backward]
+        first = ratios([replace(t, samples=t.samples[:5]) for t in group])
+        second = ratios([replace(t, samples=t.samples[5:]) for t in group])
+        for t in group[1:]:
+            apart = abs(first[t.name] / second[t.name] - 1)
+            widest = max(widest, apart)
+            what = "fwd+bwd" if backward else "fwd"
+            line = f"{first[t.name]:6.2f} {second[t.name]:6.2f} {apart:6.0%}"
+            print(f"  {t.name:<28} {what:<8} {line}")
+print(f"widest: {widest:.0%}")
+
+# %%
+# Two builds on the same quiet machine can be expected to differ about this
+# much. Other load, another number of threads, another machine or another
+# PyTorch build can move the times much further, and can even change which
+# loop is faster: the figures describe the machine and the run that built
+# this page.
 #
 # Scaling
 # -------
 # Time per call of the fused call and :func:`lstm_demo.run_stepwise`,
 # forward only, as the sequence grows (hidden size fixed) and as the hidden
-# size grows (length fixed).
-sizes = {
-    "cpu": {"seq": [16, 64, 256, 1024], "hidden": [64, 128, 256, 512, 1024]},
-    "cuda": {"seq": [16, 64, 256, 1024, 4096], "hidden": [64, 128, 256, 512, 1024, 2048]},
+# size grows (length fixed), five rounds per point. The loop's fixed cost
+# per step can matter most where each step's arithmetic is cheapest.
+grids = {
+    "cpu": {"seq_len": [16, 64, 256], "hidden": [64, 256, 512]},
+    "cuda": {"seq_len": [16, 64, 256, 1024, 4096], "hidden": [64, 256, 1024, 2048]},
 }
+base = {"batch": 8, "hidden": 64, "seq_len": 32}
+
+
+def forward_times(device, **size):
+    options = {**base, **size, "threads": THREADS, "repeats": 5}
+    return time_lstm(device, names=(FUSED, STEPWISE), **options)
+
+
+scaling = {
+    (device, axis): [forward_times(device, **{axis: value}) for value in values]
+    for device in devices
+    for axis, values in grids.get(device.type, grids["cpu"]).items()
+}
+
+# %%
+# Each median with its IQR, and the loop's ratio to the fused call:
+for (device, axis), points in scaling.items():
+    print(f"{device}, CPU threads: {THREADS}; batch 8, float32, forward")
+    print(f"  {axis:>7}  {'fused ms (IQR)':>17}  {'loop ms (IQR)':>17}    n  x fused")
+    for timings in points:
+        cells = "  ".join(f"{t.median * 1e3:8.2f} ({t.iqr * 1e3:6.2f})" for t in timings)
+        ratio = ratios(timings)[STEPWISE]
+        print(f"  {getattr(timings[0], axis):>7}  {cells}  {timings[0].n:3d}  {ratio:7.2f}")
+
+# %%
+# The plot shows the same medians, the IQR as error bars:
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
-for device in devices:
-    grid = sizes["cuda" if device.type == "cuda" else "cpu"]
-    budget = 0.1 if device.type == "cuda" else 0.02
-    by_seq = {n: [] for n in (FUSED, STEPWISE)}
-    for seq_len in grid["seq"]:
-        for t in time_lstm(
-            device, batch=8, hidden=64, seq_len=seq_len, names=(FUSED, STEPWISE), min_run_time=budget
-        ):
-            by_seq[t.name].append(t.seconds)
-    by_hidden = {n: [] for n in (FUSED, STEPWISE)}
-    for hidden in grid["hidden"]:
-        for t in time_lstm(
-            device, batch=8, hidden=hidden, seq_len=32, names=(FUSED, STEPWISE), min_run_time=budget
-        ):
-            by_hidden[t.name].append(t.seconds)
-    threads = f", {torch.get_num_threads()} CPU threads" if device.type == "cpu" else ""
-    print(f"{lstm_demo.devices.device_name(device)}{threads}, batch 8, float32, forward, ms per call")
-    print("  seq_len (hidden 64):  " + "  ".join(f"{s:>7}" for s in grid["seq"]))
-    for name, values in by_seq.items():
-        print(f"  {name:<20}  " + "  ".join(f"{v * 1e3:7.2f}" for v in values))
-        axes[0].loglog(grid["seq"], values, "o-", label=f"{name}, {device}")
-    print("  hidden (32 steps):    " + "  ".join(f"{h:>7}" for h in grid["hidden"]))
-    for name, values in by_hidden.items():
-        print(f"  {name:<20}  " + "  ".join(f"{v * 1e3:7.2f}" for v in values))
-        axes[1].loglog(grid["hidden"], values, "o-", label=f"{name}, {device}")
+for (device, axis), points in scaling.items():
+    ax = axes[0 if axis == "seq_len" else 1]
+    for i, name in enumerate((FUSED, STEPWISE)):
+        x = [getattr(timings[i], axis) for timings in points]
+        q1, median, q3 = np.array([quartiles(timings[i].samples) for timings in points]).T
+        yerr = [median - q1, q3 - median]
+        ax.errorbar(x, median, yerr=yerr, fmt="o-", capsize=3, label=f"{name}, {device}")
+for ax, axis in zip(axes, ("seq_len", "hidden"), strict=True):
+    ticks = sorted({v for d in devices for v in grids.get(d.type, grids["cpu"])[axis]})
+    ax.set(xscale="log", yscale="log")
+    ax.set_xticks(ticks, [str(value) for value in ticks])
+    ax.minorticks_off()
 axes[0].set(xlabel="sequence length (hidden 64, batch 8)", ylabel="seconds per forward call")
 axes[1].set(xlabel="hidden size (32 steps, batch 8)")
 axes[0].legend(fontsize="small")

@@ -1,18 +1,28 @@
-"""How fast each way of running an LSTM is: timed, never asserted.
+"""How fast each way of running an LSTM is: measured, never asserted.
 
-Timings use :class:`torch.utils.benchmark.Timer`, which synchronises CUDA
-around every measurement, after a warm-up call; each figure is the median of
-the timer's blocks, and ratios are taken between figures of the same run.
+Each implementation is warmed up, then timed in rounds: every round times
+each implementation once, starting with a different one each round, so that
+a machine getting busier or quieter during the run touches them all alike.
+One measurement is ``time.perf_counter`` around enough calls to last at
+least ``min_sample_time`` (one call for anything slower), with the garbage
+collector off and the GPU synchronised before and after, as
+:class:`torch.utils.benchmark.Timer` does. A figure is the median of the
+rounds, shown with its interquartile range (IQR) and the number of rounds;
+a ratio to the fused call is the median, over rounds, of the two times of
+the same round. The CPU threads are pinned for the whole measurement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from lstm_demo._random import cpu_random
 from lstm_demo.devices import device_name, resolve_device
@@ -25,10 +35,50 @@ CELL_LOOP = "nn.LSTMCell loop"
 SCRATCH = "scratch_lstm"
 COMPILED = "torch.compile(LSTMCell loop)"
 
+#: The fewest rounds a figure is the median of.
+MIN_REPEATS = 5
+
+
+def quartiles(samples: Sequence[float]) -> tuple[float, float, float]:
+    """The first quartile, the median and the third quartile of some samples.
+
+    Linear interpolation between the sorted samples (``numpy.percentile``'s
+    default, ``statistics.quantiles(method="inclusive")``).
+
+    Parameters
+    ----------
+    samples : sequence of float
+        At least one number.
+
+    Returns
+    -------
+    tuple of float
+        ``(q1, median, q3)``; the IQR is ``q3 - q1``.
+
+    Raises
+    ------
+    ValueError
+        If there are no samples.
+
+    Examples
+    --------
+    >>> from lstm_demo.speed import quartiles
+    >>> quartiles([5.0, 1.0, 4.0, 2.0, 3.0])
+    (2.0, 3.0, 4.0)
+    """
+    if len(samples) == 0:
+        msg = "Expected at least one sample, but got none instead."
+        raise ValueError(msg)
+    if len(samples) == 1:
+        only = float(samples[0])
+        return only, only, only
+    q1, median, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    return q1, median, q3
+
 
 @dataclass(frozen=True)
 class Timing:
-    """One implementation at one size on one device."""
+    """One implementation at one size on one device: every round's time."""
 
     name: str
     device: torch.device
@@ -37,12 +87,26 @@ class Timing:
     seq_len: int
     backward: bool
     """True when the time covers forward and backward."""
-    seconds: float
-    """Median time of one call."""
+    threads: int
+    """CPU threads, pinned while timing (``torch.set_num_threads``)."""
+    samples: tuple[float, ...]
+    """Seconds per call, one measurement per round, in round order."""
 
-    def __str__(self) -> str:
-        what = "fwd+bwd" if self.backward else "fwd"
-        return f"{self.name:<30} {what:<8} {self.seconds * 1e3:10.3f} ms"
+    @property
+    def n(self) -> int:
+        """How many measurements."""
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        """Median seconds per call."""
+        return quartiles(self.samples)[1]
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range of the seconds per call."""
+        q1, _, q3 = quartiles(self.samples)
+        return q3 - q1
 
 
 def _cell_loop(cell: nn.LSTMCell, x: torch.Tensor) -> torch.Tensor:
@@ -69,6 +133,55 @@ def _candidates(
     return found
 
 
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _clock(call: Callable[[], None], device: torch.device, number: int) -> float:
+    """Seconds per call of ``number`` calls in a row."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _synchronize(device)
+        start = time.perf_counter()
+        for _ in range(number):
+            call()
+        _synchronize(device)
+        return (time.perf_counter() - start) / number
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _rounds(
+    calls: dict[str, Callable[[], None]],
+    device: torch.device,
+    repeats: int,
+    min_sample_time: float,
+) -> dict[str, tuple[float, ...]]:
+    numbers = {}
+    for name, call in calls.items():
+        call()  # warm-up: allocations, oneDNN/cuDNN plans, compilation
+        numbers[name] = max(1, math.ceil(min_sample_time / _clock(call, device, 1)))
+    order = list(calls)
+    samples: dict[str, list[float]] = {name: [] for name in order}
+    for round_ in range(repeats):
+        start = round_ % len(order)
+        for name in order[start:] + order[:start]:
+            samples[name].append(_clock(calls[name], device, numbers[name]))
+    return {name: tuple(values) for name, values in samples.items()}
+
+
+def _check_positive_int(name: str, value: object, least: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        what = "a positive int" if least == 1 else f"an int of at least {least}"
+        msg = f"Expected {name} to be {what}, but got {value!r} instead."
+        raise ValueError(msg)
+
+
 def time_lstm(
     device: torch.device | str = "cpu",
     *,
@@ -79,7 +192,9 @@ def time_lstm(
     backward: bool = False,
     names: tuple[str, ...] | None = None,
     compiled: bool = False,
-    min_run_time: float = 0.2,
+    repeats: int = 10,
+    min_sample_time: float = 0.005,
+    threads: int | None = None,
 ) -> list[Timing]:
     """Time each implementation of one single-layer LSTM forward (and backward).
 
@@ -96,25 +211,34 @@ def time_lstm(
     compiled : bool
         Also time ``torch.compile`` of the ``nn.LSTMCell`` loop (its
         compilation happens in the warm-up, outside the timing).
-    min_run_time : float
-        Seconds each measurement runs for at least.
+    repeats : int
+        Rounds, so measurements of each implementation (at least 5).
+    min_sample_time : float
+        Seconds one measurement lasts at least: faster calls are repeated
+        within it and their mean is the measurement.
+    threads : int, optional
+        CPU threads to pin while timing (default: the current
+        ``torch.get_num_threads()``); restored afterwards.
 
     Returns
     -------
     list of Timing
-        In the order of ``names``.
+        In the order of ``names``, each with ``repeats`` samples.
 
     Raises
     ------
     ValueError
-        If a size is not positive or a name is unknown.
+        If a size, ``repeats`` or ``threads`` is not an int in range,
+        ``min_sample_time`` is not a positive number, a name is unknown or
+        the device is not one of this machine's.
 
     Examples
     --------
     >>> from lstm_demo.speed import time_lstm
-    >>> timings = time_lstm(batch=2, hidden=8, seq_len=4, min_run_time=0.01)
-    >>> [t.name for t in timings]
-    ['nn.LSTM (fused)', 'run_stepwise', 'nn.LSTMCell loop', 'scratch_lstm']
+    >>> timings = time_lstm(batch=2, hidden=8, seq_len=4, min_sample_time=1e-4)
+    >>> [(t.name, t.n) for t in timings]  # doctest: +NORMALIZE_WHITESPACE
+    [('nn.LSTM (fused)', 10), ('run_stepwise', 10),
+     ('nn.LSTMCell loop', 10), ('scratch_lstm', 10)]
     """
     for name, size in (
         ("batch", batch),
@@ -122,21 +246,31 @@ def time_lstm(
         ("hidden", hidden),
         ("seq_len", seq_len),
     ):
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            msg = f"Expected {name} to be a positive int, but got {size!r} instead."
-            raise ValueError(msg)
+        _check_positive_int(name, size)
+    _check_positive_int("repeats", repeats, MIN_REPEATS)
+    if threads is not None:
+        _check_positive_int("threads", threads)
+    if (
+        isinstance(min_sample_time, bool)
+        or not isinstance(min_sample_time, (int, float))
+        or not min_sample_time > 0
+    ):
+        msg = f"Expected min_sample_time to be a positive number of seconds, but got {min_sample_time!r} instead."
+        raise ValueError(msg)
+    known = (FUSED, STEPWISE, CELL_LOOP, SCRATCH, COMPILED)
+    names = tuple(n for n in known if n != COMPILED or compiled) if names is None else names
+    unknown = [n for n in names if n not in known or (n == COMPILED and not compiled)]
+    if unknown:
+        available = [n for n in known if n != COMPILED or compiled]
+        msg = f"Expected implementation names from {available}, but got {unknown} instead."
+        raise ValueError(msg)
     device = resolve_device(device)
     with cpu_random(0):
         lstm = nn.LSTM(input_size, hidden).to(device)
         cell = nn.LSTMCell(input_size, hidden).to(device)
         x = torch.randn(seq_len, batch, input_size).to(device)
     candidates = _candidates(lstm, cell, compiled)
-    names = tuple(n for n in candidates if n != COMPILED or compiled) if names is None else names
-    unknown = [n for n in names if n not in candidates]
-    if unknown:
-        msg = f"Expected implementation names from {list(candidates)}, but got {unknown} instead."
-        raise ValueError(msg)
-    timings = []
+    calls = {}
     for name in names:
         forward = candidates[name]
 
@@ -146,32 +280,98 @@ def time_lstm(
             else:
                 with torch.no_grad():
                     forward(x)
-            if device.type == "mps":  # torch.utils.benchmark synchronises CUDA only
-                torch.mps.synchronize()
 
-        call()  # warm-up: allocations, cuDNN plans, compilation
-        timer = benchmark.Timer(stmt="call()", globals={"call": call})
-        measurement = timer.blocked_autorange(min_run_time=min_run_time)
-        timings.append(Timing(name, device, batch, hidden, seq_len, backward, measurement.median))
-    return timings
+        calls[name] = call
+    before = torch.get_num_threads()
+    pinned = before if threads is None else threads
+    torch.set_num_threads(pinned)
+    try:
+        samples = _rounds(calls, device, repeats, float(min_sample_time))
+    finally:
+        torch.set_num_threads(before)
+    return [Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name]) for name in names]
 
 
 def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
-    """Each timing divided by the baseline's, from the same list (the same run)."""
-    base = next(t.seconds for t in timings if t.name == baseline)
-    return {t.name: t.seconds / base for t in timings}
+    """Each implementation's time over the baseline's, the median over rounds.
+
+    Round ``i`` of every timing was measured in the same round of the same
+    run, so each round gives one ratio; the median of those is less moved
+    by the machine's load changing during the run than a ratio of medians.
+
+    Parameters
+    ----------
+    timings : list of Timing
+        From one :func:`time_lstm` call (the same rounds).
+    baseline : str
+        The implementation the others are divided by.
+
+    Returns
+    -------
+    dict
+        Name to ratio (the baseline's is 1.0).
+
+    Raises
+    ------
+    ValueError
+        If the baseline is missing or the timings have different numbers of
+        rounds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, ratios
+    >>> cpu = torch.device("cpu")
+    >>> fused = Timing(FUSED, cpu, 2, 4, 3, False, 1, (1.0, 2.0, 1.0))
+    >>> loop = Timing(STEPWISE, cpu, 2, 4, 3, False, 1, (3.0, 4.0, 2.0))
+    >>> ratios([fused, loop])
+    {'nn.LSTM (fused)': 1.0, 'run_stepwise': 2.0}
+    """
+    base = next((t for t in timings if t.name == baseline), None)
+    if base is None:
+        msg = f"Expected a timing of {baseline!r}, but got only {[t.name for t in timings]} instead."
+        raise ValueError(msg)
+    rounds = {t.n for t in timings}
+    if len(rounds) != 1:
+        msg = f"Expected timings of the same rounds, but got {sorted(rounds)} rounds instead."
+        raise ValueError(msg)
+    return {
+        t.name: quartiles([a / b for a, b in zip(t.samples, base.samples, strict=True)])[1] for t in timings
+    }
 
 
 def report(timings: list[Timing]) -> str:
-    """The timings with their ratio to the fused call, and what they were measured on."""
+    """The timings, with IQR, n and ratio to the fused call, and what they ran on.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, report
+    >>> cpu = torch.device("cpu")
+    >>> fused = Timing(FUSED, cpu, 2, 4, 3, False, 1, (1e-3, 2e-3, 1e-3))
+    >>> loop = Timing(STEPWISE, cpu, 2, 4, 3, False, 1, (3e-3, 4e-3, 2e-3))
+    >>> print(report([fused, loop]))
+    cpu, 1 CPU thread
+    batch 2, hidden 4, 3 steps, float32
+      forward                       median ms    IQR ms   n  x fused
+      nn.LSTM (fused)                   1.000     0.500   3     1.00
+      run_stepwise                      3.000     1.000   3     2.00
+    """
     first = timings[0]
-    threads = f", {torch.get_num_threads()} CPU threads" if first.device.type == "cpu" else ""
-    sizes = f"batch {first.batch}, hidden {first.hidden}, {first.seq_len} steps, float32"
-    lines = [f"{device_name(first.device)}{threads}; {sizes}"]
+    threads = f", {first.threads} CPU thread{'s' if first.threads != 1 else ''}"
+    lines = [
+        f"{device_name(first.device)}{threads}",
+        f"batch {first.batch}, hidden {first.hidden}, {first.seq_len} steps, float32",
+    ]
     for backward in (False, True):
         group = [t for t in timings if t.backward == backward]
         if not group:
             continue
         relative = ratios(group)
-        lines += [f"  {t}   x{relative[t.name]:6.2f} the fused call" for t in group]
+        what = "forward + backward" if backward else "forward"
+        lines.append(f"  {what:<28}  median ms    IQR ms   n  x fused")
+        lines += [
+            f"  {t.name:<28} {t.median * 1e3:10.3f} {t.iqr * 1e3:9.3f} {t.n:3d} {relative[t.name]:8.2f}"
+            for t in group
+        ]
     return "\n".join(lines)

@@ -1,27 +1,160 @@
-"""lstm_demo.speed: what is timed, and the report; the figures themselves are never asserted."""
+"""lstm_demo.speed and benchmarks/speed.py: what is timed, the statistics, the report; never the figures."""
 
 from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from lstm_demo.speed import CELL_LOOP, FUSED, SCRATCH, STEPWISE, Timing, ratios, report, time_lstm
+from lstm_demo import speed
+from lstm_demo.speed import (
+    CELL_LOOP,
+    COMPILED,
+    FUSED,
+    SCRATCH,
+    STEPWISE,
+    Timing,
+    quartiles,
+    ratios,
+    report,
+    time_lstm,
+)
 
 CPU = torch.device("cpu")
-TINY = {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3, "min_run_time": 0.001}
+TINY = {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3, "repeats": 5, "min_sample_time": 1e-4}
+TINY_ARGS = ["--batch", "2", "--input-size", "3", "--hidden", "4", "--seq-len", "3", "--repeats", "5"]
+TINY_ARGS += ["--min-sample-time", "0.0001", "--device", "cpu", "--no-pages"]
 
 
-def test_every_implementation_is_timed_in_order():
+def _timing(name: str, samples: tuple[float, ...], backward: bool = False) -> Timing:
+    return Timing(name, CPU, 2, 4, 3, backward, 1, samples)
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+    spec = importlib.util.spec_from_file_location("speed_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The statistics, on numbers worked out by hand.
+
+
+@pytest.mark.parametrize(
+    ("samples", "expected"),
+    [
+        ([5.0, 1.0, 4.0, 2.0, 3.0], (2.0, 3.0, 4.0)),
+        # positions 1.25, 2.5, 3.75 of the sorted samples: 2 + 0.25 * 2, (4 + 8) / 2, 8 + 0.75 * 8
+        ([32.0, 1.0, 16.0, 2.0, 8.0, 4.0], (2.5, 6.0, 14.0)),
+        ([7.0], (7.0, 7.0, 7.0)),
+        ([3.0, 1.0], (1.5, 2.0, 2.5)),
+    ],
+)
+def test_quartiles(samples, expected):
+    assert quartiles(samples) == pytest.approx(expected, rel=1e-12)
+
+
+def test_quartiles_of_nothing():
+    with pytest.raises(ValueError, match=r"^Expected at least one sample, but got none instead\.$"):
+        quartiles([])
+
+
+def test_timing_median_iqr_n():
+    timing = _timing(FUSED, (0.010, 0.002, 0.004, 0.008, 0.006, 0.100))
+    assert timing.n == 6
+    # sorted 2, 4, 6, 8, 10, 100 ms: q1 at position 1.25 = 4.5, median 7, q3 at 3.75 = 9.5
+    assert timing.median == pytest.approx(0.007, rel=1e-12)
+    assert timing.iqr == pytest.approx(0.005, rel=1e-12)
+
+
+def test_ratios_pair_the_rounds():
+    fused = _timing(FUSED, (1.0, 2.0, 1.0, 4.0, 1.0))
+    loop = _timing(STEPWISE, (3.0, 4.0, 2.0, 20.0, 3.0))
+    # per round 3, 2, 2, 5, 3: the median is 3
+    assert ratios([fused, loop]) == {FUSED: 1.0, STEPWISE: 3.0}
+    # the machine slows down in rounds 2, 4 and 5 while the loop runs: per round 1, 2, 1, 2, 8,
+    # median 2, where the ratio of the medians (8 / 1) would say 8
+    fused = _timing(FUSED, (1.0, 4.0, 1.0, 4.0, 1.0))
+    loop = _timing(STEPWISE, (1.0, 8.0, 1.0, 8.0, 8.0))
+    assert ratios([fused, loop]) == {FUSED: 1.0, STEPWISE: 2.0}
+
+
+def test_ratios_need_the_baseline_and_the_same_rounds():
+    with pytest.raises(ValueError, match=r"^Expected a timing of 'nn.LSTM \(fused\)', but got only"):
+        ratios([_timing(STEPWISE, (1.0,) * 5)])
+    with pytest.raises(ValueError, match=r"^Expected timings of the same rounds, but got \[5, 6\] rounds"):
+        ratios([_timing(FUSED, (1.0,) * 5), _timing(STEPWISE, (1.0,) * 6)])
+
+
+def test_report_lines():
+    timings = [
+        _timing(FUSED, (0.002, 0.002, 0.003, 0.002, 0.001)),
+        _timing(STEPWISE, (0.005, 0.004, 0.006, 0.005, 0.005)),
+        _timing(FUSED, (0.004,) * 5, backward=True),
+        _timing(STEPWISE, (0.006,) * 5, backward=True),
+    ]
+    lines = report(timings).splitlines()
+    assert lines[:2] == ["cpu, 1 CPU thread", "batch 2, hidden 4, 3 steps, float32"]
+    assert lines[2].split() == ["forward", "median", "ms", "IQR", "ms", "n", "x", "fused"]
+    # STEPWISE forward: median 5 ms, IQR 5 - 5 = 0, per round 2.5, 2, 2, 2.5, 5 -> 2.5
+    assert lines[4].split() == [STEPWISE, "5.000", "0.000", "5", "2.50"]
+    assert lines[3].split()[-4:] == ["2.000", "0.000", "5", "1.00"]
+    assert lines[5].split()[:3] == ["forward", "+", "backward"]
+    assert lines[7].split() == [STEPWISE, "6.000", "0.000", "5", "1.50"]
+    assert max(len(line) for line in lines) < 79
+
+
+# What is timed.
+
+
+def test_every_implementation_is_timed_in_order_with_every_round():
     timings = time_lstm(**TINY)
     assert [t.name for t in timings] == [FUSED, STEPWISE, CELL_LOOP, SCRATCH]
     for t in timings:
         assert (t.device, t.batch, t.hidden, t.seq_len, t.backward) == (CPU, 2, 4, 3, False)
-        assert t.seconds > 0
+        assert t.n == 5
+        assert len(t.samples) == 5
+        assert all(s > 0 for s in t.samples)
 
 
-def test_backward_and_a_chosen_subset():
-    timings = time_lstm(backward=True, names=(STEPWISE, FUSED), **TINY)
+def test_backward_a_chosen_subset_and_the_default_rounds():
+    options = {k: v for k, v in TINY.items() if k != "repeats"}
+    timings = time_lstm(backward=True, names=(STEPWISE, FUSED), **options)
     assert [(t.name, t.backward) for t in timings] == [(STEPWISE, True), (FUSED, True)]
+    assert [t.n for t in timings] == [10, 10]
+
+
+def test_rounds_rotate_the_order():
+    log = []
+    calls = {name: (lambda name=name: log.append(name)) for name in "abc"}
+    samples = speed._rounds(calls, CPU, 5, 1e-12)
+    assert {name: len(values) for name, values in samples.items()} == {"a": 5, "b": 5, "c": 5}
+    # a warm-up and a calibration call each, then rounds each starting one further on
+    assert log[:6] == ["a", "a", "b", "b", "c", "c"]
+    assert "".join(log[6:]) == "abc" + "bca" + "cab" + "abc" + "bca"
+
+
+def test_threads_are_pinned_while_timing_and_restored(monkeypatch):
+    seen = []
+    rounds = speed._rounds
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return rounds(*args)
+
+    monkeypatch.setattr(speed, "_rounds", spy)
+    before = torch.get_num_threads()
+    pinned = 1 if before != 1 else 2
+    timings = time_lstm(names=(FUSED,), threads=pinned, **TINY)
+    assert seen == [pinned]
+    assert timings[0].threads == pinned
+    assert torch.get_num_threads() == before
+    assert time_lstm(names=(FUSED,), **TINY)[0].threads == before
 
 
 def test_timing_leaves_the_random_stream_alone():
@@ -32,18 +165,7 @@ def test_timing_leaves_the_random_stream_alone():
     assert torch.equal(torch.rand(2), expected)
 
 
-def test_ratios_and_report_use_the_same_run():
-    timings = [
-        Timing(FUSED, CPU, 2, 4, 3, False, 0.002),
-        Timing(STEPWISE, CPU, 2, 4, 3, False, 0.005),
-        Timing(FUSED, CPU, 2, 4, 3, True, 0.004),
-        Timing(STEPWISE, CPU, 2, 4, 3, True, 0.006),
-    ]
-    assert ratios(timings[:2]) == {FUSED: 1.0, STEPWISE: 2.5}
-    lines = report(timings).splitlines()
-    assert lines[0] == f"cpu, {torch.get_num_threads()} CPU threads; batch 2, hidden 4, 3 steps, float32"
-    assert lines[2] == f"  {STEPWISE:<30} {'fwd':<8} {5.0:10.3f} ms   x  2.50 the fused call"
-    assert lines[4] == f"  {STEPWISE:<30} {'fwd+bwd':<8} {6.0:10.3f} ms   x  1.50 the fused call"
+# Bad input.
 
 
 @pytest.mark.parametrize("size", ["batch", "input_size", "hidden", "seq_len"])
@@ -55,6 +177,31 @@ def test_sizes_must_be_positive_ints(size, bad):
         time_lstm(**{**TINY, size: bad})
 
 
+@pytest.mark.parametrize("bad", [4, 0, 5.0, True])
+def test_at_least_five_rounds(bad):
+    with pytest.raises(
+        ValueError, match=rf"^Expected repeats to be an int of at least 5, but got {bad!r} instead\.$"
+    ):
+        time_lstm(**{**TINY, "repeats": bad})
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5])
+def test_threads_must_be_a_positive_int(bad):
+    with pytest.raises(
+        ValueError, match=rf"^Expected threads to be a positive int, but got {bad!r} instead\.$"
+    ):
+        time_lstm(threads=bad, **TINY)
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, "0.1", True, float("nan")])
+def test_min_sample_time_must_be_positive(bad):
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected min_sample_time to be a positive number of seconds, but got .* instead\.$",
+    ):
+        time_lstm(**{**TINY, "min_sample_time": bad})
+
+
 def test_unknown_implementation():
     with pytest.raises(
         ValueError, match=r"^Expected implementation names from .*, but got \['fast'\] instead\.$"
@@ -62,6 +209,62 @@ def test_unknown_implementation():
         time_lstm(names=("fast",), **TINY)
 
 
+def test_compiled_is_named_only_when_compiled():
+    with pytest.raises(ValueError, match=r"but got \['torch.compile\(LSTMCell loop\)'\] instead\.$"):
+        time_lstm(names=(COMPILED,), **TINY)
+
+
 def test_a_device_this_machine_lacks():
     with pytest.raises(ValueError, match=r"^Expected one of this machine's devices"):
         time_lstm("cuda:7", **TINY)
+
+
+# benchmarks/speed.py
+
+
+def test_benchmark_json_schema(benchmark, capsys):
+    benchmark.main(["--json", *TINY_ARGS])
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) == {"threads", "sizes", "repeats", "results"}
+    assert document["threads"] == 1
+    assert document["sizes"] == {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3}
+    results = document["results"]
+    keys = {"device", "name", "backward", "median_ms", "iqr_ms", "n", "ratio"}
+    assert all(set(r) == keys for r in results)
+    # no torch.compile on the CPU unless asked
+    names = [FUSED, STEPWISE, CELL_LOOP, SCRATCH]
+    assert [(r["device"], r["name"], r["backward"]) for r in results] == [
+        ("cpu", name, backward) for backward in (False, True) for name in names
+    ]
+    for r in results:
+        assert r["n"] == 5
+        assert r["median_ms"] > 0
+        assert r["iqr_ms"] >= 0
+        assert r["ratio"] > 0
+    assert [r["ratio"] for r in results if r["name"] == FUSED] == [1.0, 1.0]
+
+
+def test_benchmark_tables(benchmark, capsys):
+    benchmark.main([*TINY_ARGS, "--repeats", "6"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["cpu, 1 CPU thread", "batch 2, hidden 4, 3 steps, float32"]
+    assert lines[3].split()[:2] == ["nn.LSTM", "(fused)"]
+    assert lines[3].split()[-2:] == ["6", "1.00"]
+    assert len(lines) == 12
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--repeats", "3"], "Expected repeats to be an int of at least 5, but got 3 instead."),
+        (["--batch", "0"], "argument --batch: expected a positive int, but got '0' instead"),
+        (["--threads", "-1"], "argument --threads: expected a positive int, but got '-1' instead"),
+        (["--min-sample-time", "0"], "Expected min_sample_time to be a positive number of seconds"),
+        (["--device", "cuda:7"], "Expected one of this machine's devices"),
+    ],
+)
+def test_benchmark_bad_arguments(benchmark, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.main([*argv, "--no-pages", "--json"])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
