@@ -99,8 +99,10 @@ assert control.residuals[1, 0] > post.PRINTED_TOLERANCE
 # residual above ``5e-5``.
 up, down = post.experiment_1_detection()
 smallest = torch.minimum(up, down)
-print(f"smallest detected change, over the 30 outputs: {float(smallest.min()):.2g}"
-      f" (median {float(smallest.median()):.2g}, largest {float(smallest.max()):.2g})")
+print(
+    f"smallest detected change, over the 30 outputs: {float(smallest.min()):.2g}"
+    f" (median {float(smallest.median()):.2g}, largest {float(smallest.max()):.2g})"
+)
 print(f"out[0, 1, 2]: +{float(up[0, 1, 2]):.2g} or -{float(down[0, 1, 2]):.2g}")
 
 # %%
@@ -125,8 +127,10 @@ for factor in (0.95, 1.05):
 # moves the outputs computed from the recovered input by about as much as
 # the printed outputs' own rounding:
 budget = post.rounding_budget(
-    lstm64, recovery.input,
-    parameters=["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"], include_input=False,
+    lstm64,
+    recovery.input,
+    parameters=["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"],
+    include_input=False,
 )
 print(budget)
 
@@ -200,7 +204,7 @@ searches = [
 ]
 for label, seeds, draws, dtype in searches:
     found = post.search_seeds(printed_params, seeds, draws, dtype=dtype)
-    print(f"{label:<14} first {draws:>9,} draws, {str(dtype):<13}: {len(found)} matches")
+    print(f"{label:<14} first {draws:>9,} draws, {dtype!s:<13}: {len(found)} matches")
     assert found == []
 
 # %%

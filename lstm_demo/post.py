@@ -40,7 +40,7 @@ from lstm_demo._random import cpu_random
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import precision_flags
-from lstm_demo.recover import InputRecovery, recover_inputs
+from lstm_demo.recover import InputRecovery, _cell_params, _step, recover_inputs
 from lstm_demo.stepwise import run_stepwise
 
 #: Half of the last printed decimal. A value printed to 4 decimals lies
@@ -755,7 +755,6 @@ def experiment_2_draws(*, inputs_first: bool = False) -> list[Draws]:
     return draws
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Experiment 1: looking for its seed, and how much the printed digits allow
 # --------------------------------------------------------------------------------------------------
@@ -798,9 +797,12 @@ def search_seeds(
         raise ValueError(msg)
     lowest = round(low * 1e4)
     size = round(high * 1e4) - lowest + 1
-    windows = torch.cat(
-        [(t.detach().double().flatten() * 1e4).round().long().unfold(0, window, 1) for t in printed]
-    ) - lowest
+    windows = (
+        torch.cat(
+            [(t.detach().double().flatten() * 1e4).round().long().unfold(0, window, 1) for t in printed]
+        )
+        - lowest
+    )
     wanted = {tuple(w) for w in windows.tolist()}
     # A cheap filter first: is each value of the window among those printed at its place?
     allowed = torch.zeros(window, size + 1, dtype=torch.bool)
@@ -824,7 +826,6 @@ def search_seeds(
             if tuple(q[row, at : at + window].tolist()) in wanted:
                 matches.append((block[row], at))
     return matches
-
 
 
 @dataclass(frozen=True)
@@ -878,10 +879,18 @@ def rounding_budget(
     >>> tuple(budget.random.shape), budget.worst_case > float(budget.random.max())
     ((20,), True)
     """
-    lstm = copy.deepcopy(lstm).double()
-    x = x.detach().double()
     names = list(parameters)
     own = dict(lstm.named_parameters())
+    unknown = [name for name in names if name not in own]
+    if unknown or not names:
+        msg = f"Expected names of lstm's parameters ({', '.join(own)}), but got {names} instead."
+        raise ValueError(msg)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        msg = f"Expected trials to be a positive int, but got {trials!r} instead."
+        raise ValueError(msg)
+    lstm = copy.deepcopy(lstm).double()
+    own = dict(lstm.named_parameters())
+    x = x.detach().double()
     base = [own[name].detach().clone() for name in names]
 
     def outputs(*values: torch.Tensor) -> torch.Tensor:
@@ -902,7 +911,9 @@ def rounding_budget(
     jacobian = torch.autograd.functional.jacobian(outputs, values)
     sensitivity = sum(j.abs().flatten(start_dim=reference.dim()).sum(dim=-1) for j in jacobian)
     what = ", ".join(names) + (" and the input" if include_input else "")
-    return RoundingBudget(what, torch.tensor(moves, dtype=torch.float64), float(sensitivity.max()) * PRINTED_TOLERANCE)
+    return RoundingBudget(
+        what, torch.tensor(moves, dtype=torch.float64), float(sensitivity.max()) * PRINTED_TOLERANCE
+    )
 
 
 def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
@@ -925,8 +936,6 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
         shaped like the printed ``out``: ``(batch=2, seq_len=3, 5)``, float64
         (``inf`` where none would be).
     """
-    from lstm_demo.recover import _cell_params, _step
-
     lstm = experiment_1_lstm(dtype=torch.float64)
     params = _cell_params(lstm)
     printed = experiment_1_outputs()
@@ -938,7 +947,7 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
     for t in range(steps):
         for b in range(batch):
 
-            def h_of(xb: torch.Tensor, b: int = b) -> torch.Tensor:
+            def h_of(xb: torch.Tensor, b: int = b, h: torch.Tensor = h, c: torch.Tensor = c) -> torch.Tensor:
                 return _step(xb, h[b], c[b], params)[0]
 
             jac = torch.autograd.functional.jacobian(h_of, x[b, t])  # (hidden, input)
@@ -949,7 +958,10 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
                 slope = -sign * projector
                 with torch.no_grad():
                     crossings = torch.stack(
-                        [(PRINTED_TOLERANCE - residual[:, None]) / slope, (-PRINTED_TOLERANCE - residual[:, None]) / slope]
+                        [
+                            (PRINTED_TOLERANCE - residual[:, None]) / slope,
+                            (-PRINTED_TOLERANCE - residual[:, None]) / slope,
+                        ]
                     )
                 crossings = torch.where(crossings > 0, crossings, math.inf)
                 found[b, t] = crossings.amin(dim=(0, 1))
