@@ -536,9 +536,11 @@ def reproduce_experiment_2(
 
     Runs :func:`experiment_2_lstm` (with ``bias``) on the printed inputs on
     ``device``, the way the post's method 1 did (the two-layer module, one
-    input per call) and its method 2 did (two single-layer LSTMs, from
-    :func:`~lstm_demo.split_layers`, one after the other). On a GPU, cuDNN's
-    TF32 is switched off for the run, as in :func:`reproduce_experiment_1`.
+    input per call), and as two single-layer LSTMs from
+    :func:`~lstm_demo.split_layers`, one after the other, each fed the whole
+    sequence by :func:`~lstm_demo.run_stacked` (the post's method 2 stepped
+    both layers one input at a time). On a GPU, cuDNN's TF32 is switched off
+    for the run, as in :func:`reproduce_experiment_1`.
 
     Examples
     --------
