@@ -28,6 +28,7 @@ TF32 off, since the post computed in full float32.
 # and, since biases are not printed, something to the biases (zeros, as the
 # outputs below confirm). In the order the random stream requires, that is:
 import io
+import textwrap
 
 import matplotlib.pyplot as plt
 import torch
@@ -68,14 +69,21 @@ assert same_inputs
 # in scientific notation with 5 significant digits). Below, each block as the
 # saved page shows it, then the same block printed by this run. The saved page lost torch's alignment spaces and
 # indentation, so the two are compared character for character with every run
-# of whitespace counted as one space (``lstm_demo.post.same_text``).
+# of whitespace counted as one space (``lstm_demo.post.same_text``); long
+# lines are folded here for reading.
 printout = post.experiment_2_printout(lstm, torch.stack(inputs))
+
+
+def fold(text):  # long lines folded at spaces, for reading only
+    return "\n".join(textwrap.fill(line, 78, break_on_hyphens=False) for line in text.splitlines())
+
+
 for name, ours in printout.items():
     block = post.EXPERIMENT_2[name]
     print("--- the post printed:")
-    print(block.text)
+    print(fold(block.text))
     print("--- this run:")
-    print(ours)
+    print(fold(ours))
     print("same text, whitespace aside:", post.same_text(ours, block.text))
     assert post.same_text(ours, block.text)
 
@@ -199,19 +207,27 @@ for d in draws:
 # survive into the experiment (the inputs and the Xavier weights; the
 # construction's draws are all overwritten).
 colors = {"nn.LSTM": "tab:gray", "inputs": "tab:orange", "xavier": "tab:blue"}
-fig, ax = plt.subplots(figsize=(8, 2.6), layout="constrained")
-for d in draws:
-    if d.count:
-        kind = next(k for k in colors if d.stage.startswith(k))
-        ax.barh(0, d.count, left=d.start, color=colors[kind], edgecolor="white")
-        if kind == "xavier":
-            ax.barh(0, 16, left=d.start + 36, color="tab:cyan", edgecolor="white")
-for label, color in [*colors.items(), ("xavier tail, drawn again", "tab:cyan")]:
+fig, ax = plt.subplots(figsize=(8, 3), layout="constrained")
+for d in (d for d in draws if d.count):
+    kind = next(k for k in colors if d.stage.startswith(k))
+    ax.barh(0, d.count, left=d.start, color=colors[kind], edgecolor="white")
+    if kind == "xavier":  # the last 16 values, drawn again
+        ax.barh(0, 16, left=d.start + 36, color="tab:cyan", edgecolor="white")
+        name = d.stage[len("xavier_normal_(") : -1].replace("_", "_\n", 1)
+        ax.text(d.start + d.count / 2, 0, name, ha="center", va="center", color="white", fontsize=8)
+    elif kind == "nn.LSTM":
+        ax.text(d.count / 2, 0, f"nn.LSTM(...): {d.count} draws,\nall overwritten", ha="center", va="center")
+for label, color in [
+    ("construction", "tab:gray"),
+    ("inputs (randn)", "tab:orange"),
+    ("xavier_normal_", "tab:blue"),
+    ("xavier tail, drawn again", "tab:cyan"),
+]:
     ax.barh(0, 0, color=color, label=label)
-ax.set(yticks=[], xlabel="position in the random stream after torch.manual_seed(1) (draws)")
-ax.set_xlim(0, draws[-1].stop)
-ax.set_title("Where experiment 2's random draws went")
-ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncol=4, fontsize="small")
+ax.set(
+    yticks=[], xlim=(0, draws[-1].stop), xlabel="position in the stream after torch.manual_seed(1) (draws)"
+)
+fig.legend(loc="outside upper center", ncol=4, fontsize="small")
 plt.show()
 
 # %%

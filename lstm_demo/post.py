@@ -18,8 +18,8 @@ biases. The post printed method 2's weights (the same values) and outputs
 (the same values) again; those repeats are not kept.
 
 Experiment 2 also replays from its seed alone
-(:func:`replay_experiment_2`): today's PyTorch draws the same weights and
-inputs from ``torch.manual_seed(1)``, and :func:`experiment_2_draws` measures
+(``replay_experiment_2()``): today's PyTorch draws the same weights and
+inputs from ``torch.manual_seed(1)``, and ``experiment_2_draws()`` measures
 which draws of the random stream went where.
 """
 
@@ -371,7 +371,7 @@ def experiment_2_lstm(
     ``U(-1/sqrt(3), 1/sqrt(3))``, drawn after ``torch.manual_seed(seed)``.
     With ``seed=1`` these are the biases the post's module was built with
     (the first draws after its ``torch.manual_seed(1)``, see
-    :func:`replay_experiment_2`), before the post set new parameters.
+    ``replay_experiment_2()``), before the post set new parameters.
 
     Raises
     ------
@@ -682,7 +682,7 @@ def same_text(ours: str, printed: str) -> bool:
     """Whether two printouts are the same character for character, whitespace aside.
 
     Every run of spaces, tabs and newlines counts as one space: the saved
-    page lost torch's alignment spaces and indentation, and nothing else.
+    page lost torch's alignment spaces and indentation.
 
     Examples
     --------
@@ -728,7 +728,7 @@ def _stream_position(reference: torch.Tensor, probe: int = 64) -> int:
 
 
 def experiment_2_draws(*, inputs_first: bool = False) -> list[Draws]:
-    """Which draws of the random stream each call of :func:`replay_experiment_2` took.
+    """Which draws of the random stream each call of ``replay_experiment_2()`` took.
 
     A draw is one float32 ``torch.rand`` value of the CPU generator. The
     count is measured, not derived: after each call the generator's next
