@@ -1,13 +1,14 @@
-"""The numbers the post printed, kept as data.
+"""The numbers the post printed, kept as data, and its second experiment replayed.
 
-The blog post this project grew from printed its parameters, inputs and
-outputs but not all of its code. Each :class:`Printed` block below is its
-printed output exactly as the saved page shows it (``original-post.txt`` in
-the project's seed; ``lines`` gives where), except for the saved page's
-line-number gutter, which ran into three lines ("85RNN(", "68weight",
-"94inputs") and is removed there. :attr:`Printed.values` parses the tensors
-out of the text, so the numbers used are the numbers printed, to the 4
-decimals printed.
+The blog post this project grew from, 关于Pytorch中LSTM前向传播的一个验证
+("A verification of LSTM forward propagation in PyTorch"), printed its
+parameters, inputs and outputs but not all of its code. Each :class:`Printed`
+block below is its printed output exactly as the saved page shows it
+(``original-post.txt`` in the project's seed; ``lines`` gives where), except
+for the saved page's line-number gutter, which ran into three lines ("85RNN(",
+"68weight", "94inputs") and is removed there. :attr:`Printed.values` parses
+the tensors out of the text, so the numbers used are the numbers printed, to
+the digits printed.
 
 Experiment 1 (the post's section 2) printed every parameter of
 ``nn.LSTM(4, 5, batch_first=True)`` and its outputs, but not its input.
@@ -15,13 +16,21 @@ Experiment 2 (section 3) printed the four weight matrices of
 ``nn.LSTM(3, 3, num_layers=2)``, its five inputs and outputs, but not its
 biases. The post printed method 2's weights (the same values) and outputs
 (the same values) again; those repeats are not kept.
+
+Experiment 2 also replays from its seed alone
+(``replay_experiment_2()``): today's PyTorch draws the same weights and
+inputs from ``torch.manual_seed(1)``, and ``experiment_2_draws()`` measures
+which draws of the random stream went where.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import functools
+import io
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -31,7 +40,7 @@ from lstm_demo._random import cpu_random
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import precision_flags
-from lstm_demo.recover import InputRecovery, recover_inputs
+from lstm_demo.recover import InputRecovery, _cell_params, _step, recover_inputs
 from lstm_demo.stepwise import run_stepwise
 
 #: Half of the last printed decimal. A value printed to 4 decimals lies
@@ -359,8 +368,10 @@ def experiment_2_lstm(
 
     The post did not print the biases. ``bias="zero"`` sets them to zero;
     ``bias="default"`` keeps PyTorch's default initialisation,
-    ``U(-1/sqrt(3), 1/sqrt(3))``, drawn after ``torch.manual_seed(seed)`` as
-    the post's code began.
+    ``U(-1/sqrt(3), 1/sqrt(3))``, drawn after ``torch.manual_seed(seed)``.
+    With ``seed=1`` these are the biases the post's module was built with
+    (the first draws after its ``torch.manual_seed(1)``, see
+    ``replay_experiment_2()``), before the post set new parameters.
 
     Raises
     ------
@@ -525,9 +536,11 @@ def reproduce_experiment_2(
 
     Runs :func:`experiment_2_lstm` (with ``bias``) on the printed inputs on
     ``device``, the way the post's method 1 did (the two-layer module, one
-    input per call) and its method 2 did (two single-layer LSTMs, from
-    :func:`~lstm_demo.split_layers`, one after the other). On a GPU, cuDNN's
-    TF32 is switched off for the run, as in :func:`reproduce_experiment_1`.
+    input per call), and as two single-layer LSTMs from
+    :func:`~lstm_demo.split_layers`, one after the other, each fed the whole
+    sequence by :func:`~lstm_demo.run_stacked` (the post's method 2 stepped
+    both layers one input at a time). On a GPU, cuDNN's TF32 is switched off
+    for the run, as in :func:`reproduce_experiment_1`.
 
     Examples
     --------
@@ -549,3 +562,411 @@ def reproduce_experiment_2(
         experiment_2_outputs(),
         {name: out.detach().cpu().double() for name, out in runs.items()},
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Experiment 2, replayed from its seed
+# --------------------------------------------------------------------------------------------------
+
+#: The seed of the post's experiment 2: its method-2 listing begins with ``torch.manual_seed(1)``.
+EXPERIMENT_2_SEED = 1
+
+
+def _experiment_2_script(
+    mark: Callable[[str], None], *, inputs_first: bool = False
+) -> tuple[nn.LSTM, list[torch.Tensor]]:
+    """The post's experiment 2 after its seed, calling ``mark(stage)`` after each call."""
+
+    def draw_inputs() -> list[torch.Tensor]:
+        inputs = []
+        for i in range(5):
+            inputs.append(torch.randn(1, 3))
+            mark(f"inputs[{i}] = torch.randn(1, 3)")
+        return inputs
+
+    if inputs_first:
+        inputs = draw_inputs()
+    lstm = nn.LSTM(3, 3, num_layers=2)
+    mark("nn.LSTM(3, 3, num_layers=2)")
+    if not inputs_first:
+        inputs = draw_inputs()
+    for name, param in lstm.named_parameters():
+        if name.startswith("weight"):
+            nn.init.xavier_normal_(param)
+            mark(f"xavier_normal_({name})")
+        else:
+            nn.init.zeros_(param)
+            mark(f"zeros_({name})")
+    return lstm, inputs
+
+
+def replay_experiment_2(
+    *,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
+    inputs_first: bool = False,
+) -> tuple[nn.LSTM, torch.Tensor]:
+    """The post's second experiment, rebuilt from its seed alone.
+
+    After ``torch.manual_seed(1)``: build ``nn.LSTM(3, 3, num_layers=2)``
+    (its default initialisation draws from the stream), draw five inputs with
+    ``torch.randn(1, 3)``, then ``nn.init.xavier_normal_`` on each weight in
+    ``named_parameters`` order and zero biases. Nothing here reads the post's
+    printed numbers. The draws happen on the CPU generator in float32, as the
+    post ran; the module and inputs are then moved to ``device`` and cast to
+    ``dtype``. The caller's random state is left as it was found (the draws
+    happen in a fork of the CPU generator; no GPU generator is touched).
+    ``inputs_first=True`` draws the five inputs before building the module,
+    the order the post's data rule out.
+
+    Returns
+    -------
+    tuple of nn.LSTM and torch.Tensor
+        The module, and the five inputs as one sequence
+        ``(seq_len=5, batch=1, input_size=3)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.post import experiment_2_inputs, replay_experiment_2
+    >>> lstm, inputs = replay_experiment_2()
+    >>> lstm, tuple(inputs.shape)
+    (LSTM(3, 3, num_layers=2), (5, 1, 3))
+    >>> bool((inputs.double() - experiment_2_inputs()).abs().max() <= 5e-5)
+    True
+    """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        msg = f"Expected dtype to be a floating-point torch.dtype, but got {dtype!r} instead."
+        raise TypeError(msg)
+    device = resolve_device("cpu" if device is None else device)
+    with cpu_random(EXPERIMENT_2_SEED):
+        lstm, inputs = _experiment_2_script(lambda stage: None, inputs_first=inputs_first)
+    return lstm.to(device=device, dtype=dtype), torch.stack(inputs).to(device=device, dtype=dtype)
+
+
+def experiment_2_printout(lstm: nn.LSTM, inputs: torch.Tensor) -> dict[str, str]:
+    """What the post's experiment-2 script printed, for these weights and inputs.
+
+    One block per printed weight and one for the inputs, keyed like
+    :data:`EXPERIMENT_2`, each formatted as the post's labels show it was
+    printed (``print("weight", name, "after init:", weight)`` and
+    ``print("inputs:", inputs)`` with the inputs a list of five ``(1, 3)``
+    tensors), with PyTorch's default print options. Compare with
+    :func:`same_text`.
+
+    Examples
+    --------
+    >>> from lstm_demo.post import EXPERIMENT_2, experiment_2_printout, replay_experiment_2, same_text
+    >>> printout = experiment_2_printout(*replay_experiment_2())
+    >>> print(printout["inputs"][:44])
+    inputs: [tensor([[1.5381, 1.4673, 1.5951]]),
+    >>> same_text(printout["inputs"], EXPERIMENT_2["inputs"].text)
+    True
+    """
+    blocks = {}
+    # The post printed with the default options (4 decimals, scientific notation when the
+    # magnitudes call for it); torch._tensor_str.printoptions restores the caller's afterwards.
+    with torch._tensor_str.printoptions(profile="default"):
+        for name, weight in lstm.named_parameters():
+            if name.startswith("weight"):
+                buffer = io.StringIO()
+                print("weight", name, "after init:", weight, file=buffer, end="")
+                blocks[name] = buffer.getvalue()
+        buffer = io.StringIO()
+        print("inputs:", list(inputs.detach().cpu()), file=buffer, end="")
+        blocks["inputs"] = buffer.getvalue()
+    return blocks
+
+
+def same_text(ours: str, printed: str) -> bool:
+    """Whether two printouts are the same character for character, whitespace aside.
+
+    Every run of spaces, tabs and newlines counts as one space: the saved
+    page lost torch's alignment spaces and indentation.
+
+    Examples
+    --------
+    >>> from lstm_demo.post import same_text
+    >>> same_text("tensor([[-1.5279,  1.0156],\\n        [ 0.5, 1.0]])", "tensor([[-1.5279, 1.0156],\\n[ 0.5, 1.0]])")
+    True
+    >>> same_text("tensor([1.0156])", "tensor([1.0157])"), same_text("[ 0.5]", "[0.5]")
+    (False, False)
+    """
+    return " ".join(ours.split()) == " ".join(printed.split())
+
+
+@dataclass(frozen=True)
+class Draws:
+    """One stage of the post's experiment-2 script and the draws of the random stream it took."""
+
+    stage: str
+    """The call, e.g. ``xavier_normal_(weight_ih_l0)``."""
+    start: int
+    """Position in the stream before the call (draws since the seed)."""
+    stop: int
+    """Position after it."""
+
+    @property
+    def count(self) -> int:
+        return self.stop - self.start
+
+
+def _stream_position(reference: torch.Tensor, probe: int = 64) -> int:
+    """Where the CPU generator stands in ``reference``: how many draws it has made since the seed.
+
+    Draws ``probe`` values with ``torch.rand`` from a copy of the current state (the state
+    is put back) and finds them in ``reference``, the same seed's first ``torch.rand`` draws.
+    """
+    state = torch.get_rng_state()
+    ahead = torch.rand(probe)
+    torch.set_rng_state(state)
+    found = (reference.unfold(0, probe, 1) == ahead).all(dim=1).nonzero().flatten()
+    if len(found) != 1:
+        msg = f"Expected the generator's next draws once in the reference stream, but found them {len(found)} times instead."
+        raise RuntimeError(msg)
+    return int(found[0])
+
+
+def experiment_2_draws(*, inputs_first: bool = False) -> list[Draws]:
+    """Which draws of the random stream each call of ``replay_experiment_2()`` took.
+
+    A draw is one float32 ``torch.rand`` value of the CPU generator. The
+    count is measured, not derived: after each call the generator's next
+    draws are looked up in a reference stream of ``torch.rand`` draws from
+    the same seed, which gives its position. ``inputs_first=True`` measures
+    the script with the five inputs drawn before the module is built.
+
+    Examples
+    --------
+    >>> from lstm_demo.post import experiment_2_draws
+    >>> [(d.stage, d.count) for d in experiment_2_draws()[:3]]
+    [('nn.LSTM(3, 3, num_layers=2)', 192), ('inputs[0] = torch.randn(1, 3)', 8), ('inputs[1] = torch.randn(1, 3)', 4)]
+    """
+    reference = torch.rand(2048, generator=torch.Generator().manual_seed(EXPERIMENT_2_SEED))
+    draws: list[Draws] = []
+    with cpu_random(EXPERIMENT_2_SEED):
+        start = _stream_position(reference)
+
+        def mark(stage: str) -> None:
+            nonlocal start
+            stop = _stream_position(reference)
+            draws.append(Draws(stage, start, stop))
+            start = stop
+
+        _experiment_2_script(mark, inputs_first=inputs_first)
+    return draws
+
+
+# --------------------------------------------------------------------------------------------------
+# Experiment 1: looking for its seed, and how much the printed digits allow
+# --------------------------------------------------------------------------------------------------
+
+
+def search_seeds(
+    printed: Iterable[torch.Tensor],
+    seeds: Iterable[int],
+    draws: int,
+    *,
+    low: float = -0.08,
+    high: float = 0.08,
+    dtype: torch.dtype = torch.float32,
+    window: int = 4,
+) -> list[tuple[int, int]]:
+    """Where, in the first ``draws`` of each seed's stream, printed numbers were drawn.
+
+    For each seed, fills ``torch.empty(draws, dtype=dtype)`` with
+    ``uniform_(low, high)`` from a generator seeded with it (the global one
+    is not touched), rounds the values to 4 decimals as the post printed
+    them, and looks for ``window`` consecutive draws equal to ``window``
+    consecutive numbers of any tensor in ``printed`` (flattened; a tensor
+    filled by ``uniform_`` is drawn in that order).
+
+    Returns
+    -------
+    list of (seed, position)
+        Every match: the seed and the draw where it starts.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.post import search_seeds
+    >>> row = torch.empty(8).uniform_(-0.08, 0.08, generator=torch.Generator().manual_seed(7))[3:7]
+    >>> search_seeds([row.double().round(decimals=4)], seeds=range(10), draws=50)
+    [(7, 3)]
+    """
+    if window < 1 or draws < window:
+        msg = f"Expected 1 <= window <= draws, but got window={window}, draws={draws} instead."
+        raise ValueError(msg)
+    lowest = round(low * 1e4)
+    size = round(high * 1e4) - lowest + 1
+    windows = (
+        torch.cat(
+            [(t.detach().double().flatten() * 1e4).round().long().unfold(0, window, 1) for t in printed]
+        )
+        - lowest
+    )
+    wanted = {tuple(w) for w in windows.tolist()}
+    # A cheap filter first: is each value of the window among those printed at its place?
+    allowed = torch.zeros(window, size + 1, dtype=torch.bool)
+    for j in range(window):
+        allowed[j, windows[:, j].clamp(0, size)] = True
+    generator = torch.Generator()
+    seeds = list(seeds)
+    n = draws - window + 1
+    matches = []
+    for first in range(0, len(seeds), 256):
+        block = seeds[first : first + 256]
+        values = torch.empty(len(block), draws, dtype=dtype)
+        for row, seed in zip(values, block, strict=True):
+            generator.manual_seed(seed)
+            row.uniform_(low, high, generator=generator)
+        q = ((values.double() * 1e4).round().long() - lowest).clamp(0, size)
+        hit = allowed[0][q[:, :n]]
+        for j in range(1, window):
+            hit &= allowed[j][q[:, j : j + n]]
+        for row, at in hit.nonzero().tolist():
+            if tuple(q[row, at : at + window].tolist()) in wanted:
+                matches.append((block[row], at))
+    return matches
+
+
+@dataclass(frozen=True)
+class RoundingBudget:
+    """How far rounding printed numbers to their last digit can move an LSTM's outputs."""
+
+    what: str
+    """What was perturbed."""
+    random: torch.Tensor
+    """Per trial, the greatest ``|out(perturbed) - out|``: ``(trials,)``, float64."""
+    worst_case: float
+    """To first order, the greatest move any output can make: ``5e-5`` times the sum of ``|d out / d v|``."""
+
+    def __str__(self) -> str:
+        quartiles = self.random.quantile(torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+        q1, median, q3 = (float(v) for v in quartiles)
+        return (
+            f"{self.what}, each moved by U(-5e-5, 5e-5), {len(self.random)} trials:\n"
+            f"  greatest output move per trial: median {median:.2g} "
+            f"(IQR {q1:.2g} to {q3:.2g}), max {float(self.random.max()):.2g}\n"
+            f"  worst case to first order: {self.worst_case:.2g}"
+        )
+
+
+def rounding_budget(
+    lstm: nn.LSTM,
+    x: torch.Tensor,
+    *,
+    parameters: Iterable[str],
+    include_input: bool,
+    trials: int = 200,
+    seed: int = 0,
+) -> RoundingBudget:
+    """How much rounding to 4 printed decimals can move ``lstm(x)``'s output.
+
+    Each trial adds independent ``U(-5e-5, 5e-5)`` noise, half of the last
+    printed decimal, to every value of the named ``parameters`` (and, with
+    ``include_input``, of ``x``), runs the module in float64 and records the
+    greatest move of any output. The first-order worst case takes, for each
+    output, ``5e-5`` times the sum of ``|d out / d v|`` over every perturbed
+    value ``v``, and keeps the greatest. The noise comes from a generator
+    seeded with ``seed``; the global random state is not touched.
+
+    Examples
+    --------
+    >>> from lstm_demo.post import experiment_2_inputs, experiment_2_lstm, rounding_budget
+    >>> weights = ["weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1"]
+    >>> budget = rounding_budget(
+    ...     experiment_2_lstm(dtype=torch.float64), experiment_2_inputs(),
+    ...     parameters=weights, include_input=True, trials=20)
+    >>> tuple(budget.random.shape), budget.worst_case > float(budget.random.max())
+    ((20,), True)
+    """
+    names = list(parameters)
+    own = dict(lstm.named_parameters())
+    unknown = [name for name in names if name not in own]
+    if unknown or not names:
+        msg = f"Expected names of lstm's parameters ({', '.join(own)}), but got {names} instead."
+        raise ValueError(msg)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        msg = f"Expected trials to be a positive int, but got {trials!r} instead."
+        raise ValueError(msg)
+    lstm = copy.deepcopy(lstm).double()
+    own = dict(lstm.named_parameters())
+    x = x.detach().double()
+    base = [own[name].detach().clone() for name in names]
+
+    def outputs(*values: torch.Tensor) -> torch.Tensor:
+        params = dict(zip(names, values[: len(names)], strict=True))
+        return torch.func.functional_call(lstm, params, (values[-1] if include_input else x,))[0]
+
+    values = (*base, x) if include_input else tuple(base)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        reference = outputs(*values)
+        moves = []
+        for _ in range(trials):
+            noisy = [
+                v + (torch.rand(v.shape, dtype=v.dtype, generator=generator) * 2 - 1) * PRINTED_TOLERANCE
+                for v in values
+            ]
+            moves.append(float((outputs(*noisy) - reference).abs().max()))
+    jacobian = torch.autograd.functional.jacobian(outputs, values)
+    sensitivity = sum(j.abs().flatten(start_dim=reference.dim()).sum(dim=-1) for j in jacobian)
+    what = ", ".join(names) + (" and the input" if include_input else "")
+    return RoundingBudget(
+        what, torch.tensor(moves, dtype=torch.float64), float(sensitivity.max()) * PRINTED_TOLERANCE
+    )
+
+
+def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
+    """The smallest change to each printed output of experiment 1 that its recovery detects.
+
+    Changing one printed output ``out[b, t, k]`` changes the target of one
+    time step of :func:`~lstm_demo.recover.recover_inputs`; the change is
+    detected when the refitted step's greatest residual ``|h - target|``
+    exceeds :data:`PRINTED_TOLERANCE`. To first order around the recovered
+    input, a refit leaves the residual ``r - delta * P[:, k]``, where ``r``
+    is the residual of the printed table and ``P`` projects out the
+    directions the step's 4 inputs can follow (``I - J J^+``, ``J`` the
+    5x4 Jacobian of ``h`` by ``x``). Solving for the first component to
+    leave ``5e-5`` gives ``delta``.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        The smallest increase and the smallest decrease detected, each
+        shaped like the printed ``out``: ``(batch=2, seq_len=3, 5)``, float64
+        (``inf`` where none would be).
+    """
+    lstm = experiment_1_lstm(dtype=torch.float64)
+    params = _cell_params(lstm)
+    printed = experiment_1_outputs()
+    x = recovered_experiment_1_input().input
+    batch, steps, hidden = printed.shape
+    up = torch.full_like(printed, math.inf)
+    down = torch.full_like(printed, math.inf)
+    h = c = torch.zeros(batch, hidden, dtype=torch.float64)
+    for t in range(steps):
+        for b in range(batch):
+
+            def h_of(xb: torch.Tensor, b: int = b, h: torch.Tensor = h, c: torch.Tensor = c) -> torch.Tensor:
+                return _step(xb, h[b], c[b], params)[0]
+
+            jac = torch.autograd.functional.jacobian(h_of, x[b, t])  # (hidden, input)
+            residual = h_of(x[b, t]) - printed[b, t]
+            projector = torch.eye(hidden, dtype=torch.float64) - jac @ torch.linalg.pinv(jac)
+            for sign, found in ((1.0, up), (-1.0, down)):
+                # Raising target k by delta moves the refitted residual h - target by -delta * P[:, k].
+                slope = -sign * projector
+                with torch.no_grad():
+                    crossings = torch.stack(
+                        [
+                            (PRINTED_TOLERANCE - residual[:, None]) / slope,
+                            (-PRINTED_TOLERANCE - residual[:, None]) / slope,
+                        ]
+                    )
+                crossings = torch.where(crossings > 0, crossings, math.inf)
+                found[b, t] = crossings.amin(dim=(0, 1))
+        with torch.no_grad():
+            h, c = _step(x[:, t], h, c, params)
+    return up, down

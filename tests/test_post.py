@@ -1,13 +1,14 @@
-"""post: the printed tables against values read off the saved page by eye, the models built from them,
-and the reproductions of the post's outputs.
+"""post: the printed tables, the models built from them, the reproductions of the post's outputs, and
+experiment 2 replayed from its seed.
 
-Every golden value here was copied by hand from ``original-post.txt`` (the saved page of the post; the
-page lines quoted are its line numbers). The tests do not read that file, so they run without the seed.
+The printed tables in ``lstm_demo.post`` are the post's data; the replay from the seed checks experiment 2's
+against a live run, character for character.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 
 import pytest
@@ -18,219 +19,61 @@ from lstm_demo.post import (
     EXPERIMENT_1,
     EXPERIMENT_2,
     PRINTED_TOLERANCE,
+    Draws,
     Printed,
     Reproduction,
+    RoundingBudget,
+    _stream_position,
+    experiment_1_detection,
     experiment_1_lstm,
     experiment_1_outputs,
     experiment_1_step_outputs,
+    experiment_2_draws,
     experiment_2_inputs,
     experiment_2_lstm,
     experiment_2_outputs,
+    experiment_2_printout,
     parse_tensors,
     printed_count,
     recovered_experiment_1_input,
+    replay_experiment_2,
     reproduce_experiment_1,
     reproduce_experiment_2,
+    rounding_budget,
+    same_text,
+    search_seeds,
 )
-from lstm_demo.recover import InputRecovery
+from lstm_demo.recover import InputRecovery, invert_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-# --------------------------------------------------------------------------------------------------
-# The blocks, by eye. For each: the page lines, the first and last line of the block as the page shows
-# them (gutter removed), one line from the middle with its page line number, the shape of ``value`` and
-# a few elements of it.
-# --------------------------------------------------------------------------------------------------
-
-BLOCKS_1 = {
-    "weight_ih_l0": {
-        "lines": (97, 118),
-        "first": "name: rnn.weight_ih_l0 torch.Size([20, 4])",
-        "last": "[ 0.0420, 0.0477, -0.0551, 0.0526]], requires_grad=True)",
-        "middle": (107, "[ 0.0456, 0.0009, -0.0051, -0.0497],"),
-        "shape": (20, 4),
-        "values": {(0, 0): 0.0449, (0, 3): 0.0395, (8, 1): 0.0009, (19, 0): 0.0420, (19, 3): 0.0526},
-    },
-    "weight_hh_l0": {
-        "lines": (119, 140),
-        "first": "name: rnn.weight_hh_l0 torch.Size([20, 5])",
-        "last": "[-0.0605, -0.0516, 0.0641, -0.0779, 0.0699]], requires_grad=True)",
-        "middle": (139, "[ 0.0738, 0.0166, 0.0372, -0.0009, 0.0514],"),
-        "shape": (20, 5),
-        "values": {(0, 0): -0.0148, (0, 4): -0.0271, (18, 3): -0.0009, (19, 0): -0.0605, (19, 4): 0.0699},
-    },
-    "bias_ih_l0": {
-        "lines": (141, 145),
-        "first": "name: rnn.bias_ih_l0 torch.Size([20])",
-        "last": "0.0451, -0.0575, 0.0220, -0.0532], requires_grad=True)",
-        "middle": (144, "0.0115, 0.0693, 0.0534, -0.0731, -0.0012, 0.0284, -0.0694, 0.0135,"),
-        "shape": (20,),
-        "values": {(0,): 0.0719, (7,): -0.0279, (8,): 0.0115, (19,): -0.0532},
-    },
-    "bias_hh_l0": {
-        "lines": (146, 150),
-        "first": "name: rnn.bias_hh_l0 torch.Size([20])",
-        "last": "0.0008, 0.0734, -0.0651, 0.0419], requires_grad=True)",
-        "middle": (149, "-0.0166, 0.0263, 0.0050, -0.0282, -0.0162, 0.0333, -0.0444, 0.0584,"),
-        "shape": (20,),
-        "values": {(0,): 0.0154, (8,): -0.0166, (16,): 0.0008, (19,): 0.0419},
-    },
-    "out": {
-        "lines": (151, 157),
-        "first": "out: tensor([[[ 0.0808, -0.0553, -0.0342, 0.0148, -0.0718],",
-        "last": "grad_fn=<TransposeBackward0>)",
-        "middle": (154, "[[ 0.0761, -0.0196, -0.0030, 0.0017, -0.0420],"),
-        "shape": (2, 3, 5),
-        "values": {(0, 0, 0): 0.0808, (0, 2, 4): -0.0875, (1, 0, 0): 0.0761, (1, 2, 4): -0.0549},
-    },
-    "r_out_t0": {
-        "lines": (158, 160),
-        "first": "r_out: tensor([[[ 0.0808, -0.0553, -0.0342, 0.0148, -0.0718]],",
-        "last": "grad_fn=<TransposeBackward0>)",
-        "middle": (159, "[[ 0.0761, -0.0196, -0.0030, 0.0017, -0.0420]]],"),
-        "shape": (2, 1, 5),
-        "values": {(0, 0, 0): 0.0808, (0, 0, 4): -0.0718, (1, 0, 0): 0.0761, (1, 0, 4): -0.0420},
-    },
-    "r_out_t1": {
-        "lines": (161, 163),
-        "first": "r_out: tensor([[[ 0.0570, -0.0712, -0.0422, 0.0514, -0.0905]],",
-        "last": "grad_fn=<TransposeBackward0>)",
-        "middle": (162, "[[ 0.0764, -0.0191, 0.0171, -0.0125, -0.0333]]],"),
-        "shape": (2, 1, 5),
-        "values": {(0, 0, 0): 0.0570, (0, 0, 4): -0.0905, (1, 0, 0): 0.0764, (1, 0, 4): -0.0333},
-    },
-    "r_out_t2": {
-        "lines": (164, 166),
-        "first": "r_out: tensor([[[ 0.0671, -0.0729, -0.0326, 0.0359, -0.0875]],",
-        "last": "grad_fn=<TransposeBackward0>)",
-        "middle": (165, "[[ 0.0501, -0.0520, -0.0162, 0.0257, -0.0549]]],"),
-        "shape": (2, 1, 5),
-        "values": {(0, 0, 0): 0.0671, (0, 0, 4): -0.0875, (1, 0, 0): 0.0501, (1, 0, 4): -0.0549},
-    },
-    "last_out": {
-        "lines": (167, 169),
-        "first": "out: tensor([[[ 0.0671, -0.0729, -0.0326, 0.0359, -0.0875]],",
-        "last": "grad_fn=<TransposeBackward0>)",
-        "middle": (168, "[[ 0.0501, -0.0520, -0.0162, 0.0257, -0.0549]]],"),
-        "shape": (2, 1, 5),
-        "values": {(0, 0, 0): 0.0671, (0, 0, 4): -0.0875, (1, 0, 0): 0.0501, (1, 0, 4): -0.0549},
-    },
-}
-
-BLOCKS_2 = {
-    "weight_ih_l0": {
-        "lines": (241, 253),
-        "first": "weight weight_ih_l0 after init: Parameter containing:",
-        "last": "[-0.1130, 0.6074, 0.1844]], requires_grad=True)",
-        "middle": (247, "[ 0.1072, 0.0786, 0.3427],"),
-        "shape": (12, 3),
-        "values": {(0, 0): 0.6025, (0, 2): -0.0990, (11, 0): -0.1130, (11, 2): 0.1844},
-    },
-    "weight_hh_l0": {
-        "lines": (254, 266),
-        "first": "weight weight_hh_l0 after init: Parameter containing:",
-        "last": "[ 0.5788, 0.6312, -0.3627]], requires_grad=True)",
-        "middle": (257, "[-0.8422, 0.2204, 0.1151],"),
-        "shape": (12, 3),
-        "values": {(0, 0): -0.0719, (0, 2): 0.2626, (11, 0): 0.5788, (11, 2): -0.3627},
-    },
-    "weight_ih_l1": {
-        "lines": (267, 279),
-        "first": "weight weight_ih_l1 after init: Parameter containing:",
-        "last": "[-1.1565e-01, -6.7956e-02, -2.1049e-01]], requires_grad=True)",
-        "middle": (276, "[-2.0928e-01, 3.4973e-01, 3.5858e-04],"),
-        "shape": (12, 3),
-        "values": {(0, 0): 3.6955e-02, (8, 2): 3.5858e-04, (11, 0): -1.1565e-01, (11, 2): -2.1049e-01},
-    },
-    "weight_hh_l1": {
-        "lines": (280, 292),
-        "first": "weight weight_hh_l1 after init: Parameter containing:",
-        "last": "[ 0.2533, 0.1532, 0.8224]], requires_grad=True)",
-        "middle": (289, "[-0.1373, -0.8803, -0.4666],"),
-        "shape": (12, 3),
-        "values": {(0, 0): -0.3017, (0, 2): -0.6554, (11, 0): 0.2533, (11, 2): 0.8224},
-    },
-    "inputs": {
-        "lines": (293, 293),
-        "first": (
-            "inputs: [tensor([[1.5381, 1.4673, 1.5951]]), tensor([[-1.5279, 1.0156, -0.2020]]), "
-            "tensor([[-1.2865, 0.8231, -0.6101]]), tensor([[-1.2960, -0.9434, 0.6684]]), "
-            "tensor([[ 1.1628, -0.3229, 1.8782]])]"
-        ),
-        "last": (
-            "inputs: [tensor([[1.5381, 1.4673, 1.5951]]), tensor([[-1.5279, 1.0156, -0.2020]]), "
-            "tensor([[-1.2865, 0.8231, -0.6101]]), tensor([[-1.2960, -0.9434, 0.6684]]), "
-            "tensor([[ 1.1628, -0.3229, 1.8782]])]"
-        ),
-        "middle": (
-            293,
-            "inputs: [tensor([[1.5381, 1.4673, 1.5951]]), tensor([[-1.5279, 1.0156, -0.2020]]), ",
-        ),
-        "shape": (5, 1, 3),
-        "values": {
-            (0, 0, 0): 1.5381,
-            (0, 0, 2): 1.5951,
-            (1, 0, 2): -0.2020,
-            (4, 0, 0): 1.1628,
-            (4, 0, 2): 1.8782,
-        },
-    },
-    "outputs": {
-        "lines": (294, 308),
-        "first": "idx: 0",
-        "last": "==========",
-        "middle": (301, "tensor([[[-0.0314, -0.0147, -0.0136]]], grad_fn=<StackBackward>)"),
-        "shape": (5, 1, 1, 3),
-        "values": {(0, 0, 0, 0): 0.0374, (0, 0, 0, 2): -0.0240, (4, 0, 0, 0): -0.0096, (4, 0, 0, 2): -0.0440},
-    },
-}
-
-# The post's 15 printed outputs of experiment 2 (idx 0 to 4), as printed.
-EXPERIMENT_2_PRINTED = [
-    ["0.0374", "-0.0085", "-0.0240"],
-    ["0.0073", "-0.0110", "-0.0296"],
-    ["-0.0314", "-0.0147", "-0.0136"],
-    ["-0.0458", "-0.0118", "-0.0254"],
-    ["-0.0096", "-0.0281", "-0.0440"],
-]
-
-ALL_BLOCKS = [("experiment 1", EXPERIMENT_1, BLOCKS_1), ("experiment 2", EXPERIMENT_2, BLOCKS_2)]
-BLOCK_CASES = [
-    pytest.param(table[name], expected, id=f"{which}-{name}")
-    for which, table, blocks in ALL_BLOCKS
-    for name, expected in blocks.items()
-]
-
-
-def test_tables_hold_exactly_the_blocks_read_off_the_page():
-    assert list(EXPERIMENT_1) == list(BLOCKS_1)
-    assert list(EXPERIMENT_2) == list(BLOCKS_2)
+def test_tables_hold_printed_blocks_by_name():
+    assert list(EXPERIMENT_1) == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "bias_ih_l0",
+        "bias_hh_l0",
+        "out",
+        "r_out_t0",
+        "r_out_t1",
+        "r_out_t2",
+        "last_out",
+    ]
+    assert list(EXPERIMENT_2) == [
+        "weight_ih_l0",
+        "weight_hh_l0",
+        "weight_ih_l1",
+        "weight_hh_l1",
+        "inputs",
+        "outputs",
+    ]
     for table in (EXPERIMENT_1, EXPERIMENT_2):
         for name, block in table.items():
             assert isinstance(block, Printed)
             assert block.name == name
-
-
-@pytest.mark.parametrize(("block", "expected"), BLOCK_CASES)
-def test_block_lines_point_at_the_block_on_the_page(block: Printed, expected: dict):
-    first, last = expected["lines"]
-    assert block.lines == (first, last)
-    text_lines = block.text.splitlines()
-    assert len(text_lines) == last - first + 1
-    assert text_lines[0] == expected["first"]
-    assert text_lines[-1] == expected["last"]
-    page_line, content = expected["middle"]
-    assert text_lines[page_line - first].startswith(content)
-
-
-@pytest.mark.parametrize(("block", "expected"), BLOCK_CASES)
-def test_block_value_matches_the_printed_numbers(block: Printed, expected: dict):
-    value = block.value
-    assert value.dtype == torch.float64
-    assert tuple(value.shape) == expected["shape"]
-    for index, printed in expected["values"].items():
-        assert value[index].item() == printed, index
+            first, last = block.lines
+            assert len(block.text.splitlines()) == last - first + 1, name
 
 
 def test_printed_shapes_of_every_block():
@@ -255,28 +98,10 @@ def test_printed_shapes_of_every_block():
     }
 
 
-def test_whole_rows_as_printed():
-    assert EXPERIMENT_1["weight_ih_l0"].value[0].tolist() == [0.0449, 0.0707, -0.0393, 0.0395]
-    assert EXPERIMENT_1["weight_hh_l0"].value[-1].tolist() == [-0.0605, -0.0516, 0.0641, -0.0779, 0.0699]
-    assert EXPERIMENT_1["out"].value[1, 1].tolist() == [0.0764, -0.0191, 0.0171, -0.0125, -0.0333]
-    assert EXPERIMENT_2["weight_ih_l1"].value[8].tolist() == [-2.0928e-01, 3.4973e-01, 3.5858e-04]
-    assert EXPERIMENT_2["inputs"].value[:, 0].tolist() == [
-        [1.5381, 1.4673, 1.5951],
-        [-1.5279, 1.0156, -0.2020],
-        [-1.2865, 0.8231, -0.6101],
-        [-1.2960, -0.9434, 0.6684],
-        [1.1628, -0.3229, 1.8782],
-    ]
-    assert EXPERIMENT_2["outputs"].value.reshape(5, 3).tolist() == [
-        [float(s) for s in row] for row in EXPERIMENT_2_PRINTED
-    ]
-
-
 def test_values_of_a_several_tensor_block():
     inputs = EXPERIMENT_2["inputs"].values
     assert len(inputs) == 5
     assert [tuple(t.shape) for t in inputs] == [(1, 3)] * 5
-    assert inputs[2].tolist() == [[-1.2865, 0.8231, -0.6101]]
     outputs = EXPERIMENT_2["outputs"].values
     assert len(outputs) == 5
     assert [tuple(t.shape) for t in outputs] == [(1, 1, 3)] * 5
@@ -537,7 +362,7 @@ def test_experiment_outputs_and_inputs():
     assert inputs[4, 0].tolist() == [1.1628, -0.3229, 1.8782]
     outputs = experiment_2_outputs()
     assert (tuple(outputs.shape), outputs.dtype) == ((5, 1, 3), torch.float64)
-    assert outputs[:, 0].tolist() == [[float(s) for s in row] for row in EXPERIMENT_2_PRINTED]
+    assert torch.equal(outputs, EXPERIMENT_2["outputs"].value.reshape(5, 1, 3))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -671,7 +496,7 @@ def test_reproduce_experiment_2_holds():
     assert result.reproduced == result.total == 15
     assert 0 < result.max_difference < 5e-5
     assert list(result.runs) == ["num_layers=2", "stacked"]
-    assert result.printed.tolist() == [[[float(s) for s in row]] for row in EXPERIMENT_2_PRINTED]
+    assert torch.equal(result.printed, experiment_2_outputs())
     for name, run in result.runs.items():
         assert (tuple(run.shape), run.dtype, run.device) == ((5, 1, 3), torch.float64, torch.device("cpu"))
         assert abs(run[0, 0, 0].item() - 0.0374) <= 5e-5, name
@@ -719,7 +544,7 @@ def test_reproduce_experiment_2_str_and_table():
     rows = lines[1:]
     positions = [row[:12].strip() for row in rows]
     assert positions == [f"({t}, 0, {k})" for t in range(5) for k in range(3)]
-    assert [row[12:21].strip() for row in rows] == [s for row in EXPERIMENT_2_PRINTED for s in row]
+    assert [float(row[12:21]) for row in rows] == experiment_2_outputs().flatten().tolist()
     for row in rows:
         post, method_1, stacked, diff = (float(v) for v in row[12:].split())
         assert abs(method_1 - post) <= 5e-5
@@ -790,3 +615,320 @@ def test_experiment_1_lstm_leaves_the_random_stream_alone():
     torch.manual_seed(5)
     experiment_1_lstm()
     assert torch.equal(torch.rand(3), expected)
+
+
+# --------------------------------------------------------------------------------------------------
+# Experiment 2, replayed from its seed
+# --------------------------------------------------------------------------------------------------
+
+WEIGHTS_2 = ("weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1")
+
+
+def _half_last_digit(printed: torch.Tensor, significant: int | None) -> torch.Tensor:
+    """Half of the last printed digit of each value: 4 decimals, or ``significant`` digits."""
+    if significant is None:
+        return torch.full_like(printed, PRINTED_TOLERANCE)
+    exponent = torch.floor(torch.log10(printed.abs()))
+    return 0.5 * 10 ** (exponent - (significant - 1))
+
+
+def test_replay_gives_the_printed_weights():
+    lstm, _ = replay_experiment_2()
+    for name in WEIGHTS_2:
+        printed = EXPERIMENT_2[name].value
+        ours = getattr(lstm, name).detach().double()
+        bound = _half_last_digit(printed, 5 if name == "weight_ih_l1" else None)
+        assert bool(((ours - printed).abs() <= bound).all()), name
+    assert sum(EXPERIMENT_2[name].value.numel() for name in WEIGHTS_2) == 144
+
+
+def test_replay_biases_are_zero_and_config_is_the_posts():
+    lstm, inputs = replay_experiment_2()
+    assert repr(lstm) == "LSTM(3, 3, num_layers=2)"
+    for name, param in lstm.named_parameters():
+        assert param.dtype == torch.float32
+        if name.startswith("bias"):
+            assert torch.equal(param.detach(), torch.zeros(12)), name
+    assert (tuple(inputs.shape), inputs.dtype) == ((5, 1, 3), torch.float32)
+
+
+def test_replay_gives_the_printed_inputs_and_outputs():
+    lstm, inputs = replay_experiment_2()
+    assert float((inputs.double() - experiment_2_inputs()).abs().max()) <= PRINTED_TOLERANCE
+    outputs, hidden = [], None
+    with torch.no_grad():
+        for x in inputs:
+            out, hidden = lstm(x.view(1, 1, -1), hidden)
+            outputs.append(out)
+    assert float((torch.cat(outputs).double() - experiment_2_outputs()).abs().max()) <= PRINTED_TOLERANCE
+
+
+def test_replay_printout_is_the_posts_text():
+    printout = experiment_2_printout(*replay_experiment_2())
+    assert list(printout) == [*WEIGHTS_2, "inputs"]
+    for name, text in printout.items():
+        assert same_text(text, EXPERIMENT_2[name].text), name
+    # Torch's own alignment is there: the page lost it, the comparison ignores it.
+    assert printout["inputs"] != EXPERIMENT_2["inputs"].text
+    assert "3.5858e-04" in printout["weight_ih_l1"]
+
+
+def test_printout_uses_default_print_options_and_restores_the_callers():
+    lstm, inputs = replay_experiment_2()
+    torch.set_printoptions(precision=2, sci_mode=True)
+    try:
+        printout = experiment_2_printout(lstm, inputs)
+        assert torch._tensor_str.PRINT_OPTS.precision == 2
+        assert torch._tensor_str.PRINT_OPTS.sci_mode is True
+    finally:
+        torch.set_printoptions(profile="default")
+    assert same_text(printout["weight_hh_l0"], EXPERIMENT_2["weight_hh_l0"].text)
+
+
+def test_printout_of_other_numbers_differs():
+    lstm, inputs = replay_experiment_2()
+    with torch.no_grad():
+        lstm.weight_hh_l1[3, 1] += 1e-3
+    printout = experiment_2_printout(lstm, inputs + 1e-3)
+    assert not same_text(printout["weight_hh_l1"], EXPERIMENT_2["weight_hh_l1"].text)
+    assert not same_text(printout["inputs"], EXPERIMENT_2["inputs"].text)
+    assert same_text(printout["weight_ih_l0"], EXPERIMENT_2["weight_ih_l0"].text)
+
+
+@pytest.mark.parametrize(
+    ("ours", "printed", "same"),
+    [
+        ("tensor([[ 0.6025, -0.1577]])", "tensor([[ 0.6025, -0.1577]])", True),
+        (
+            "tensor([[-1.5279,  1.0156],\n        [ 0.5,  1.0]])",
+            "tensor([[-1.5279, 1.0156],\n[ 0.5, 1.0]])",
+            True,
+        ),
+        ("  a\tb\n", "a b", True),
+        ("tensor([1.0156])", "tensor([1.0157])", False),
+        ("[ 0.5]", "[0.5]", False),
+        ("grad_fn=<StackBackward0>", "grad_fn=<StackBackward>", False),
+    ],
+)
+def test_same_text(ours: str, printed: str, same: bool):
+    assert same_text(ours, printed) is same
+
+
+def test_replay_leaves_the_callers_random_state_alone():
+    torch.manual_seed(123)
+    torch.randn(1)  # leaves a cached normal in the state
+    before = torch.random.get_rng_state()
+    expected = torch.randn(3)
+    torch.random.set_rng_state(before)
+    replay_experiment_2()
+    experiment_2_draws()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert torch.equal(torch.randn(3), expected)
+
+
+def test_replay_does_not_depend_on_the_callers_state():
+    torch.manual_seed(5)
+    first, first_inputs = replay_experiment_2()
+    torch.manual_seed(6)
+    torch.rand(1000)
+    second, second_inputs = replay_experiment_2()
+    assert torch.equal(first_inputs, second_inputs)
+    assert all(map(torch.equal, first.parameters(), second.parameters()))
+
+
+def test_replay_reseeds_no_gpu_generator(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", calls.append)
+    monkeypatch.setattr(torch.cuda, "manual_seed", calls.append)
+    replay_experiment_2()
+    experiment_2_draws()
+    assert calls == []
+
+
+def test_replay_dtype_and_device():
+    lstm32, inputs32 = replay_experiment_2()
+    lstm64, inputs64 = replay_experiment_2(dtype=torch.float64, device="cpu")
+    assert {p.dtype for p in lstm64.parameters()} == {torch.float64}
+    assert inputs64.dtype == torch.float64
+    # Drawn in float32 as the post did, then cast.
+    assert torch.equal(inputs64, inputs32.double())
+    for a, b in zip(lstm32.parameters(), lstm64.parameters(), strict=True):
+        assert torch.equal(a.detach().double(), b.detach())
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shown"), [(torch.int64, "torch.int64"), ("float32", "'float32'"), (None, "None")]
+)
+def test_replay_bad_dtype(dtype, shown: str):
+    message = f"Expected dtype to be a floating-point torch.dtype, but got {shown} instead."
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+        replay_experiment_2(dtype=dtype)
+
+
+def test_inputs_first_gives_the_weights_but_not_the_inputs():
+    lstm, inputs = replay_experiment_2()
+    early, early_inputs = replay_experiment_2(inputs_first=True)
+    assert all(map(torch.equal, lstm.parameters(), early.parameters()))
+    assert float((early_inputs.double() - experiment_2_inputs()).abs().max()) > 0.1
+    assert not torch.equal(early_inputs, inputs)
+
+
+def test_draw_accounting():
+    lstm, _ = replay_experiment_2()
+    draws = experiment_2_draws()
+    assert all(isinstance(d, Draws) for d in draws)
+    assert [d.stage for d in draws] == [
+        "nn.LSTM(3, 3, num_layers=2)",
+        *[f"inputs[{i}] = torch.randn(1, 3)" for i in range(5)],
+        *[
+            f"{'xavier_normal_' if n.startswith('weight') else 'zeros_'}({n})"
+            for n, _ in lstm.named_parameters()
+        ],
+    ]
+    # One uniform per value of the module; Box-Muller pairs of two-draw uniforms, the second normal kept
+    # for the next call (15 normals: 8 pairs); 36 uniforms and 16 redrawn for each 12x3 weight.
+    assert draws[0].count == sum(p.numel() for p in lstm.parameters()) == 192
+    assert [d.count for d in draws[1:6]] == [8, 4, 8, 4, 8]
+    assert [d.count for d in draws[6:]] == [52, 52, 0, 0, 52, 52, 0, 0]
+    assert draws[0].start == 0
+    assert all(a.stop == b.start for a, b in itertools.pairwise(draws))
+    assert draws[-1].stop == 192 + 32 + 4 * 52
+
+
+def test_draw_accounting_inputs_first():
+    draws = experiment_2_draws(inputs_first=True)
+    assert [d.count for d in draws[:6]] == [8, 4, 8, 4, 8, 192]
+    assert draws[5].stage == "nn.LSTM(3, 3, num_layers=2)"
+    assert draws[6].start == 224  # where the Xavier draws start either way
+    assert [d.start for d in draws if d.stage.startswith("xavier")] == [224, 276, 328, 380]
+
+
+def test_draw_accounting_measures_the_stream():
+    # The position is read from the generator: drawing first moves every stage by as many draws.
+    reference = torch.rand(2048, generator=torch.Generator().manual_seed(1))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        assert _stream_position(reference) == 0
+        torch.rand(37)
+        assert _stream_position(reference) == 37
+        torch.rand(3, dtype=torch.float64)  # two draws per float64 uniform
+        assert _stream_position(reference) == 43
+        torch.rand(2048)
+        with pytest.raises(RuntimeError, match="found them 0 times instead"):
+            _stream_position(reference)
+
+
+# --------------------------------------------------------------------------------------------------
+# Experiment 1: seeds, rounding, detection
+# --------------------------------------------------------------------------------------------------
+
+
+def _planted(seed: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The weight_ih_l0 a script seeded with ``seed`` would print: module built, then uniform_(-0.08, 0.08)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        lstm = nn.LSTM(4, 5, batch_first=True, dtype=dtype)
+        for param in lstm.parameters():
+            nn.init.uniform_(param, -0.08, 0.08)
+    return lstm.weight_ih_l0.detach().double().round(decimals=4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_search_seeds_finds_a_planted_seed(dtype: torch.dtype):
+    printed = _planted(1234, dtype)
+    found = search_seeds([printed], range(1230, 1240), 1000, dtype=dtype)
+    assert {seed for seed, _ in found} == {1234}
+    # The module's default init takes 220 values, then uniform_ fills weight_ih_l0 from the next one.
+    assert min(at for _, at in found) == 220
+    assert len(found) == printed.numel() - 3  # every window of 4 inside the 80 values
+
+
+def test_search_seeds_misses_what_is_not_there():
+    printed = _planted(1234)
+    assert search_seeds([printed], [1233, 1235], 1000) == []
+    assert search_seeds([printed], [1234], 200) == []  # the draws start at 220
+    assert search_seeds([printed], [1234], 1000, low=-0.05, high=0.05) == []
+
+
+def test_search_seeds_finds_the_experiment_1_parameters_nowhere_in_small_seeds():
+    printed = [
+        EXPERIMENT_1[name].value for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    ]
+    assert search_seeds(printed, range(50), 1000) == []
+
+
+@pytest.mark.parametrize(("window", "draws"), [(0, 10), (5, 4), (-1, 10)])
+def test_search_seeds_bad_window(window: int, draws: int):
+    message = f"Expected 1 <= window <= draws, but got window={window}, draws={draws} instead."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        search_seeds([torch.zeros(4)], [0], draws, window=window)
+
+
+def test_rounding_budget_of_experiment_2():
+    budget = rounding_budget(
+        experiment_2_lstm(dtype=torch.float64),
+        experiment_2_inputs(),
+        parameters=WEIGHTS_2,
+        include_input=True,
+        trials=50,
+    )
+    assert isinstance(budget, RoundingBudget)
+    assert (tuple(budget.random.shape), budget.random.dtype) == ((50,), torch.float64)
+    assert bool((budget.random > 0).all())
+    # The first-order worst case bounds every random trial (to first order; the moves are tiny).
+    assert float(budget.random.max()) <= budget.worst_case
+    assert budget.worst_case < PRINTED_TOLERANCE
+    assert str(budget).startswith(
+        "weight_ih_l0, weight_hh_l0, weight_ih_l1, weight_hh_l1 and the input, each moved"
+    )
+    assert "50 trials" in str(budget)
+
+
+def test_rounding_budget_grows_with_what_is_perturbed_and_leaves_the_rng_alone():
+    lstm, x = experiment_2_lstm(dtype=torch.float64), experiment_2_inputs()
+    before = torch.random.get_rng_state()
+    one = rounding_budget(lstm, x, parameters=["weight_hh_l1"], include_input=False, trials=5)
+    every = rounding_budget(lstm, x, parameters=WEIGHTS_2, include_input=True, trials=5)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert 0 < one.worst_case < every.worst_case
+    assert torch.equal(
+        one.random,
+        rounding_budget(lstm, x, parameters=["weight_hh_l1"], include_input=False, trials=5).random,
+    )
+
+
+@pytest.mark.parametrize("names", [["weight_ih_l9"], [], ["bias", "weight_hh_l0"]])
+def test_rounding_budget_bad_parameter_names(names: list[str]):
+    with pytest.raises(ValueError, match=re.escape("Expected names of lstm's parameters (weight_ih_l0, ")):
+        rounding_budget(experiment_2_lstm(), experiment_2_inputs(), parameters=names, include_input=False)
+
+
+@pytest.mark.parametrize(("trials", "shown"), [(0, "0"), (-3, "-3"), (2.0, "2.0"), (True, "True")])
+def test_rounding_budget_bad_trials(trials, shown: str):
+    message = f"Expected trials to be a positive int, but got {shown} instead."
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        rounding_budget(
+            experiment_2_lstm(),
+            experiment_2_inputs(),
+            parameters=WEIGHTS_2,
+            include_input=False,
+            trials=trials,
+        )
+
+
+def test_experiment_1_detection_agrees_with_a_refit():
+    up, down = experiment_1_detection()
+    assert tuple(up.shape) == tuple(down.shape) == (2, 3, 5)
+    assert bool(torch.isfinite(up).all())
+    assert bool(torch.isfinite(down).all())
+    assert bool((up > 0).all())
+    assert bool((down > 0).all())
+    # Checked against the nonlinear refit for one output: 5% below goes unnoticed, 5% above does not.
+    lstm = experiment_1_lstm(dtype=torch.float64)
+    x = recovered_experiment_1_input().input
+    with torch.no_grad():
+        _, (h, c) = lstm(x[:, :1])
+    for factor, detected in ((0.95, False), (1.05, True)):
+        target = experiment_1_outputs()[:, 1].clone()
+        target[0, 2] += factor * float(up[0, 1, 2])
+        assert (invert_step(lstm, target, (h[0], c[0])).max_residual > PRINTED_TOLERANCE) is detected
