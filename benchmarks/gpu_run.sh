@@ -68,6 +68,7 @@ note() { printf '%-16s %s\n' "$1" "$2" | tee -a "$SUMMARY" >&2; }
 # A venv of the machine's Python that sees its packages: --system-site-packages
 # reaches the base installation, and a .pth file adds the site-packages of the
 # interpreter itself when that is a virtual environment (as on the GPU machines).
+# shellcheck disable=SC2329  # run through bash -c, for the step's timeout
 install() (
   set -e
   before=$("$PYTHON" -c 'import torch; print(torch.__version__, torch.__file__)')
@@ -80,15 +81,20 @@ with open(sys.argv[1], "w") as pth:
     pth.write("import site; " + "; ".join(f"site.addsitedir({d!r})" for d in dirs) + "\n")
 EOF
   echo "torch==${before%% *}" >"$WORK/torch-constraint.txt"
+  ls "$WHEELS"/*.whl >/dev/null 2>&1 ||
+    echo "No wheels in $WHEELS (benchmarks/fetch_gpu_wheels.sh fetches them): only what the machine has."
+  # The machine's pip, run by the venv's Python (the .pth file makes it importable), installs into the venv.
+  pip=("$VENV/bin/python" -m pip)
+  "$VENV/bin/python" -c 'import pip' 2>/dev/null || pip=("$PYTHON" -m pip --python "$VENV/bin/python")
   # pip resolves against what the machine has and takes a wheel only for what is missing or too old.
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-index --find-links "$WHEELS" \
+  "${pip[@]}" install --disable-pip-version-check --no-index --find-links "$WHEELS" \
     --constraint "$WORK/torch-constraint.txt" \
     sphinx furo sphinx-gallery myst-nb jupyter-cache ipykernel sphinx-copybutton
   after=$("$VENV/bin/python" -c 'import torch; print(torch.__version__, torch.__file__)')
   echo "torch before: $before"
   echo "torch after:  $after"
   [ "$before" = "$after" ] || { echo "pip replaced the machine's torch" >&2; return 1; }
-  "$VENV/bin/python" -m pip list --disable-pip-version-check --format=freeze
+  "${pip[@]}" list --disable-pip-version-check --format=freeze
 )
 export -f install
 export PYTHON VENV WHEELS WORK
@@ -97,11 +103,12 @@ PY=$VENV/bin/python
 [ -x "$PY" ] || PY=$PYTHON
 
 export PY
+# shellcheck disable=SC2016  # expanded by that bash
 step environment - bash -c 'nvidia-smi || echo "nvidia-smi: not available"
   "$PY" -c "from lstm_demo import environment_report; print(environment_report())"'
 
 GPU=$("$PY" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")' 2>/dev/null |
-  tr 'A-Z' 'a-z' | tr -cs 'a-z0-9' '-' | sed 's/-$//')
+  tr '[:upper:]' '[:lower:]' | tr -cs 'a-z0-9' '-' | sed 's/-$//')
 note record "benchmarks/gpu-runs/$(date -u +%Y-%m-%d)-${GPU:-unknown}/"
 
 # --- 1. the claims on every device, as tests --------------------------------------
