@@ -131,7 +131,7 @@ def _env(session: nox.Session) -> Path:
     try:
         choice = torch_choice(os.environ)
     except ValueError as error:
-        session.error(str(error))
+        session.error(str(error).rstrip("."))  # nox adds its own full stop
     marker = ENV / ".lstm-demo-installed"
     system_torch = _system_torch(session) if choice.system else {}
     wanted = stamp(

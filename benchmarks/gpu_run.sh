@@ -137,7 +137,7 @@ step check-tf32-off "$OUT/check-tf32-off.json" env NVIDIA_TF32_OVERRIDE=0 "$PY" 
 step check-defaults "$OUT/check-defaults.json" "$PY" -m lstm_demo check --json "${DTYPES[@]}"
 
 # --- 3. the mutants ---------------------------------------------------------------------
-if "$PY" -m lstm_demo --help 2>/dev/null | grep -qw mutants; then
+if "$PY" -m lstm_demo --help 2>/dev/null | grep -qE "^ +mutants( |$)"; then
   MUTANT_ARGS=(--json)
   "$PY" -m lstm_demo mutants --help 2>/dev/null | grep -q -- --dtype && MUTANT_ARGS+=("${DTYPES[@]}")
   step mutants "$OUT/mutants.json" env NVIDIA_TF32_OVERRIDE=0 "$PY" -c "$NO_TF32" mutants "${MUTANT_ARGS[@]}"
