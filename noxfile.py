@@ -10,17 +10,27 @@ Every session uses one shared virtual environment, .nox/lstm-demo, created on
 first use and reinstalled only when pyproject.toml or the torch requirement
 changes. Choose the torch build without editing this file:
 
-    LSTM_DEMO_TORCH       the torch requirement (default: torch==2.13.0)
+    LSTM_DEMO_TORCH       the torch requirement (default: torch==2.13.0), or
+                          "system": keep the torch of the Python running nox
     LSTM_DEMO_TORCH_INDEX an index URL to take torch from, e.g. PyTorch's CPU-only wheels
+
+With LSTM_DEMO_TORCH=system the environment sees that interpreter's packages
+(--system-site-packages, plus its own site-packages when it is a virtual
+environment), installs no torch, and fails if pip would replace the one found:
+the way to use a CUDA torch that came with a cluster, conda or a vendor image.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import nox
 
@@ -29,34 +39,141 @@ DOCS = ROOT / "docs"
 HTML = DOCS / "_build" / "html"
 ENV = ROOT / ".nox" / "lstm-demo"
 BIN = ENV / ("Scripts" if sys.platform == "win32" else "bin")
-TORCH = os.environ.get("LSTM_DEMO_TORCH", "torch==2.13.0")
-TORCH_INDEX = os.environ.get("LSTM_DEMO_TORCH_INDEX", "")
+DEFAULT_TORCH = "torch==2.13.0"
+SYSTEM = "system"
+# What the interpreter running nox must print for LSTM_DEMO_TORCH=system.
+_PROBE = "import json, torch; print(json.dumps({'version': torch.__version__, 'file': torch.__file__}))"
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "tests", "doctest", "docs"]
 
 
+class TorchChoice(NamedTuple):
+    """Which torch the shared environment gets, read from the environment variables."""
+
+    requirement: str  # a pip requirement, or "system"
+    index: str  # an index URL for that requirement, or ""
+
+    @property
+    def system(self) -> bool:
+        """Whether the torch of the interpreter running nox is used as it is."""
+        return self.requirement == SYSTEM
+
+
+def torch_choice(environ: Mapping[str, str]) -> TorchChoice:
+    """The torch requirement and index that ``LSTM_DEMO_TORCH``/``LSTM_DEMO_TORCH_INDEX`` ask for."""
+    requirement = environ.get("LSTM_DEMO_TORCH", "").strip() or DEFAULT_TORCH
+    index = environ.get("LSTM_DEMO_TORCH_INDEX", "").strip()
+    if requirement.lower() == SYSTEM:
+        if index:
+            msg = (
+                "Expected no LSTM_DEMO_TORCH_INDEX with LSTM_DEMO_TORCH=system (no torch is installed), "
+                f"but got {index!r} instead."
+            )
+            raise ValueError(msg)
+        return TorchChoice(SYSTEM, "")
+    return TorchChoice(requirement, index)
+
+
+def stamp(pyproject: str, choice: TorchChoice, python: str, system_torch: str = "") -> str:
+    """What the environment was installed from: it is rebuilt when this changes.
+
+    ``system_torch`` is the version and location of the interpreter's torch
+    under ``LSTM_DEMO_TORCH=system``, so an upgraded system torch rebuilds too.
+    """
+    return hashlib.sha256(
+        f"{pyproject}\n{choice.requirement}\n{choice.index}\n{python}\n{system_torch}".encode()
+    ).hexdigest()
+
+
+def outer_site_pth(site_dirs: Sequence[str]) -> str:
+    """A ``.pth`` file's text that adds ``site_dirs`` (with their own .pth files) after the env's own.
+
+    ``--system-site-packages`` only reaches the base installation's packages;
+    when nox runs from a virtual environment, its torch lives in that
+    environment's site-packages, which this file adds.
+    """
+    return "import site; " + "; ".join(f"site.addsitedir({d!r})" for d in site_dirs) + "\n"
+
+
+def _system_torch(session: nox.Session) -> dict[str, str]:
+    """The version and file of the torch that the interpreter running nox imports."""
+    found = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        session.error(
+            f"LSTM_DEMO_TORCH=system uses the torch of the Python running nox ({sys.executable}), "
+            f"but it cannot import torch:\n{found.stderr.strip()}\n"
+            "Run nox with the Python that has your torch: `python -m pip install nox`, "
+            "then `python -m nox ...` with that python"
+        )
+    return json.loads(found.stdout.strip().splitlines()[-1])
+
+
+def _torch_of(session: nox.Session, python: str) -> dict[str, str]:
+    """The version and file of the torch that ``python`` imports."""
+    printed = session.run(python, "-c", _PROBE, silent=True, external=True)
+    return json.loads(printed.strip().splitlines()[-1])
+
+
+def _site_dirs() -> list[str]:
+    """The site-packages of the interpreter running nox (its user site too, where it is used)."""
+    import site
+
+    dirs = list(site.getsitepackages())
+    user = site.getusersitepackages() if site.ENABLE_USER_SITE else ""
+    if user and Path(user).is_dir():
+        dirs.append(user)
+    return dirs
+
+
 def _env(session: nox.Session) -> Path:
     """The shared environment, (re)installed when its requirements changed."""
-    stamp = ENV / ".lstm-demo-installed"
-    wanted = hashlib.sha256(
-        "\n".join([(ROOT / "pyproject.toml").read_text(), TORCH, TORCH_INDEX, sys.version]).encode()
-    ).hexdigest()
-    if stamp.is_file() and stamp.read_text() == wanted:
+    try:
+        choice = torch_choice(os.environ)
+    except ValueError as error:
+        session.error(str(error).rstrip("."))  # nox adds its own full stop
+    marker = ENV / ".lstm-demo-installed"
+    system_torch = _system_torch(session) if choice.system else {}
+    wanted = stamp(
+        (ROOT / "pyproject.toml").read_text(),
+        choice,
+        sys.version,
+        json.dumps(system_torch, sort_keys=True) if system_torch else "",
+    )
+    if marker.is_file() and marker.read_text() == wanted:
         return BIN / "python"
-    session.log(f"Creating the shared environment {ENV} with {TORCH}")
+    what = f"the system's torch {system_torch['version']}" if choice.system else choice.requirement
+    session.log(f"Creating the shared environment {ENV} with {what}")
     if ENV.exists():
         shutil.rmtree(ENV)
     # virtualenv (a dependency of nox) brings its own pip: unlike the standard
     # venv module it needs no python3-venv package on Debian-like systems.
-    session.run(sys.executable, "-m", "virtualenv", "--quiet", str(ENV), external=True)
+    system_site = ["--system-site-packages"] if choice.system else []
+    session.run(sys.executable, "-m", "virtualenv", "--quiet", *system_site, str(ENV), external=True)
     python = str(BIN / "python")
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    # torch first: once it is there, the package's open `torch` requirement is
-    # met and pip does not pull another build.
-    session.run(*pip, TORCH, *(["--index-url", TORCH_INDEX] if TORCH_INDEX else []), external=True)
-    session.run(*pip, "-e", f"{ROOT}[dev]", external=True)
-    stamp.write_text(wanted)
+    if choice.system:
+        site_packages = session.run(
+            python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", silent=True, external=True
+        ).strip()
+        Path(site_packages, "_lstm_demo_outer_site.pth").write_text(outer_site_pth(_site_dirs()))
+        seen = _torch_of(session, python)
+        if seen != system_torch:
+            session.error(f"The new environment imports torch {seen}, not the system's {system_torch}.")
+        # The constraint keeps pip from replacing that torch to satisfy anything.
+        constraint = ENV / "torch-constraint.txt"
+        constraint.write_text(f"torch=={system_torch['version']}\n")
+        session.run(*pip, "--constraint", str(constraint), "-e", f"{ROOT}[dev]", external=True)
+        after = _torch_of(session, python)
+        if after != system_torch:
+            session.error(f"pip replaced the system's torch {system_torch} with {after}.")
+    else:
+        # torch first: once it is there, the package's open `torch` requirement is
+        # met and pip does not pull another build.
+        index = ["--index-url", choice.index] if choice.index else []
+        session.run(*pip, choice.requirement, *index, external=True)
+        session.run(*pip, "-e", f"{ROOT}[dev]", external=True)
+    marker.write_text(wanted)
     return BIN / "python"
 
 
@@ -128,7 +245,8 @@ def gpu(session: nox.Session) -> None:
         session.error(
             f"nox -s gpu needs a CUDA GPU and a CUDA build of torch, but torch {version} "
             f"(built with CUDA {cuda}) sees none here. On a GPU machine, set LSTM_DEMO_TORCH "
-            "to a CUDA build (on Linux, PyPI's torch is one) and run again."
+            "to a CUDA build (on Linux, PyPI's torch is one), or to `system` to use the CUDA "
+            "torch of the Python running nox, and run again."
         )
     env = {"LSTM_DEMO_REQUIRE_CUDA": "1"}
     _python(session, "-m", "pytest", "tests/test_on_devices.py", *session.posargs, env=env)

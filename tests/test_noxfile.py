@@ -1,0 +1,83 @@
+"""The noxfile's choice of torch: the requirement, the system torch, and when the environment is rebuilt."""
+
+from __future__ import annotations
+
+import importlib.util
+import site
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def noxfile():
+    spec = importlib.util.spec_from_file_location("lstm_demo_noxfile", ROOT / "noxfile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_default_is_the_pinned_torch(noxfile):
+    choice = noxfile.torch_choice({})
+    assert choice == ("torch==2.13.0", "")
+    assert not choice.system
+
+
+def test_an_empty_variable_means_the_default(noxfile):
+    assert noxfile.torch_choice({"LSTM_DEMO_TORCH": "  ", "LSTM_DEMO_TORCH_INDEX": ""}) == (
+        "torch==2.13.0",
+        "",
+    )
+
+
+def test_requirement_and_index_are_taken_as_given(noxfile):
+    environ = {"LSTM_DEMO_TORCH": "torch>=2.5", "LSTM_DEMO_TORCH_INDEX": "https://example.org/whl/cpu"}
+    choice = noxfile.torch_choice(environ)
+    assert choice == ("torch>=2.5", "https://example.org/whl/cpu")
+    assert not choice.system
+
+
+@pytest.mark.parametrize("value", ["system", "SYSTEM", " System "])
+def test_system_uses_the_interpreters_torch(noxfile, value):
+    choice = noxfile.torch_choice({"LSTM_DEMO_TORCH": value})
+    assert choice == ("system", "")
+    assert choice.system
+
+
+def test_system_with_an_index_is_refused(noxfile):
+    environ = {"LSTM_DEMO_TORCH": "system", "LSTM_DEMO_TORCH_INDEX": "https://example.org/whl/cpu"}
+    with pytest.raises(
+        ValueError, match=r"^Expected no LSTM_DEMO_TORCH_INDEX with LSTM_DEMO_TORCH=system"
+    ) as info:
+        noxfile.torch_choice(environ)
+    assert "but got 'https://example.org/whl/cpu' instead." in str(info.value)
+
+
+def test_stamp_changes_with_every_input(noxfile):
+    system = noxfile.TorchChoice("system", "")
+    pinned = noxfile.TorchChoice("torch==2.13.0", "")
+    base = noxfile.stamp("[project]", system, "3.12.3", '{"version": "2.11.0+cu130"}')
+    assert base == noxfile.stamp("[project]", system, "3.12.3", '{"version": "2.11.0+cu130"}')
+    others = {
+        noxfile.stamp("[project]", system, "3.12.3", '{"version": "2.11.1+cu130"}'),  # system torch upgraded
+        noxfile.stamp("[project]\n", system, "3.12.3", '{"version": "2.11.0+cu130"}'),
+        noxfile.stamp("[project]", system, "3.12.4", '{"version": "2.11.0+cu130"}'),
+        noxfile.stamp("[project]", pinned, "3.12.3", ""),
+        noxfile.stamp("[project]", noxfile.TorchChoice("torch==2.13.0", "https://x"), "3.12.3", ""),
+    }
+    assert len(others) == 5
+    assert base not in others
+
+
+def test_outer_site_pth_adds_each_folder_and_its_pth_files(noxfile, tmp_path, monkeypatch):
+    env, outer, linked = tmp_path / "env", tmp_path / "outer", tmp_path / "linked"
+    for folder in (env, outer, linked):
+        folder.mkdir()
+    (outer / "editable.pth").write_text(f"{linked}\n")
+    (env / "_outer.pth").write_text(noxfile.outer_site_pth([str(outer)]))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    site.addsitedir(str(env))  # what Python's start-up does with the environment's site-packages
+    assert sys.path[-3:] == [str(env), str(outer), str(linked)]
