@@ -88,12 +88,21 @@ def _set_cudnn_tf32(allow: bool) -> None:
         torch.backends.cudnn.allow_tf32 = allow
 
 
+def _set_matmul_tf32(allow: bool) -> None:
+    matmul = torch.backends.cuda.matmul
+    if hasattr(matmul, "fp32_precision"):
+        matmul.fp32_precision = "tf32" if allow else "ieee"
+    else:
+        matmul.allow_tf32 = allow
+
+
 @contextmanager
 def precision_flags(
     *,
     cudnn: bool | None = None,
     cudnn_tf32: bool | None = None,
     deterministic: bool | None = None,
+    matmul_tf32: bool | None = None,
 ) -> Iterator[None]:
     """Set precision switches for a ``with`` block; restore every one afterwards.
 
@@ -112,6 +121,11 @@ def precision_flags(
     deterministic : bool, optional
         ``torch.use_deterministic_algorithms`` and
         ``torch.backends.cudnn.deterministic``.
+    matmul_tf32 : bool, optional
+        Whether CUDA matrix products in float32 may use TF32 (PyTorch's own
+        RNN kernels, used when cuDNN is disabled, multiply with them):
+        ``torch.backends.cuda.matmul.fp32_precision`` where this torch has it,
+        else ``torch.backends.cuda.matmul.allow_tf32``.
 
     Raises
     ------
@@ -129,7 +143,13 @@ def precision_flags(
     >>> torch.are_deterministic_algorithms_enabled() == before
     True
     """
-    for name, value in (("cudnn", cudnn), ("cudnn_tf32", cudnn_tf32), ("deterministic", deterministic)):
+    switches = (
+        ("cudnn", cudnn),
+        ("cudnn_tf32", cudnn_tf32),
+        ("deterministic", deterministic),
+        ("matmul_tf32", matmul_tf32),
+    )
+    for name, value in switches:
         if value is not None and not isinstance(value, bool):
             msg = f"Expected {name} to be True, False or None, but got {value!r} instead."
             raise TypeError(msg)
@@ -139,12 +159,35 @@ def precision_flags(
             torch.backends.cudnn.enabled = cudnn
         if cudnn_tf32 is not None:
             _set_cudnn_tf32(cudnn_tf32)
+        if matmul_tf32 is not None:
+            _set_matmul_tf32(matmul_tf32)
         if deterministic is not None:
             torch.use_deterministic_algorithms(deterministic)
             torch.backends.cudnn.deterministic = deterministic
         yield
     finally:
         restore_flags(state)
+
+
+@contextmanager
+def full_precision() -> Iterator[None]:
+    """TF32 off for cuDNN's RNNs and for CUDA matrix products, for a ``with`` block.
+
+    Every claim runs inside it, so what a claim verifies is IEEE float32 or
+    float64 arithmetic whatever the caller's flags; TF32's effect is measured
+    on the precision page instead. The flags are put back afterwards, as
+    :func:`precision_flags` does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.precision import full_precision
+    >>> with full_precision():
+    ...     torch.backends.cudnn.rnn.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+    ('ieee', 'ieee')
+    """
+    with precision_flags(cudnn_tf32=False, matmul_tf32=False):
+        yield
 
 
 @dataclass(frozen=True)
@@ -155,6 +198,11 @@ class Setting:
     device: torch.device
     dtype: torch.dtype
     flags: dict[str, bool]
+
+    @property
+    def tf32(self) -> bool:
+        """Whether this setting lets float32 run on TF32 tensor cores: measured, never verified."""
+        return self.dtype == torch.float32 and bool(self.flags.get("cudnn_tf32") or self.flags.get("matmul_tf32"))
 
 
 def settings(devices: list[torch.device]) -> list[Setting]:
@@ -172,7 +220,12 @@ def settings(devices: list[torch.device]) -> list[Setting]:
                 Setting(f"{name} float64 (cuDNN)", device, torch.float64, {}),
                 Setting(f"{name} float32, cuDNN, TF32 allowed", device, torch.float32, {"cudnn_tf32": True}),
                 Setting(f"{name} float32, cuDNN, TF32 off", device, torch.float32, {"cudnn_tf32": False}),
-                Setting(f"{name} float32, cuDNN disabled", device, torch.float32, {"cudnn": False}),
+                Setting(
+                    f"{name} float32, cuDNN disabled",
+                    device,
+                    torch.float32,
+                    {"cudnn": False, "matmul_tf32": False},
+                ),
                 Setting(
                     f"{name} float32, deterministic",
                     device,
@@ -199,10 +252,10 @@ class Agreement:
     max_abs_diff: float
     max_rel_diff: float
     """Greatest ``|diff| / |reference|`` over elements whose reference exceeds 1e-3 in size."""
-    tolerance: Tolerance
-    """:func:`~lstm_demo.devices.tolerance_for` the setting, under its flags."""
-    close: bool
-    """Whether every element is within ``tolerance`` of the reference."""
+    tolerance: Tolerance | None
+    """:func:`~lstm_demo.devices.tolerance_for` the setting; None where TF32 is allowed (measured only)."""
+    close: bool | None
+    """Whether every element is within ``tolerance`` of the reference; None where TF32 is allowed."""
     vs_cpu_float32: float | None = None
     """For float32 settings, the greatest difference from the same model in float32 on the CPU."""
 
@@ -217,6 +270,10 @@ def agreement(
 
     ``build`` makes the module on the CPU (seed it inside); it is copied to
     each setting's device and dtype. The output and every final state count.
+    Settings without TF32 are checked within
+    :func:`~lstm_demo.devices.tolerance_for` their device and dtype; those
+    with TF32 allowed are measured only (``close`` and ``tolerance`` None):
+    the site verifies no claim at TF32's precision.
     """
     reference_module = build().double()
     with torch.no_grad():
@@ -228,11 +285,13 @@ def agreement(
         x = input.to(device=setting.device, dtype=setting.dtype)
         with precision_flags(**setting.flags), torch.no_grad():
             values = _flatten(module(x)).double().cpu()
-            tolerance = tolerance_for(setting.device, setting.dtype)
         diff = (values - reference).abs()
         scale = reference.abs()
         rel = (diff / scale)[scale > 1e-3]
-        close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
+        tolerance = None if setting.tf32 else tolerance_for(setting.device, setting.dtype)
+        close = None
+        if tolerance is not None:
+            close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
         vs_32 = float((values - cpu_float32).abs().max()) if setting.dtype == torch.float32 else None
         rel_max = float(rel.max()) if rel.numel() else 0.0
         found.append(Agreement(name, setting, float(diff.max()), rel_max, tolerance, close, vs_32))
@@ -258,10 +317,14 @@ def table(rows: list[Agreement]) -> str:
     header = f"{'model':<{model_width}}  {'setting':<{width}}  {'max abs diff':>12}  {'max rel diff':>12}"
     lines = [header + f"  {'vs cpu fp32':>11}  within tolerance"]
     for r in rows:
-        tol = f"rtol={r.tolerance.rtol:.2g}, atol={r.tolerance.atol:.2g}"
         vs_32 = "-" if r.vs_cpu_float32 is None else f"{r.vs_cpu_float32:.2e}"
+        if r.tolerance is None:
+            verdict = "measured only (TF32)"
+        else:
+            tol = f"rtol={r.tolerance.rtol:.2g}, atol={r.tolerance.atol:.2g}"
+            verdict = f"{'yes' if r.close else 'NO'} ({tol})"
         lines.append(
             f"{r.model:<{model_width}}  {r.setting.label:<{width}}  {r.max_abs_diff:>12.2e}  "
-            f"{r.max_rel_diff:>12.2e}  {vs_32:>11}  {'yes' if r.close else 'NO'} ({tol})"
+            f"{r.max_rel_diff:>12.2e}  {vs_32:>11}  {verdict}"
         )
     return "\n".join(lines)
