@@ -223,7 +223,7 @@ def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
     >>> import torch
     >>> from lstm_demo.devices import tolerance_for
     >>> print(tolerance_for("cpu", torch.float32))
-    rtol=1.3e-06, atol=1e-05 (float32: torch.testing's default)
+    rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)
     >>> "measured" in tolerance_for("cuda", torch.float64).why
     True
     """
@@ -233,6 +233,8 @@ def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
     name = str(dtype).removeprefix("torch.")
     if dtype not in (torch.float32, torch.float64):
         rtol, atol = default_tolerance(dtype)
-        return Tolerance(rtol, atol, f"torch.testing's default for {name}", f"torch.testing's default for {name}")
+        return Tolerance(
+            rtol, atol, f"torch.testing's default for {name}", f"torch.testing's default for {name}"
+        )
     kind = "cpu" if device.type == "cpu" else "gpu"
     return site_tolerances()[f"{kind} {name}"]

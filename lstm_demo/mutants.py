@@ -27,7 +27,6 @@ import torch
 from torch import nn
 
 from lstm_demo._validate import StackSpec, describe
-from lstm_demo.comparison import compare
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import full_precision
@@ -82,7 +81,9 @@ class Equations:
             for d, suffix in enumerate(["", "_reverse"][: spec.directions]):
                 row = layer * spec.directions + d
                 source = first if self.layers_read_input else x
-                out, h, c = self._direction(lstm, f"l{layer}{suffix}", source, h0[row], c0[row], d == 1)
+                out, h, c = self._direction(
+                    lstm, f"l{layer}{suffix}", source, (h0[row], c0[row]), reverse=d == 1
+                )
                 outputs.append(out)
                 h_n.append(h)
                 c_n.append(c)
@@ -94,7 +95,13 @@ class Equations:
         return output, states
 
     def _direction(
-        self, lstm: nn.LSTM, name: str, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, reverse: bool
+        self,
+        lstm: nn.LSTM,
+        name: str,
+        x: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor],
+        *,
+        reverse: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         w_ih, w_hh = getattr(lstm, f"weight_ih_{name}"), getattr(lstm, f"weight_hh_{name}")
         projected = x @ w_ih.T
@@ -103,14 +110,17 @@ class Equations:
             if self.both_biases:
                 projected = projected + getattr(lstm, f"bias_hh_{name}")
         sigmoid = _hard_sigmoid if self.hard_sigmoid else torch.sigmoid
-        h, c = h0, c0
+        h0, c0 = state
+        h, c = state
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outputs: list[torch.Tensor] = [x.new_empty(0)] * x.shape[0]
         for t in steps:
             gates = dict(zip(self.gate_order, (projected[t] + h @ w_hh.T).chunk(4, dim=-1), strict=True))
             before = h
             c_prev = c if self.carry_c else c0
-            c = sigmoid(gates["f"] + self.forget_offset) * c_prev + sigmoid(gates["i"]) * torch.tanh(gates["g"])
+            c = sigmoid(gates["f"] + self.forget_offset) * c_prev + sigmoid(gates["i"]) * torch.tanh(
+                gates["g"]
+            )
             h = sigmoid(gates["o"]) * (torch.tanh(c) if self.tanh_c else c)
             outputs[t] = before if self.output_lags else h
             if not self.carry_h:
@@ -125,7 +135,9 @@ def _multi_layer_square(lstm: nn.LSTM) -> bool:
 
 def _has_bias_hh(lstm: nn.LSTM) -> bool:
     """Forgetting ``bias_hh`` changes nothing where it is zero (the post's experiment 2 has zero biases)."""
-    return lstm.bias and any(bool(b.ne(0).any()) for n, b in lstm.named_parameters() if n.startswith("bias_hh"))
+    return lstm.bias and any(
+        bool(b.ne(0).any()) for n, b in lstm.named_parameters() if n.startswith("bias_hh")
+    )
 
 
 @dataclass(frozen=True)
@@ -160,8 +172,14 @@ MUTANTS: dict[str, Mutant] = {
             "gates read as i, g, f, o (TensorFlow's i, j, f, o) instead of PyTorch's i, f, g, o",
             Equations(gate_order=("i", "g", "f", "o")),
         ),
-        Mutant("hard-sigmoid", "Keras's hard sigmoid, clip(0.2x + 0.5, 0, 1), for the gates", Equations(hard_sigmoid=True)),
-        Mutant("one-bias", "only bias_ih added; bias_hh forgotten", Equations(both_biases=False), _has_bias_hh),
+        Mutant(
+            "hard-sigmoid",
+            "Keras's hard sigmoid, clip(0.2x + 0.5, 0, 1), for the gates",
+            Equations(hard_sigmoid=True),
+        ),
+        Mutant(
+            "one-bias", "only bias_ih added; bias_hh forgotten", Equations(both_biases=False), _has_bias_hh
+        ),
         Mutant("h-not-carried", "h reset to h_0 at every step", Equations(carry_h=False)),
         Mutant("c-not-carried", "c reset to c_0 at every step", Equations(carry_c=False)),
         Mutant("no-tanh-on-c", "h = o * c, without tanh", Equations(tanh_c=False)),
@@ -192,7 +210,9 @@ class Check:
 
     name: str
     claim: str
-    pairs: Callable[[Forward, torch.device, torch.dtype], tuple[nn.LSTM, list[tuple[torch.Tensor, torch.Tensor]]]]
+    pairs: Callable[
+        [Forward, torch.device, torch.dtype], tuple[nn.LSTM, list[tuple[torch.Tensor, torch.Tensor]]]
+    ]
     real: Forward
     printed: bool = False
     """Compared with printed numbers: only the post's tolerance applies."""
@@ -404,7 +424,9 @@ class Result:
 CONTROL = "none (control)"
 
 
-def _placements(devices: Sequence[torch.device], dtypes: Sequence[torch.dtype]) -> list[tuple[torch.device, torch.dtype]]:
+def _placements(
+    devices: Sequence[torch.device], dtypes: Sequence[torch.dtype]
+) -> list[tuple[torch.device, torch.dtype]]:
     return [(d, t) for d in devices for t in dtypes if not (d.type == "mps" and t == torch.float64)]
 
 
@@ -517,14 +539,16 @@ def table(results: list[Result]) -> str:
     check_width = max(len(c) for _, c in rows)
     lines = [f"{'mutant':<{width}}  {'check':<{check_width}}  verdict"]
     for (mutant, claim), found in rows.items():
-        bad = [r for r in escapes(found)]
+        bad = escapes(found)
         control = mutant == CONTROL
         if bad:
             where = ", ".join(f"{r.device} {r.dtype} at {r.tolerance}" for r in bad)
             verdict = f"{'CAUGHT' if control else 'ESCAPES'}: {where}"
         else:
             worst = max(r.ratio for r in found) if control else min(r.ratio for r in found)
-            verdict = f"passes (<= {worst:.2g} of allowed)" if control else f"caught (>= {worst:.2g}x allowed)"
+            verdict = (
+                f"passes (<= {worst:.2g} of allowed)" if control else f"caught (>= {worst:.2g}x allowed)"
+            )
         lines.append(f"{mutant:<{width}}  {claim:<{check_width}}  {verdict}")
     return "\n".join(lines)
 
@@ -639,7 +663,8 @@ def as_json(results: list[Result]) -> dict[str, Any]:
     """The ``--json`` document: the tolerances with their derivations, then every result."""
     return {
         "tolerances": [
-            {"name": name, "rtol": t.rtol, "atol": t.atol, "why": t.why} for name, t in site_tolerances().items()
+            {"name": name, "rtol": t.rtol, "atol": t.atol, "why": t.why}
+            for name, t in site_tolerances().items()
         ],
         "results": [dataclasses.asdict(r) for r in results],
     }

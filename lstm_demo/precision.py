@@ -89,11 +89,10 @@ def _set_cudnn_tf32(allow: bool) -> None:
 
 
 def _set_matmul_tf32(allow: bool) -> None:
-    matmul = torch.backends.cuda.matmul
-    if hasattr(matmul, "fp32_precision"):
-        matmul.fp32_precision = "tf32" if allow else "ieee"
-    else:
-        matmul.allow_tf32 = allow
+    # The legacy flag: it rewrites torch.backends.cuda.matmul.fp32_precision to "tf32" or
+    # "ieee" and keeps torch.get_float32_matmul_precision() readable, which writing
+    # "tf32" into the per-operator flag directly does not.
+    torch.backends.cuda.matmul.allow_tf32 = allow
 
 
 @contextmanager
@@ -123,9 +122,9 @@ def precision_flags(
         ``torch.backends.cudnn.deterministic``.
     matmul_tf32 : bool, optional
         Whether CUDA matrix products in float32 may use TF32 (PyTorch's own
-        RNN kernels, used when cuDNN is disabled, multiply with them):
-        ``torch.backends.cuda.matmul.fp32_precision`` where this torch has it,
-        else ``torch.backends.cuda.matmul.allow_tf32``.
+        RNN kernels, used when cuDNN is disabled, multiply with them), through
+        ``torch.backends.cuda.matmul.allow_tf32``, which newer torch releases
+        mirror into ``torch.backends.cuda.matmul.fp32_precision``.
 
     Raises
     ------
@@ -202,7 +201,9 @@ class Setting:
     @property
     def tf32(self) -> bool:
         """Whether this setting lets float32 run on TF32 tensor cores: measured, never verified."""
-        return self.dtype == torch.float32 and bool(self.flags.get("cudnn_tf32") or self.flags.get("matmul_tf32"))
+        return self.dtype == torch.float32 and bool(
+            self.flags.get("cudnn_tf32") or self.flags.get("matmul_tf32")
+        )
 
 
 def settings(devices: list[torch.device]) -> list[Setting]:

@@ -264,7 +264,7 @@ def site_tolerances() -> dict[str, Tolerance]:
     for dtype, rounding in ((torch.float32, e32), (torch.float64, e64)):
         name = str(dtype).removeprefix("torch.")
         rtol, atol = default_tolerance(dtype)
-        cpu = Tolerance(rtol, atol, "", f"{name}: torch.testing's default")
+        cpu = Tolerance(rtol, atol, "", f"torch.testing's default for {name}")
         why = (
             f"torch.testing's default for {name} (rtol {rtol:g}, atol {atol:g}). {_why_measured(rounding)} "
             f"atol covers 2e {coverage(cpu, rounding):.2g} times."

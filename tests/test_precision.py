@@ -6,8 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+from lstm_demo.devices import tolerance_for
 from lstm_demo.precision import (
+    Agreement,
+    Setting,
     agreement,
+    full_precision,
     precision_flags,
     precision_objects,
     restore_flags,
@@ -86,7 +90,7 @@ def test_save_and_restore_round_trip():
     assert save_flags() == saved
 
 
-@pytest.mark.parametrize("name", ["cudnn", "cudnn_tf32", "deterministic"])
+@pytest.mark.parametrize("name", ["cudnn", "cudnn_tf32", "deterministic", "matmul_tf32"])
 def test_a_switch_must_be_a_bool(name):
     before = _state()
     match = rf"^Expected {name} to be True, False or None, but got 1 instead\.$"
@@ -108,11 +112,13 @@ def test_settings_on_a_gpu_cover_tf32_cudnn_and_determinism():
         {},
         {"cudnn_tf32": True},
         {"cudnn_tf32": False},
-        {"cudnn": False},
+        {"cudnn": False, "matmul_tf32": False},
         {"deterministic": True, "cudnn_tf32": False},
     ]
     assert [s.dtype for s in found] == [torch.float64] + [torch.float32] * 4
     assert all(s.label.startswith("cuda:0 ") for s in found)
+    # Only the TF32 setting is measured without a tolerance.
+    assert [s.tf32 for s in found] == [False, True, False, False, False]
 
 
 def test_agreement_measures_against_float64_on_the_cpu():
@@ -164,3 +170,36 @@ def test_agreement_reports_a_module_that_is_not_close():
 
 def test_settings_on_mps_are_float32_only():
     assert [(s.label, s.dtype) for s in settings([torch.device("mps")])] == [("mps float32", torch.float32)]
+
+
+def test_matmul_tf32_is_set_inside_and_restored_after():
+    before = _state()
+    with precision_flags(matmul_tf32=True):
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+    with precision_flags(matmul_tf32=False):
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert _state() == before
+
+
+def test_full_precision_turns_tf32_off_whatever_the_caller_set():
+    before = _state()
+    with precision_flags(cudnn_tf32=True, matmul_tf32=True):
+        with full_precision():
+            assert torch.backends.cudnn.rnn.fp32_precision == "ieee"
+            assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+        assert torch.backends.cudnn.rnn.fp32_precision == "tf32"
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+    assert _state() == before
+
+
+def test_a_tf32_row_is_measured_only():
+    gpu = torch.device("cuda", 0)
+    tf32 = Setting("cuda:0 float32, cuDNN, TF32 allowed", gpu, torch.float32, {"cudnn_tf32": True})
+    ieee = Setting("cuda:0 float32, cuDNN, TF32 off", gpu, torch.float32, {"cudnn_tf32": False})
+    rows = [
+        Agreement("m", tf32, 2e-4, 1e-3, None, None, 2e-4),
+        Agreement("m", ieee, 1e-7, 1e-6, tolerance_for(gpu, torch.float32), True, 1e-7),
+    ]
+    lines = table(rows).splitlines()
+    assert lines[1].endswith("measured only (TF32)")
+    assert "yes (rtol=" in lines[2]
