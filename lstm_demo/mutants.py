@@ -570,8 +570,12 @@ class Smallest:
     """An offset just below it that passes: the two bracket the threshold."""
 
 
-def _threshold(ratio_at: Callable[[float], float], steps: int) -> tuple[float, float]:
-    """``(low, high)`` in log10 of the offset: ``high`` caught, ``low`` not, ``steps`` halvings apart."""
+#: The bisection stops when the offset caught and the one not caught are this close (in log10): 1.2%.
+RESOLUTION = 0.005
+
+
+def _threshold(ratio_at: Callable[[float], float]) -> tuple[float, float]:
+    """``(low, high)`` in log10 of the offset: ``high`` caught, ``low`` not, at most RESOLUTION apart."""
     log_offset = -3.0
     for _ in range(8):  # the error is about linear in a small offset: aim where ratio_at is 1
         ratio = ratio_at(log_offset)
@@ -591,7 +595,7 @@ def _threshold(ratio_at: Callable[[float], float], steps: int) -> tuple[float, f
         if low <= -16:
             return -math.inf, low
         low, width = max(-16.0, low - width), 2 * width
-    for _ in range(steps):
+    while high - low > RESOLUTION:
         middle = (low + high) / 2
         low, high = (low, middle) if ratio_at(middle) > 1 else (middle, high)
     return low, high
@@ -602,22 +606,23 @@ def smallest_caught(
     *,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
-    steps: int = 2,
 ) -> list[Smallest]:
     """The smallest forget-gate bias offset the check catches, per tolerance, bracketed by bisection.
 
     The mutant is :class:`Equations` with ``forget_offset``. A few secant
     steps on a log scale aim at the size where the greatest
     ``|diff| / allowed`` reaches 1; then an offset that passes and one that
-    is caught are found around it, 0.02 decades apart, and the bracket is
-    halved ``steps`` times (2: to about 1%). Every tolerance of
+    is caught are found around it, and the bracket is halved until they are
+    within :data:`RESOLUTION` decades (1.2%) of each other. Every tolerance of
     :func:`tolerances_for` the check.
 
     Raises
     ------
+    TypeError
+        If ``dtype`` is not float32 or float64.
     ValueError
-        If ``check`` is not in :data:`CHECKS`, needs a GPU and ``device`` is
-        the CPU, or ``steps`` is not a positive integer.
+        If ``check`` is not in :data:`CHECKS`, or needs a GPU and ``device``
+        is the CPU, or ``device`` is not one of this machine's.
 
     Examples
     --------
@@ -628,9 +633,6 @@ def smallest_caught(
     """
     if check not in CHECKS:
         msg = f"Expected a check name from {', '.join(CHECKS)}, but got {check!r} instead."
-        raise ValueError(msg)
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        msg = f"Expected steps to be a positive integer, but got {steps!r} instead."
         raise ValueError(msg)
     chosen, (dtype,) = _validated([device], [dtype])
     device = chosen[0]
@@ -652,7 +654,7 @@ def smallest_caught(
 
     found = []
     for name in tolerances:
-        low, high = _threshold(lambda log_offset, name=name: ratios(log_offset)[name], steps)
+        low, high = _threshold(lambda log_offset, name=name: ratios(log_offset)[name])
         found.append(
             Smallest(spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low)
         )
