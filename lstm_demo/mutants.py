@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lstm_demo import questions as q
 from lstm_demo._validate import StackSpec, describe
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
@@ -235,14 +236,7 @@ def _module_check(
     return pairs
 
 
-def _questions() -> Any:
-    from lstm_demo import questions  # noqa: PLC0415 - questions imports the tolerances this module uses
-
-    return questions
-
-
 def _post_1_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    q = _questions()
 
     def model() -> nn.LSTM:
         lstm = nn.LSTM(4, 5, batch_first=True)
@@ -254,19 +248,16 @@ def _post_1_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, to
 
 
 def _two_layers(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    q = _questions()
     lstm = q._build(lambda: nn.LSTM(3, 3, num_layers=2), 0, device, dtype)
     return lstm, q._randn(5, 1, 3, seed=1, device=device, dtype=dtype)
 
 
 def _scratch_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    q = _questions()
     lstm = q._build(lambda: nn.LSTM(q.IN, q.HIDDEN, num_layers=2, bidirectional=True), 0, device, dtype)
     return lstm, q._randn(q.SEQ, q.BATCH, q.IN, seed=1, device=device, dtype=dtype)
 
 
 def _one_layer(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    q = _questions()
     lstm = q._build(lambda: nn.LSTM(q.IN, q.HIDDEN), 0, device, dtype)
     return lstm, q._randn(q.SEQ, q.BATCH, q.IN, seed=1, device=device, dtype=dtype)
 
@@ -606,6 +597,7 @@ def smallest_caught(
     *,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    tolerances: Sequence[str] | None = None,
 ) -> list[Smallest]:
     """The smallest forget-gate bias offset the check catches, per tolerance, bracketed by bisection.
 
@@ -613,8 +605,8 @@ def smallest_caught(
     steps on a log scale aim at the size where the greatest
     ``|diff| / allowed`` reaches 1; then an offset that passes and one that
     is caught are found around it, and the bracket is halved until they are
-    within :data:`RESOLUTION` decades (1.2%) of each other. Every tolerance of
-    :func:`tolerances_for` the check.
+    within :data:`RESOLUTION` decades (1.2%) of each other. At every tolerance
+    of :func:`tolerances_for` the check, or those named in ``tolerances``.
 
     Raises
     ------
@@ -622,7 +614,8 @@ def smallest_caught(
         If ``dtype`` is not float32 or float64.
     ValueError
         If ``check`` is not in :data:`CHECKS`, or needs a GPU and ``device``
-        is the CPU, or ``device`` is not one of this machine's.
+        is the CPU, or ``device`` is not one of this machine's, or a name in
+        ``tolerances`` is not one the check is held to in ``dtype``.
 
     Examples
     --------
@@ -640,7 +633,12 @@ def smallest_caught(
     if spec.gpu_only and device.type == "cpu":
         msg = f"Expected a GPU for check {check!r}, but got {device} instead."
         raise ValueError(msg)
-    tolerances = {n: site_tolerances()[n] for n in tolerances_for(spec, dtype)}
+    allowed = tolerances_for(spec, dtype)
+    unknown = [n for n in tolerances or () if n not in allowed]
+    if unknown:
+        msg = f"Expected tolerance names from {', '.join(allowed)}, but got {', '.join(unknown)} instead."
+        raise ValueError(msg)
+    chosen_tolerances = {n: site_tolerances()[n] for n in tolerances or allowed}
     cache: dict[float, dict[str, float]] = {}
 
     def ratios(log_offset: float) -> dict[str, float]:
@@ -649,11 +647,11 @@ def smallest_caught(
             with full_precision():
                 _, pairs = spec.pairs(forward, device, dtype)
             pairs = [(a.double().cpu(), e.double().cpu()) for a, e in pairs]
-            cache[log_offset] = {n: _ratio(pairs, t) for n, t in tolerances.items()}
+            cache[log_offset] = {n: _ratio(pairs, t) for n, t in chosen_tolerances.items()}
         return cache[log_offset]
 
     found = []
-    for name in tolerances:
+    for name in chosen_tolerances:
         low, high = _threshold(lambda log_offset, name=name: ratios(log_offset)[name])
         found.append(
             Smallest(spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low)

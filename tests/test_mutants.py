@@ -266,6 +266,8 @@ def test_smallest_caught_brackets_the_threshold(check):
 def test_smallest_caught_tighter_tolerances_catch_smaller_bugs():
     found = {s.tolerance: s.offset for s in smallest_caught("scratch", dtype=torch.float64)}
     assert found["gpu float64"] < found["cpu float64"] < found["post printed"]
+    chosen = smallest_caught("scratch", dtype=torch.float64, tolerances=["gpu float64"])
+    assert [(s.tolerance, s.offset) for s in chosen] == [("gpu float64", found["gpu float64"])]
 
 
 @pytest.mark.parametrize(
@@ -287,8 +289,13 @@ def test_smallest_caught_tighter_tolerances_catch_smaller_bugs():
             r"^Expected dtypes torch.float32 or torch.float64",
         ),
         ({"check": "scratch", "device": "cuda:7"}, ValueError, r"^Expected one of this machine's devices"),
+        (
+            {"check": "post-experiment-1", "tolerances": ["cpu float32"]},
+            ValueError,
+            r"^Expected tolerance names from post printed, but got cpu float32 instead\.$",
+        ),
     ],
-    ids=["check", "gpu-only", "dtype", "device"],
+    ids=["check", "gpu-only", "dtype", "device", "tolerance"],
 )
 def test_smallest_caught_bad_arguments(kwargs, error, match):
     check = kwargs.pop("check")
