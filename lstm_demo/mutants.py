@@ -170,12 +170,12 @@ MUTANTS: dict[str, Mutant] = {
     for m in (
         Mutant(
             "gate-order",
-            "gates read as i, g, f, o (TensorFlow's i, j, f, o) instead of PyTorch's i, f, g, o",
+            "blocks read as i, g, f, o (TensorFlow's i, j, f, o order)",
             Equations(gate_order=("i", "g", "f", "o")),
         ),
         Mutant(
             "hard-sigmoid",
-            "Keras's hard sigmoid, clip(0.2x + 0.5, 0, 1), for the gates",
+            "gates through hard sigmoid, clip(0.2x + 0.5, 0, 1)",
             Equations(hard_sigmoid=True),
         ),
         Mutant(

@@ -71,7 +71,13 @@ def restore_flags(state: dict[str, Any]) -> None:
     torch.backends.cudnn.enabled = state["cudnn.enabled"]
     torch.backends.cudnn.benchmark = state["cudnn.benchmark"]
     torch.backends.cudnn.deterministic = state["cudnn.deterministic"]
-    torch.use_deterministic_algorithms(state["deterministic"], warn_only=state["deterministic.warn_only"])
+    deterministic = (state["deterministic"], state["deterministic.warn_only"])
+    if deterministic != (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    ):
+        # Only when changed: its first call imports torch._inductor, seconds on a small machine.
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     torch.set_float32_matmul_precision(state["matmul_precision"])
     objects = precision_objects()
     for path, value in state["fp32"].items():
