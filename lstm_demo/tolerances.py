@@ -220,7 +220,7 @@ def coverage(tolerance: Tolerance, rounding: Rounding) -> float:
     >>> import torch
     >>> from lstm_demo.devices import Tolerance
     >>> from lstm_demo.tolerances import Rounding, coverage
-    >>> coverage(Tolerance(1e-5, 1e-5, "why"), Rounding(torch.device("cpu"), torch.float32, 1e-7, 1.0, "m"))
+    >>> round(coverage(Tolerance(1e-5, 1e-5, "why"), Rounding(torch.device("cpu"), torch.float32, 1e-7, 1.0, "m")), 6)
     50.0
     """
     return tolerance.atol / (2 * max(rounding.max_abs_error, rounding.unit_roundoff))
