@@ -158,7 +158,7 @@ class Tolerance:
     atol: float
     """Absolute tolerance."""
     why: str
-    """Why this tolerance: its error model and the measurement it rests on."""
+    """Why this tolerance, with its error model and the measurement it rests on."""
     name: str = ""
     """A short label (``float32 on a GPU, TF32 off: derived``); ``str()`` shows it, or ``why`` without one."""
 

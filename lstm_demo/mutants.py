@@ -17,6 +17,7 @@ bias offset, down to the smallest each check still catches.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lstm_demo import post
 from lstm_demo import questions as q
 from lstm_demo._validate import StackSpec, describe
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
@@ -48,7 +50,7 @@ class Equations:
     """The LSTM equations with switches for the mistakes; the defaults compute ``nn.LSTM``."""
 
     gate_order: tuple[str, str, str, str] = ("i", "f", "g", "o")
-    """Which gate each of the four row blocks is read as (PyTorch's: i, f, g, o)."""
+    """Which gate each of the four row blocks is read as (PyTorch's order is i, f, g, o)."""
     hard_sigmoid: bool = False
     both_biases: bool = True
     carry_h: bool = True
@@ -199,41 +201,49 @@ MUTANTS: dict[str, Mutant] = {
 # --- the checks -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Check:
-    """A claim's comparison with its independent side left open.
-
-    ``pairs(forward, device, dtype)`` builds the claim's model and input on
-    ``device`` in ``dtype``, runs ``forward`` (the independent side) and
-    returns ``(actual, expected)`` pairs, ``expected`` from ``nn.LSTM`` (or
-    the post's printed numbers). ``real`` is the claim's own independent side.
-    """
-
-    name: str
-    claim: str
-    pairs: Callable[
-        [Forward, torch.device, torch.dtype], tuple[nn.LSTM, list[tuple[torch.Tensor, torch.Tensor]]]
-    ]
-    real: Forward
-    printed: bool = False
-    """Compared with printed numbers: only the post's tolerance applies."""
-    gpu_only: bool = False
-
-
 def _leaves(result: tuple[torch.Tensor, Any]) -> list[torch.Tensor]:
     output, (h_n, c_n) = result
     return [output, h_n, c_n]
 
 
-def _module_check(
-    build: Callable[[torch.device, torch.dtype], tuple[nn.LSTM, torch.Tensor]],
-) -> Callable[[Forward, torch.device, torch.dtype], tuple[nn.LSTM, list[tuple[torch.Tensor, torch.Tensor]]]]:
-    def pairs(forward: Forward, device: torch.device, dtype: torch.dtype) -> Any:
-        lstm, x = build(device, dtype)
-        with torch.no_grad():
-            return lstm, list(zip(_leaves(forward(lstm, x)), _leaves(lstm(x)), strict=True))
+def _module_leaves(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    return _leaves(lstm(x))
 
-    return pairs
+
+@dataclass(frozen=True)
+class Check:
+    """A claim's comparison with its independent side left open.
+
+    ``setup(device, dtype)`` builds the claim's model and input there;
+    ``expected(lstm, x)`` is the side that stays (``nn.LSTM``'s results, the
+    post's printed numbers, the CPU's results); the independent side is any
+    ``forward(lstm, x)``, the claim's own being ``real``.
+    """
+
+    name: str
+    claim: str
+    setup: Callable[[torch.device, torch.dtype], tuple[nn.LSTM, torch.Tensor]]
+    real: Forward
+    expected: Callable[[nn.LSTM, torch.Tensor], list[torch.Tensor]] = _module_leaves
+    printed: bool = False
+    """Compared with printed outputs, so only the post's tolerance applies."""
+    gpu_only: bool = False
+
+    def actual(self, forward: Forward, lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+        """What ``forward`` gives for the compared values: every result, or the output alone (printed)."""
+        with torch.no_grad():
+            result = forward(lstm, x)
+        return [result[0]] if self.printed else _leaves(result)
+
+    def pairs(
+        self, forward: Forward, device: torch.device, dtype: torch.dtype
+    ) -> tuple[nn.LSTM, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The module, and ``(actual, expected)`` pairs in float64 on the CPU, with ``forward`` as the independent side."""
+        lstm, x = self.setup(device, dtype)
+        with torch.no_grad():
+            expected = self.expected(lstm, x)
+        actual = self.actual(forward, lstm, x)
+        return lstm, [(a.double().cpu(), e.double().cpu()) for a, e in zip(actual, expected, strict=True)]
 
 
 def _post_1_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
@@ -279,32 +289,27 @@ def _stacked(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tens
     return run_stacked(split_layers(lstm), x, hx)
 
 
-def _post_pairs(experiment: int) -> Callable[..., Any]:
-    def pairs(forward: Forward, device: torch.device, dtype: torch.dtype) -> Any:
-        from lstm_demo import post  # noqa: PLC0415 - post imports this module's neighbours
-
+def _post_setup(experiment: int) -> Callable[[torch.device, torch.dtype], tuple[nn.LSTM, torch.Tensor]]:
+    def setup(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
         if experiment == 1:
             lstm = post.experiment_1_lstm(device=device, dtype=dtype)
-            x = post.recovered_experiment_1_input().input.to(device=device, dtype=dtype)
-            printed = post.experiment_1_outputs()
-        else:
-            lstm = post.experiment_2_lstm(device=device, dtype=dtype)
-            x = post.experiment_2_inputs().to(device=device, dtype=dtype)
-            printed = post.experiment_2_outputs()
-        with torch.no_grad():
-            output, _ = forward(lstm, x)
-        return lstm, [(output.double().cpu(), printed)]
+            return lstm, post.recovered_experiment_1_input().input.to(device=device, dtype=dtype)
+        lstm = post.experiment_2_lstm(device=device, dtype=dtype)
+        return lstm, post.experiment_2_inputs().to(device=device, dtype=dtype)
 
-    return pairs
+    return setup
 
 
-def _cpu_vs_gpu(forward: Forward, device: torch.device, dtype: torch.dtype) -> Any:
-    lstm, x = _two_layers(device, dtype)
-    on_cpu, x_cpu = _two_layers(torch.device("cpu"), dtype)
-    with torch.no_grad():
-        mine = _leaves(forward(lstm, x))
-        cpu = _leaves(on_cpu(x_cpu))
-    return lstm, [(a.cpu(), e) for a, e in zip(mine, cpu, strict=True)]
+def _printed(experiment: int) -> Callable[[nn.LSTM, torch.Tensor], list[torch.Tensor]]:
+    def printed(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+        return [post.experiment_1_outputs() if experiment == 1 else post.experiment_2_outputs()]
+
+    return printed
+
+
+def _on_the_cpu(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    """The same module and input, copied to the CPU and run there."""
+    return _leaves(copy.deepcopy(lstm).cpu()(x.cpu()))
 
 
 def _module(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
@@ -318,46 +323,49 @@ CHECKS: dict[str, Check] = {
         Check(
             "post-stepwise",
             "one step at a time (run_stepwise) vs the whole sequence; LSTM(4, 5), U(-0.08, 0.08)",
-            _module_check(_post_1_model),
+            _post_1_model,
             run_stepwise,
         ),
         Check(
             "post-layers",
             "two layers stacked by hand (run_stacked) vs num_layers=2; LSTM(3, 3)",
-            _module_check(_two_layers),
+            _two_layers,
             _stacked,
         ),
         Check(
             "scratch",
             "the equations written out vs nn.LSTM; 2 layers, bidirectional",
-            _module_check(_scratch_model),
+            _scratch_model,
             scratch_lstm,
         ),
         Check(
             "lstmcell-loop",
             "an nn.LSTMCell loop vs nn.LSTM",
-            _module_check(_one_layer),
+            _one_layer,
             _cell_loop,
         ),
         Check(
             "post-experiment-1",
             "the post's 30 printed outputs of experiment 1, from its recovered input",
-            _post_pairs(1),
+            _post_setup(1),
             _module,
+            _printed(1),
             printed=True,
         ),
         Check(
             "post-experiment-2",
             "the post's 15 printed outputs of experiment 2 (method 2, layers stacked)",
-            _post_pairs(2),
+            _post_setup(2),
             _stacked,
+            _printed(2),
             printed=True,
         ),
         Check(
             "cpu-vs-gpu",
             "the same module on a GPU vs on the CPU; LSTM(3, 3, 2 layers)",
-            _cpu_vs_gpu,
+            _two_layers,
             _module,
+            _on_the_cpu,
             gpu_only=True,
         ),
     )
@@ -406,10 +414,10 @@ class Result:
     dtype: str
     tolerance: str
     caught: bool
-    """Whether the comparison failed (for the control: it must not)."""
+    """Whether the comparison failed (for the control it must not)."""
     max_abs_diff: float
     ratio: float
-    """Greatest ``|diff| / allowed``: above 1 is caught."""
+    """Greatest ``|diff| / allowed``, above 1 when caught."""
 
 
 CONTROL = "none (control)"
@@ -487,12 +495,15 @@ def run(
                     continue
                 sides: dict[str, Forward] = {CONTROL: check.real}
                 sides.update({n: MUTANTS[n] for n in mutants or MUTANTS})
+                lstm, x = check.setup(device, dtype)
+                with torch.no_grad():
+                    expected = [e.double().cpu() for e in check.expected(lstm, x)]
                 for name, forward in sides.items():
                     try:
-                        _, pairs = check.pairs(forward, device, dtype)
+                        actual = check.actual(forward, lstm, x)
                     except NotApplicableError:
                         continue
-                    pairs = [(a.double().cpu(), e.double().cpu()) for a, e in pairs]
+                    pairs = [(a.double().cpu(), e) for a, e in zip(actual, expected, strict=True)]
                     diff = max(float((a - e).abs().max()) for a, e in pairs)
                     for tolerance_name in tolerances_for(check, dtype):
                         ratio = _ratio(pairs, tolerances[tolerance_name])
@@ -556,12 +567,12 @@ class Smallest:
     dtype: str
     tolerance: str
     offset: float
-    """Smallest offset found caught; ``inf`` if even an offset of 1 passes."""
+    """Smallest offset found caught, ``inf`` if even an offset of 1 passes."""
     not_caught: float
-    """An offset just below it that passes: the two bracket the threshold."""
+    """An offset just below it that passes; the two bracket the threshold."""
 
 
-#: The bisection stops when the offset caught and the one not caught are this close (in log10): 1.2%.
+#: The bisection stops when the offset caught and the one not caught are this close in log10 (1.2%).
 RESOLUTION = 0.005
 
 
@@ -640,13 +651,14 @@ def smallest_caught(
         raise ValueError(msg)
     chosen_tolerances = {n: site_tolerances()[n] for n in tolerances or allowed}
     cache: dict[float, dict[str, float]] = {}
+    with full_precision(), torch.no_grad():
+        lstm, x = spec.setup(device, dtype)
+        expected = [e.double().cpu() for e in spec.expected(lstm, x)]
 
     def ratios(log_offset: float) -> dict[str, float]:
         if log_offset not in cache:
-            forward = Equations(forget_offset=10.0**log_offset)
-            with full_precision():
-                _, pairs = spec.pairs(forward, device, dtype)
-            pairs = [(a.double().cpu(), e.double().cpu()) for a, e in pairs]
+            actual = spec.actual(Equations(forget_offset=10.0**log_offset), lstm, x)
+            pairs = [(a.double().cpu(), e) for a, e in zip(actual, expected, strict=True)]
             cache[log_offset] = {n: _ratio(pairs, t) for n, t in chosen_tolerances.items()}
         return cache[log_offset]
 

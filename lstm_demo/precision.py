@@ -206,7 +206,7 @@ class Setting:
 
     @property
     def tf32(self) -> bool:
-        """Whether this setting lets float32 run on TF32 tensor cores: measured, never verified."""
+        """Whether this setting lets float32 run on TF32 tensor cores; such a setting is measured, never verified."""
         return self.dtype == torch.float32 and bool(
             self.flags.get("cudnn_tf32") or self.flags.get("matmul_tf32")
         )

@@ -56,7 +56,7 @@ SAFETY = 50
 MARGIN = 10
 
 UNIT_ROUNDOFF: dict[torch.dtype, float] = {torch.float32: 2.0**-24, torch.float64: 2.0**-53}
-"""Half the distance from 1 to the next number: the largest relative error of one rounding."""
+"""Half the distance from 1 to the next number, the largest relative error of one rounding."""
 
 #: The tolerance names, in the order the site lists them.
 NAMES = ("cpu float32", "cpu float64", "gpu float32", "gpu float64", "post printed")
@@ -69,7 +69,7 @@ def _post_1() -> nn.LSTM:
     return lstm
 
 
-#: The claims' models: (name, module factory, input shape). Seeded in :func:`measure_rounding`.
+#: The claims' models, as (name, module factory, input shape), seeded in :func:`measure_rounding`.
 MODELS: tuple[tuple[str, Callable[[], nn.LSTM], tuple[int, ...]], ...] = (
     ("LSTM(4, 5), U(-0.08, 0.08), 3 steps", _post_1, (2, 3, 4)),
     ("LSTM(3, 3, 2 layers), 5 steps", lambda: nn.LSTM(3, 3, num_layers=2), (5, 1, 3)),
@@ -89,7 +89,7 @@ class Rounding:
     device: torch.device
     dtype: torch.dtype
     max_abs_error: float
-    """``e``: the greatest ``|result - reference|`` over the models, implementations and values."""
+    """The measured ``e``, the greatest ``|result - reference|`` over the models, implementations and values."""
     max_value: float
     """The greatest ``|reference|`` those values had."""
     worst: str
@@ -102,7 +102,7 @@ class Rounding:
 
     @property
     def in_units(self) -> float:
-        """``e / u``: the error in units of one rounding."""
+        """The error in units of one rounding, ``e / u``."""
         return self.max_abs_error / self.unit_roundoff
 
     def __str__(self) -> str:
@@ -244,7 +244,7 @@ def _why_measured(rounding: Rounding) -> str:
 
 @functools.cache
 def site_tolerances() -> dict[str, Tolerance]:
-    """Every tolerance the site uses, by name (:data:`NAMES`), each with its derivation as ``why``.
+    """Every tolerance the site uses, by name (``NAMES``), each with its derivation as ``why``.
 
     Measures the CPU's rounding (:func:`measure_rounding`) once per process.
 
