@@ -142,13 +142,13 @@ def test_agreement_measures_against_float64_on_the_cpu():
     assert rows[1].close
     assert (rows[1].tolerance.rtol, rows[1].tolerance.atol) == (1.3e-6, 1e-5)
     lines = table(rows).splitlines()
-    assert lines[0].split() == [
-        "model", "setting", "max", "abs", "diff", "max", "rel", "diff", "vs", "cpu", "fp32", "within", "tolerance",
-    ]  # fmt: skip
+    assert lines[0] == "tiny"
+    assert lines[1].split() == ["setting", "max", "abs", "max", "rel", "vs", "cpu32", "within"]
     assert rows[0].vs_cpu_float32 is None  # a float64 setting
     assert rows[1].vs_cpu_float32 == 0.0  # CPU float32 against itself
-    assert lines[2].startswith("tiny  cpu float32")
-    assert "yes (rtol=1.3e-06, atol=1e-05)" in lines[2]
+    assert lines[3].split()[:2] == ["cpu", "float32"]
+    assert lines[3].endswith("0.00e+00  yes")
+    assert lines[2].split()[-2:] == ["-", "yes"]
 
 
 def test_agreement_reports_a_module_that_is_not_close():
@@ -165,7 +165,7 @@ def test_agreement_reports_a_module_that_is_not_close():
     assert rows[0].close is True
     assert rows[1].close is False
     assert rows[1].max_abs_diff == pytest.approx(1e-3, rel=1e-3)
-    assert "NO (rtol=1.3e-06, atol=1e-05)" in table(rows)
+    assert table(rows).splitlines()[-1].endswith("  NO")
 
 
 def test_settings_on_mps_are_float32_only():
@@ -201,5 +201,6 @@ def test_a_tf32_row_is_measured_only():
         Agreement("m", ieee, 1e-7, 1e-6, tolerance_for(gpu, torch.float32), True, 1e-7),
     ]
     lines = table(rows).splitlines()
-    assert lines[1].endswith("measured only (TF32)")
-    assert "yes (rtol=" in lines[2]
+    assert lines[2].endswith("  measured")
+    assert lines[3].endswith("  yes")
+    assert max(map(len, lines)) < 80  # the longest label a GPU setting has
