@@ -35,7 +35,7 @@ from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import full_precision
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
-from lstm_demo.tolerances import site_tolerances
+from lstm_demo.tolerances import one_thread, site_tolerances
 
 Forward = Callable[..., tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]]
 
@@ -455,7 +455,7 @@ def run(
 
     Also one control row per check, device, dtype and tolerance: the check's
     own independent side, which must pass. GPU-only checks (``cpu-vs-gpu``)
-    run on GPUs only. Everything runs with TF32 off.
+    run on GPUs only. Everything runs with TF32 off, on one CPU thread.
 
     Parameters
     ----------
@@ -488,7 +488,7 @@ def run(
             raise ValueError(msg)
     tolerances = site_tolerances()
     results = []
-    with full_precision():
+    with full_precision(), one_thread():
         for check in (CHECKS[n] for n in (checks or CHECKS)):
             for device, dtype in _placements(chosen_devices, chosen_dtypes):
                 if check.gpu_only and device.type == "cpu":
@@ -651,7 +651,7 @@ def smallest_caught(
         raise ValueError(msg)
     chosen_tolerances = {n: site_tolerances()[n] for n in tolerances or allowed}
     cache: dict[float, dict[str, float]] = {}
-    with full_precision(), torch.no_grad():
+    with full_precision(), one_thread(), torch.no_grad():
         lstm, x = spec.setup(device, dtype)
         expected = [e.double().cpu() for e in spec.expected(lstm, x)]
 
@@ -663,11 +663,14 @@ def smallest_caught(
         return cache[log_offset]
 
     found = []
-    for name in chosen_tolerances:
-        low, high = _threshold(lambda log_offset, name=name: ratios(log_offset)[name])
-        found.append(
-            Smallest(spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low)
-        )
+    with full_precision(), one_thread():
+        for name in chosen_tolerances:
+            low, high = _threshold(lambda log_offset, name=name: ratios(log_offset)[name])
+            found.append(
+                Smallest(
+                    spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low
+                )
+            )
     return found
 
 

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,8 +126,29 @@ def _input_gradient(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
     return x.grad
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run a block on one CPU thread, then put the thread count back.
+
+    The models measured and mutated here are tiny: a second thread only adds
+    start-up and waiting, and on a busy machine it slows such loops several
+    times over.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @functools.cache
 def _measure(device: torch.device, dtype: torch.dtype) -> Rounding:
+    with one_thread():
+        return _measure_on_one_thread(device, dtype)
+
+
+def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding:
     worst, worst_error, largest = "", 0.0, 0.0
     for seed, (name, factory, shape) in enumerate(MODELS):
         with cpu_random(seed):
@@ -164,8 +186,8 @@ def measure_rounding(device: torch.device | str = "cpu", dtype: torch.dtype = to
     run as ``nn.LSTM`` on the whole sequence, as the equations written out
     (:func:`~lstm_demo.scratch.scratch_lstm`), one step at a time
     (:func:`~lstm_demo.run_stepwise`, unidirectional models), and backward
-    for the input gradient. Everything runs with TF32 off. Measured once per
-    process for each device and dtype.
+    for the input gradient. Everything runs with TF32 off, on one CPU thread
+    (:func:`one_thread`). Measured once per process for each device and dtype.
 
     Raises
     ------
