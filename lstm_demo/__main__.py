@@ -1,4 +1,4 @@
-"""``python -m lstm_demo check``: see :mod:`lstm_demo.cli`."""
+"""``python -m lstm_demo check`` and ``python -m lstm_demo mutants``: see :mod:`lstm_demo.cli`."""
 
 import sys
 

@@ -21,6 +21,7 @@ from lstm_demo._validate import StackSpec, check_module
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, tolerance_for
 from lstm_demo.layers import run_stacked, split_layers
+from lstm_demo.precision import full_precision
 from lstm_demo.stepwise import run_stepwise
 
 
@@ -126,7 +127,8 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> C
 
     Takes the arguments of :func:`~lstm_demo.run_stepwise` and raises as it
     does, and ``ValueError`` for a module in ``train()`` mode with dropout
-    between layers. Runs without gradients, on the module's device and dtype, and
+    between layers. Runs without gradients and with TF32 off
+    (:func:`~lstm_demo.precision.full_precision`), on the module's device and dtype, and
     compares ``output``, ``h_n`` (and ``c_n``) within
     :func:`~lstm_demo.devices.tolerance_for` that device.
 
@@ -141,7 +143,7 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> C
     (True, ['output', 'h_n'])
     """
     _check_deterministic(rnn)
-    with torch.no_grad():
+    with torch.no_grad(), full_precision():
         stepwise = run_stepwise(rnn, input, hx)
         whole = rnn(input, hx)
     return _claim_result(WHOLE_VS_STEPWISE, rnn, stepwise, whole)
@@ -153,7 +155,7 @@ def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) 
     Uses :func:`~lstm_demo.split_layers` and :func:`~lstm_demo.run_stacked`,
     whose errors it raises. A module in ``train()`` mode with dropout between
     layers raises ``ValueError``: its random masks have no counterpart in the
-    stacked layers.
+    stacked layers. Runs with TF32 off (:func:`~lstm_demo.precision.full_precision`).
 
     Examples
     --------
@@ -166,7 +168,7 @@ def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) 
     (True, ['output', 'h_n', 'c_n'])
     """
     _check_deterministic(rnn)
-    with torch.no_grad():
+    with torch.no_grad(), full_precision():
         stacked = run_stacked(split_layers(rnn), input, hx)
         whole = rnn(input, hx)
     return _claim_result(NUM_LAYERS_VS_STACKED, rnn, stacked, whole)

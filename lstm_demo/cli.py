@@ -1,10 +1,15 @@
-"""``python -m lstm_demo check``: run every claim on this machine's devices.
+"""``python -m lstm_demo check`` and ``mutants``: the site's claims and checks on this machine.
 
-The way a reader verifies the site's claims on their own PyTorch build and
-GPU: each claim of :data:`lstm_demo.questions.QUESTIONS` runs on every device
-(or those chosen), a row is printed as each finishes, and the exit code says
-whether everything held (0), something failed (1), or the arguments were
-wrong (2).
+``check`` is the way a reader verifies the site's claims on their own
+PyTorch build and GPU: each claim of :data:`lstm_demo.questions.QUESTIONS`
+runs on every device (or those chosen), with TF32 off whatever the caller's
+flags, a row is printed as each finishes, and the exit code says whether
+everything held (0), something failed (1), or the arguments were wrong (2).
+
+``mutants`` runs every wrong LSTM of :mod:`lstm_demo.mutants` against every
+check it applies to, on every device and dtype, at every tolerance the site
+uses: it exits 1 if any mutant passes a check (or a check fails its own
+correct side), 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from typing import Any, TextIO
 
 import torch
 
+from lstm_demo import mutants as mutation
 from lstm_demo.claims import ClaimResult
 from lstm_demo.devices import available_devices, device_name, resolve_device
+from lstm_demo.precision import full_precision
 from lstm_demo.provenance import environment_report
 from lstm_demo.questions import QUESTIONS
 
@@ -28,7 +35,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 COLUMNS = f"{'claim':<15} {'device':<8} {'dtype':<8} {'max abs diff':>12}  {'tolerance':<25} verdict"
 
 
-def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(
         prog="python -m lstm_demo",
         description="Check what PyTorch's nn.LSTM computes, on this machine's PyTorch and devices.",
@@ -62,7 +69,35 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--json", action="store_true", help="print the results as JSON (progress goes to stderr)"
     )
     check.add_argument("-v", "--verbose", action="store_true", help="print every comparison of every claim")
-    return parser, check
+    mutants = commands.add_parser(
+        "mutants",
+        help="run wrong LSTMs against every check (exit 1 if any passes one)",
+        description=(
+            "Put each plausible wrong LSTM in place of each check's independent side, on every device "
+            "and dtype, and compare at every tolerance the site uses; exit 1 if any mutant is not caught."
+        ),
+    )
+    mutants.add_argument(
+        "--device",
+        action="append",
+        metavar="DEVICE",
+        help="cpu, cuda, cuda:1, mps, ... (repeatable; default: every device of this machine)",
+    )
+    mutants.add_argument(
+        "--dtype",
+        action="append",
+        metavar="DTYPE",
+        help=f"{' or '.join(DTYPES)} (repeatable; default: both)",
+    )
+    mutants.add_argument(
+        "--mutant", action="append", metavar="NAME", help="a mutant to run (repeatable; default: all)"
+    )
+    mutants.add_argument(
+        "--claim", action="append", metavar="NAME", help="a check to run (repeatable; default: all)"
+    )
+    mutants.add_argument("--list", action="store_true", help="list the mutants and checks and exit")
+    mutants.add_argument("--json", action="store_true", help="print the tolerances and results as JSON")
+    return parser, {"check": check, "mutants": mutants}
 
 
 def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list, list, list]:
@@ -72,11 +107,19 @@ def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
         parser.error(
             f"Expected claim names from {', '.join(QUESTIONS)}, but got {', '.join(unknown)} instead."
         )
+    return names, _devices(parser, args), _dtypes(parser, args, ["float32"])
+
+
+def _dtypes(parser: argparse.ArgumentParser, args: argparse.Namespace, default: list[str]) -> list:
     dtypes = []
-    for name in dict.fromkeys(args.dtype or ["float32"]):
+    for name in dict.fromkeys(args.dtype or default):
         if name not in DTYPES:
             parser.error(f"Expected --dtype {' or '.join(DTYPES)}, but got {name!r} instead.")
         dtypes.append(DTYPES[name])
+    return dtypes
+
+
+def _devices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list:
     devices = []
     for name in args.device or [str(d) for d in available_devices()]:
         try:
@@ -85,7 +128,7 @@ def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
             parser.error(str(error))
         if device not in devices:
             devices.append(device)
-    return names, devices, dtypes
+    return devices
 
 
 def _row(name: str, result: ClaimResult) -> str:
@@ -144,6 +187,34 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
     if not args.json:
         print(COLUMNS, file=out)
     records, failed, started = [], 0, time.perf_counter()
+    with full_precision():
+        failed = _run_claims(
+            args, names=names, devices=devices, dtypes=dtypes, records=records, out=out, err=err
+        )
+    total = len(records)
+    summary = f"{total - failed} of {total} runs hold, {failed} fail ({time.perf_counter() - started:.1f} s)"
+    if args.json:
+        json.dump({"environment": report.__dict__, "results": records}, out, indent=2, default=str)
+        print(file=out)
+        print(summary, file=err)
+    else:
+        print(summary, file=out)
+    return 1 if failed else 0
+
+
+def _run_claims(
+    args: argparse.Namespace,
+    *,
+    names: list,
+    devices: list,
+    dtypes: list,
+    records: list,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Run each claim on each device and dtype, print a row each, append its record; return the failures."""
+    progress = err if args.json else out
+    failed = 0
     for name in names:
         for device in devices:
             for dtype in dtypes:
@@ -174,21 +245,63 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
                     if args.verbose or not result.holds:
                         print("\n".join(f"    {line}" for line in str(result).splitlines()[1:]), file=out)
                 progress.flush()
-    total = len(records)
-    summary = f"{total - failed} of {total} runs hold, {failed} fail ({time.perf_counter() - started:.1f} s)"
+    return failed
+
+
+def mutants(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
+    """Run the ``mutants`` command; return the exit code."""
+    if args.list:
+        width = max(map(len, [*mutation.MUTANTS, *mutation.CHECKS]))
+        print("mutants:", file=out)
+        for name, mutant in mutation.MUTANTS.items():
+            print(f"  {name:<{width}}  {mutant.bug}", file=out)
+        print("checks:", file=out)
+        for name, check in mutation.CHECKS.items():
+            gpu = " (GPU only)" if check.gpu_only else ""
+            print(f"  {name:<{width}}  {check.claim}{gpu}", file=out)
+        return 0
+    for label, chosen, known in (
+        ("--mutant", args.mutant, mutation.MUTANTS),
+        ("--claim", args.claim, mutation.CHECKS),
+    ):
+        unknown = [n for n in chosen or () if n not in known]
+        if unknown:
+            parser.error(
+                f"Expected {label} names from {', '.join(known)}, but got {', '.join(unknown)} instead."
+            )
+    devices = _devices(parser, args)
+    dtypes = _dtypes(parser, args, list(DTYPES))
+    progress = err if args.json else out
+    chosen = ", ".join(device_name(d) for d in devices)
+    print(f"torch {torch.__version__} on {chosen}; TF32 off", file=progress)
+    started = time.perf_counter()
+    results = mutation.run(
+        devices=devices,
+        dtypes=dtypes,
+        mutants=list(dict.fromkeys(args.mutant)) if args.mutant else None,
+        checks=list(dict.fromkeys(args.claim)) if args.claim else None,
+    )
+    bad = mutation.escapes(results)
+    tried = [r for r in results if r.mutant != mutation.CONTROL]
+    summary = (
+        f"{len(tried) - sum(not r.caught for r in tried)} of {len(tried)} mutant runs caught, "
+        f"{len(bad)} escape{'' if len(bad) == 1 else 's'} ({time.perf_counter() - started:.1f} s)"
+    )
     if args.json:
-        json.dump({"environment": report.__dict__, "results": records}, out, indent=2, default=str)
+        json.dump(mutation.as_json(results), out, indent=2)
         print(file=out)
         print(summary, file=err)
     else:
+        print(mutation.table(results), file=out)
         print(summary, file=out)
-    return 1 if failed else 0
+    return 1 if bad else 0
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point of ``python -m lstm_demo``; returns the exit code."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    parser, check_parser = _parser()
+    parser, commands = _parser()
     args = parser.parse_args(argv)
-    return check(args, check_parser, out, err)
+    run = check if args.command == "check" else mutants
+    return run(args, commands[args.command], out, err)

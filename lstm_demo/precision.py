@@ -71,7 +71,13 @@ def restore_flags(state: dict[str, Any]) -> None:
     torch.backends.cudnn.enabled = state["cudnn.enabled"]
     torch.backends.cudnn.benchmark = state["cudnn.benchmark"]
     torch.backends.cudnn.deterministic = state["cudnn.deterministic"]
-    torch.use_deterministic_algorithms(state["deterministic"], warn_only=state["deterministic.warn_only"])
+    deterministic = (state["deterministic"], state["deterministic.warn_only"])
+    if deterministic != (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    ):
+        # Only when changed: its first call imports torch._inductor, seconds on a small machine.
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     torch.set_float32_matmul_precision(state["matmul_precision"])
     objects = precision_objects()
     for path, value in state["fp32"].items():
@@ -88,12 +94,20 @@ def _set_cudnn_tf32(allow: bool) -> None:
         torch.backends.cudnn.allow_tf32 = allow
 
 
+def _set_matmul_tf32(allow: bool) -> None:
+    # The legacy flag: it rewrites torch.backends.cuda.matmul.fp32_precision to "tf32" or
+    # "ieee" and keeps torch.get_float32_matmul_precision() readable, which writing
+    # "tf32" into the per-operator flag directly does not.
+    torch.backends.cuda.matmul.allow_tf32 = allow
+
+
 @contextmanager
 def precision_flags(
     *,
     cudnn: bool | None = None,
     cudnn_tf32: bool | None = None,
     deterministic: bool | None = None,
+    matmul_tf32: bool | None = None,
 ) -> Iterator[None]:
     """Set precision switches for a ``with`` block; restore every one afterwards.
 
@@ -112,6 +126,11 @@ def precision_flags(
     deterministic : bool, optional
         ``torch.use_deterministic_algorithms`` and
         ``torch.backends.cudnn.deterministic``.
+    matmul_tf32 : bool, optional
+        Whether CUDA matrix products in float32 may use TF32 (PyTorch's own
+        RNN kernels, used when cuDNN is disabled, multiply with them), through
+        ``torch.backends.cuda.matmul.allow_tf32``, which newer torch releases
+        mirror into ``torch.backends.cuda.matmul.fp32_precision``.
 
     Raises
     ------
@@ -129,7 +148,13 @@ def precision_flags(
     >>> torch.are_deterministic_algorithms_enabled() == before
     True
     """
-    for name, value in (("cudnn", cudnn), ("cudnn_tf32", cudnn_tf32), ("deterministic", deterministic)):
+    switches = (
+        ("cudnn", cudnn),
+        ("cudnn_tf32", cudnn_tf32),
+        ("deterministic", deterministic),
+        ("matmul_tf32", matmul_tf32),
+    )
+    for name, value in switches:
         if value is not None and not isinstance(value, bool):
             msg = f"Expected {name} to be True, False or None, but got {value!r} instead."
             raise TypeError(msg)
@@ -139,12 +164,35 @@ def precision_flags(
             torch.backends.cudnn.enabled = cudnn
         if cudnn_tf32 is not None:
             _set_cudnn_tf32(cudnn_tf32)
+        if matmul_tf32 is not None:
+            _set_matmul_tf32(matmul_tf32)
         if deterministic is not None:
             torch.use_deterministic_algorithms(deterministic)
             torch.backends.cudnn.deterministic = deterministic
         yield
     finally:
         restore_flags(state)
+
+
+@contextmanager
+def full_precision() -> Iterator[None]:
+    """TF32 off for cuDNN's RNNs and for CUDA matrix products, for a ``with`` block.
+
+    Every claim runs inside it, so what a claim verifies is IEEE float32 or
+    float64 arithmetic whatever the caller's flags; TF32's effect is measured
+    on the precision page instead. The flags are put back afterwards, as
+    :func:`precision_flags` does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.precision import full_precision
+    >>> with full_precision():
+    ...     torch.backends.cudnn.rnn.fp32_precision, torch.backends.cuda.matmul.fp32_precision
+    ('ieee', 'ieee')
+    """
+    with precision_flags(cudnn_tf32=False, matmul_tf32=False):
+        yield
 
 
 @dataclass(frozen=True)
@@ -155,6 +203,13 @@ class Setting:
     device: torch.device
     dtype: torch.dtype
     flags: dict[str, bool]
+
+    @property
+    def tf32(self) -> bool:
+        """Whether this setting lets float32 run on TF32 tensor cores; such a setting is measured, never verified."""
+        return self.dtype == torch.float32 and bool(
+            self.flags.get("cudnn_tf32") or self.flags.get("matmul_tf32")
+        )
 
 
 def settings(devices: list[torch.device]) -> list[Setting]:
@@ -172,7 +227,12 @@ def settings(devices: list[torch.device]) -> list[Setting]:
                 Setting(f"{name} float64 (cuDNN)", device, torch.float64, {}),
                 Setting(f"{name} float32, cuDNN, TF32 allowed", device, torch.float32, {"cudnn_tf32": True}),
                 Setting(f"{name} float32, cuDNN, TF32 off", device, torch.float32, {"cudnn_tf32": False}),
-                Setting(f"{name} float32, cuDNN disabled", device, torch.float32, {"cudnn": False}),
+                Setting(
+                    f"{name} float32, cuDNN disabled",
+                    device,
+                    torch.float32,
+                    {"cudnn": False, "matmul_tf32": False},
+                ),
                 Setting(
                     f"{name} float32, deterministic",
                     device,
@@ -199,10 +259,10 @@ class Agreement:
     max_abs_diff: float
     max_rel_diff: float
     """Greatest ``|diff| / |reference|`` over elements whose reference exceeds 1e-3 in size."""
-    tolerance: Tolerance
-    """:func:`~lstm_demo.devices.tolerance_for` the setting, under its flags."""
-    close: bool
-    """Whether every element is within ``tolerance`` of the reference."""
+    tolerance: Tolerance | None
+    """:func:`~lstm_demo.devices.tolerance_for` the setting; None where TF32 is allowed (measured only)."""
+    close: bool | None
+    """Whether every element is within ``tolerance`` of the reference; None where TF32 is allowed."""
     vs_cpu_float32: float | None = None
     """For float32 settings, the greatest difference from the same model in float32 on the CPU."""
 
@@ -217,6 +277,10 @@ def agreement(
 
     ``build`` makes the module on the CPU (seed it inside); it is copied to
     each setting's device and dtype. The output and every final state count.
+    Settings without TF32 are checked within
+    :func:`~lstm_demo.devices.tolerance_for` their device and dtype; those
+    with TF32 allowed are measured only (``close`` and ``tolerance`` None):
+    the site verifies no claim at TF32's precision.
     """
     reference_module = build().double()
     with torch.no_grad():
@@ -228,11 +292,13 @@ def agreement(
         x = input.to(device=setting.device, dtype=setting.dtype)
         with precision_flags(**setting.flags), torch.no_grad():
             values = _flatten(module(x)).double().cpu()
-            tolerance = tolerance_for(setting.device, setting.dtype)
         diff = (values - reference).abs()
         scale = reference.abs()
         rel = (diff / scale)[scale > 1e-3]
-        close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
+        tolerance = None if setting.tf32 else tolerance_for(setting.device, setting.dtype)
+        close = None
+        if tolerance is not None:
+            close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
         vs_32 = float((values - cpu_float32).abs().max()) if setting.dtype == torch.float32 else None
         rel_max = float(rel.max()) if rel.numel() else 0.0
         found.append(Agreement(name, setting, float(diff.max()), rel_max, tolerance, close, vs_32))
@@ -246,22 +312,26 @@ def _flatten(result: tuple[torch.Tensor, Any]) -> torch.Tensor:
 
 
 def table(rows: list[Agreement]) -> str:
-    """The agreements as a text table, one line per model and setting.
+    """The agreements as a text table: a heading line per model, then one line per setting.
 
     Columns: the greatest absolute and relative difference from CPU float64;
     for float32 settings, the greatest difference from CPU float32 (the
-    direct CPU-versus-GPU comparison); and whether every element is within
-    the setting's tolerance of CPU float64.
+    direct CPU-versus-GPU comparison, ``vs cpu32``); and whether every element
+    is within the setting's tolerance of CPU float64 (``yes``/``NO``), or
+    ``measured`` for TF32 settings, which have no tolerance. Lines stay
+    under 80 characters for every setting :func:`settings` makes.
     """
     width = max(len(r.setting.label) for r in rows)
-    model_width = max(len(r.model) for r in rows)
-    header = f"{'model':<{model_width}}  {'setting':<{width}}  {'max abs diff':>12}  {'max rel diff':>12}"
-    lines = [header + f"  {'vs cpu fp32':>11}  within tolerance"]
+    header = f"{'setting':<{width}}  {'max abs':>9}  {'max rel':>9}  {'vs cpu32':>9}  within"
+    lines: list[str] = []
+    previous = None
     for r in rows:
-        tol = f"rtol={r.tolerance.rtol:.2g}, atol={r.tolerance.atol:.2g}"
+        if r.model != previous:
+            lines += [r.model, header]
+            previous = r.model
         vs_32 = "-" if r.vs_cpu_float32 is None else f"{r.vs_cpu_float32:.2e}"
+        verdict = "measured" if r.tolerance is None else ("yes" if r.close else "NO")
         lines.append(
-            f"{r.model:<{model_width}}  {r.setting.label:<{width}}  {r.max_abs_diff:>12.2e}  "
-            f"{r.max_rel_diff:>12.2e}  {vs_32:>11}  {'yes' if r.close else 'NO'} ({tol})"
+            f"{r.setting.label:<{width}}  {r.max_abs_diff:>9.2e}  {r.max_rel_diff:>9.2e}  {vs_32:>9}  {verdict}"
         )
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The questions people ask about nn.LSTM, each a claim that runs on any device.
 
 Every function here builds small seeded modules and inputs on the CPU, moves
-them to ``device`` and ``dtype``, runs the experiment and returns a
+them to ``device`` and ``dtype``, runs the experiment with TF32 off
+(:func:`~lstm_demo.precision.full_precision`) and returns a
 :class:`~lstm_demo.claims.ClaimResult`: what was compared, how it came out,
 within :func:`~lstm_demo.devices.tolerance_for` that device and dtype. The
 gallery pages show each one; ``python -m lstm_demo check`` runs them all.
@@ -9,6 +10,7 @@ gallery pages show each one; ``python -m lstm_demo check`` runs them all.
 
 from __future__ import annotations
 
+import functools
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator
@@ -30,6 +32,7 @@ from lstm_demo.claims import (
 )
 from lstm_demo.devices import each_device, resolve_device
 from lstm_demo.layers import run_stacked, split_directions, split_layers
+from lstm_demo.precision import full_precision
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 
@@ -65,11 +68,20 @@ def _randn(*shape: int, seed: int, device: torch.device, dtype: torch.dtype) -> 
 
 
 def _states(sentence: str) -> Callable[[Question], Question]:
-    """Attach the sentence a question's claim states to it, as ``.claim``."""
+    """Attach the sentence a question's claim states to it, as ``.claim``; run it with TF32 off.
+
+    Every question runs inside :func:`~lstm_demo.precision.full_precision`,
+    so its verdict never depends on the caller's TF32 flags.
+    """
 
     def attach(question: Question) -> Question:
-        question.claim = sentence  # type: ignore[attr-defined]
-        return question
+        @functools.wraps(question)
+        def at_full_precision(*args: Any, **kwargs: Any) -> ClaimResult:
+            with full_precision():
+                return question(*args, **kwargs)
+
+        at_full_precision.claim = sentence  # type: ignore[attr-defined]
+        return at_full_precision
 
     return attach
 

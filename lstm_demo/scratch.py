@@ -102,7 +102,7 @@ def _direction(
     w_hr = getattr(lstm, f"weight_hr_{name}") if lstm.proj_size else None
     # The input projection of every time step in one matrix product: it does
     # not depend on h, so it need not wait for the recurrence. Only h @ W_hh
-    # stays inside the loop. Fast implementations (cuDNN, oneDNN) do the same.
+    # stays inside the loop. Fast implementations (cuDNN, oneDNN) can do the same.
     projected = x @ w_ih.T
     if lstm.bias:
         projected = projected + getattr(lstm, f"bias_ih_{name}") + getattr(lstm, f"bias_hh_{name}")

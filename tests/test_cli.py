@@ -1,4 +1,4 @@
-"""python -m lstm_demo check: the table, --json, the exit codes, and clear errors for bad arguments."""
+"""python -m lstm_demo check and mutants: the tables, --json, the exit codes, and clear errors for bad arguments."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from lstm_demo.cli import main
+from lstm_demo.mutants import CHECKS, CONTROL, MUTANTS, Equations, Mutant
 from lstm_demo.questions import QUESTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +175,8 @@ def test_json_output():
         assert record["dtype"] == "float64"
         assert record["tolerance"]["rtol"] == 1e-7
         assert record["tolerance"]["atol"] == 1e-7
-        assert record["tolerance"]["why"] == "torch.testing's default for float64"
+        assert record["tolerance"]["why"].startswith("torch.testing's default for float64 (rtol 1e-07")
+        assert "measured" in record["tolerance"]["why"]
         assert isinstance(record["max_abs_diff"], float)
         assert record["max_abs_diff"] < 1e-7
     assert list(results[0]["comparisons"]) == ["output", "h_n", "c_n"]
@@ -375,3 +377,82 @@ def test_a_claim_named_twice_runs_once():
     assert main(["check", "--claim", "rnn", "--claim", "gru", "--claim", "rnn"], out=out, err=err) == 0
     rows = [line.split()[0] for line in out.getvalue().splitlines()[2:-1]]
     assert rows == ["rnn", "gru"]
+
+
+# --- python -m lstm_demo mutants -------------------------------------------------------------------
+
+
+def test_mutants_every_one_caught_exits_0():
+    code, out, err = run("mutants", "--claim", "post-stepwise", "--claim", "post-layers")
+    assert code == 0, out
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0] == f"torch {torch.__version__} on cpu; TF32 off"
+    assert lines[1].split() == ["mutant", "check", "verdict"]
+    body = lines[2:-1]
+    assert len(body) == 2 * (1 + len(MUTANTS)) - 1  # layer 2 gets no input on post-stepwise's single layer
+    assert all("caught (>=" in line for line in body if not line.startswith(CONTROL))
+    assert re.fullmatch(r"(\d+) of \1 mutant runs caught, 0 escapes \(\d+\.\d s\)", lines[-1])
+
+
+def test_mutants_json_schema():
+    code, out, err = run("mutants", "--json", "--claim", "lstmcell-loop", "--mutant", "no-tanh-on-c")
+    assert code == 0
+    data = json.loads(out)
+    assert sorted(data) == ["results", "tolerances"]
+    assert [t["name"] for t in data["tolerances"]] == [
+        "cpu float32", "cpu float64", "gpu float32", "gpu float64", "post printed",
+    ]  # fmt: skip
+    for tolerance in data["tolerances"]:
+        assert sorted(tolerance) == ["atol", "name", "rtol", "why"]
+        assert isinstance(tolerance["rtol"], float)
+        assert isinstance(tolerance["atol"], float)
+        assert re.search(r"\d\.?\d*e-\d\d", tolerance["why"])  # a measured figure, printed
+    results = data["results"]
+    assert len(results) == 2 * 2 * 3  # control and mutant, two dtypes, three tolerances each
+    for record in results:
+        assert {"mutant", "claim", "device", "dtype", "tolerance", "caught"} <= set(record)
+        assert record["device"] == "cpu"
+        assert record["caught"] is (record["mutant"] == "no-tanh-on-c")
+    assert err.splitlines()[0] == f"torch {torch.__version__} on cpu; TF32 off"
+    assert re.fullmatch(r"6 of 6 mutant runs caught, 0 escapes \(\d+\.\d s\)", err.splitlines()[-1])
+
+
+def test_a_mutant_that_escapes_exits_1(monkeypatch):
+    # A "mutant" that computes nn.LSTM exactly: every check must let it pass, so it escapes.
+    monkeypatch.setitem(MUTANTS, "correct", Mutant("correct", "no mistake at all", Equations()))
+    code, out, _ = run("mutants", "--claim", "scratch", "--mutant", "correct", "--dtype", "float32")
+    assert code == 1
+    line = next(line for line in out.splitlines() if line.startswith("correct"))
+    assert line.split()[:3] == ["correct", "scratch", "ESCAPES:"]
+    assert "cpu float32 at cpu float32, cpu float32 at gpu float32, cpu float32 at post printed" in line
+    assert out.splitlines()[-1].startswith("0 of 3 mutant runs caught, 3 escapes")
+
+
+def test_mutants_list():
+    code, out, _ = run("mutants", "--list")
+    assert code == 0
+    names = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    assert names == [*MUTANTS, *CHECKS]
+    assert "  cpu-vs-gpu " in out
+    assert out.rstrip().endswith("(GPU only)")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--mutant", "nope"],
+            f"Expected --mutant names from {', '.join(MUTANTS)}, but got nope instead.",
+        ),
+        (
+            ["--claim", "rnn"],
+            f"Expected --claim names from {', '.join(CHECKS)}, but got rnn instead.",
+        ),
+        (["--dtype", "float16"], "Expected --dtype float32 or float64, but got 'float16' instead."),
+        (["--device", "cuda"], "Expected one of this machine's devices (cpu), but got 'cuda' instead."),
+    ],
+    ids=["mutant", "claim", "dtype", "device"],
+)
+def test_mutants_bad_arguments(capsys, argv, message):
+    assert bad(capsys, "mutants", *argv) == f"python -m lstm_demo mutants: error: {message}"

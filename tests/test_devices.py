@@ -9,6 +9,7 @@ import torch
 
 from lstm_demo import available_devices
 from lstm_demo.devices import cuda_required, device_name, each_device, resolve_device, tolerance_for
+from lstm_demo.tolerances import SAFETY, derived, measure_rounding
 
 CPU = torch.device("cpu")
 
@@ -162,33 +163,56 @@ def test_tolerance_cpu_float64_is_torch_testing_default():
 
 
 @pytest.mark.parametrize("device", ["cuda", torch.device("cuda", 0)], ids=["str", "device"])
-def test_tolerance_cuda_float64(device):
+def test_tolerance_cuda_float64_is_far_below_float32_rounding(device):
     tol = tolerance_for(device, torch.float64)
-    assert (tol.rtol, tol.atol) == (1e-7, 5e-5)
-    assert "5e-5" in tol.why
+    float32 = measure_rounding("cpu", torch.float32)
+    # A float32-sized error must fail it: the allowance sits many orders of magnitude below one.
+    assert tol.atol < float32.max_abs_error / 1e6
+    assert tol.rtol < float32.max_abs_error / 1e6
+    assert "measured" in tol.why
+    assert "5e-5" in tol.why  # PyTorch's own figure, cited for comparison only
+    assert (tol.rtol, tol.atol) != (1e-7, 5e-5)
 
 
-def test_tolerance_cuda_float32_with_tf32_is_wider(cudnn_fp32_state):
-    torch.backends.cudnn.rnn.fp32_precision = "tf32"
-    with_tf32 = tolerance_for("cuda", torch.float32)
-    torch.backends.cudnn.rnn.fp32_precision = "ieee"
-    without_tf32 = tolerance_for("cuda", torch.float32)
-    assert "TF32" in with_tf32.why
-    assert "TF32" not in without_tf32.why
-    assert with_tf32.rtol > without_tf32.rtol
-    assert with_tf32.atol > without_tf32.atol
-    # TF32 rounds to 2**-11 relative: the tolerance must cover that; without it, at least the CPU default.
-    assert with_tf32.rtol >= 2**-11
-    assert without_tf32.rtol >= 1.3e-6
-    assert without_tf32.atol >= 1e-5
+@pytest.mark.parametrize("precision", ["tf32", "ieee"])
+def test_tolerance_cuda_float32_ignores_the_tf32_flags(cudnn_fp32_state, precision):
+    # Claims are verified with TF32 off: the caller's flags never widen the tolerance.
+    torch.backends.cudnn.rnn.fp32_precision = precision
+    tol = tolerance_for("cuda", torch.float32)
+    assert tol.atol < 1e-4
+    assert tol.rtol < 1e-4
+    assert "TF32 off" in tol.why
+    assert tol == tolerance_for("cuda:0", torch.float32)
 
 
 @pytest.mark.parametrize("allow_tf32", [True, False], ids=["allowed", "not-allowed"])
-def test_tolerance_cuda_float32_follows_legacy_allow_tf32(cudnn_fp32_state, allow_tf32):
+def test_tolerance_cuda_float32_ignores_legacy_allow_tf32(cudnn_fp32_state, allow_tf32):
     torch.backends.cudnn.allow_tf32 = allow_tf32
     tol = tolerance_for("cuda", torch.float32)
-    assert ("TF32" in tol.why) is allow_tf32
-    assert (tol.rtol, tol.atol) == ((1e-2, 1e-3) if allow_tf32 else (1e-5, 1e-5))
+    assert tol.atol == derived(measure_rounding("cpu", torch.float32))
+
+
+def test_tolerance_cuda_float32_is_derived_from_the_cpu_measurement():
+    tol = tolerance_for("cuda", torch.float32)
+    rounding = measure_rounding("cpu", torch.float32)
+    assert tol.atol == tol.rtol
+    assert tol.atol >= SAFETY * 2 * rounding.max_abs_error
+    assert tol.atol <= 2 * SAFETY * 2 * rounding.max_abs_error  # rounded up to one digit: at most doubled
+    assert f"{rounding.max_abs_error:.2g}" in tol.why
+
+
+def test_tolerance_str_shows_its_name_and_why_holds_the_derivation():
+    tol = tolerance_for("cpu", torch.float64)
+    rounding = measure_rounding("cpu", torch.float64)
+    assert str(tol) == "rtol=1e-07, atol=1e-07 (torch.testing's default for float64)"
+    assert f"{rounding.max_abs_error:.2g}" in tol.why
+    assert "Error model" in tol.why
+
+
+def test_tolerance_other_dtypes_are_torch_testing_defaults():
+    tol = tolerance_for("cpu", torch.float16)
+    assert (tol.rtol, tol.atol) == (1e-3, 1e-5)
+    assert tol.why == "torch.testing's default for float16"
 
 
 def test_each_device_names_mps_in_the_note(no_gpu, require_cuda, monkeypatch):
@@ -296,17 +320,15 @@ def test_resolve_device_refuses_a_cpu_index_other_than_0():
         resolve_device("cpu:1")
 
 
-def test_tolerance_without_cudnn_follows_the_matmul_flag(cudnn_fp32_state):
-    # With cuDNN off, PyTorch's own kernels multiply matrices: the CUDA matmul flag decides.
+def test_tolerance_without_cudnn_ignores_the_matmul_flag(cudnn_fp32_state):
     enabled = torch.backends.cudnn.enabled
     matmul = torch.backends.cuda.matmul.fp32_precision
     try:
         torch.backends.cudnn.enabled = False
         torch.backends.cuda.matmul.fp32_precision = "ieee"
         tol = tolerance_for("cuda", torch.float32)
-        assert (tol.rtol, tol.atol) == (1e-5, 1e-5)
         torch.backends.cuda.matmul.fp32_precision = "tf32"
-        assert tolerance_for("cuda", torch.float32).atol == 1e-3
+        assert tolerance_for("cuda", torch.float32) == tol
     finally:
         torch.backends.cudnn.enabled = enabled
         torch.backends.cuda.matmul.fp32_precision = matmul

@@ -6,8 +6,12 @@ import pytest
 import torch
 from torch import nn
 
+from lstm_demo.devices import tolerance_for
 from lstm_demo.precision import (
+    Agreement,
+    Setting,
     agreement,
+    full_precision,
     precision_flags,
     precision_objects,
     restore_flags,
@@ -86,7 +90,7 @@ def test_save_and_restore_round_trip():
     assert save_flags() == saved
 
 
-@pytest.mark.parametrize("name", ["cudnn", "cudnn_tf32", "deterministic"])
+@pytest.mark.parametrize("name", ["cudnn", "cudnn_tf32", "deterministic", "matmul_tf32"])
 def test_a_switch_must_be_a_bool(name):
     before = _state()
     match = rf"^Expected {name} to be True, False or None, but got 1 instead\.$"
@@ -108,11 +112,13 @@ def test_settings_on_a_gpu_cover_tf32_cudnn_and_determinism():
         {},
         {"cudnn_tf32": True},
         {"cudnn_tf32": False},
-        {"cudnn": False},
+        {"cudnn": False, "matmul_tf32": False},
         {"deterministic": True, "cudnn_tf32": False},
     ]
     assert [s.dtype for s in found] == [torch.float64] + [torch.float32] * 4
     assert all(s.label.startswith("cuda:0 ") for s in found)
+    # Only the TF32 setting is measured without a tolerance.
+    assert [s.tf32 for s in found] == [False, True, False, False, False]
 
 
 def test_agreement_measures_against_float64_on_the_cpu():
@@ -136,13 +142,13 @@ def test_agreement_measures_against_float64_on_the_cpu():
     assert rows[1].close
     assert (rows[1].tolerance.rtol, rows[1].tolerance.atol) == (1.3e-6, 1e-5)
     lines = table(rows).splitlines()
-    assert lines[0].split() == [
-        "model", "setting", "max", "abs", "diff", "max", "rel", "diff", "vs", "cpu", "fp32", "within", "tolerance",
-    ]  # fmt: skip
+    assert lines[0] == "tiny"
+    assert lines[1].split() == ["setting", "max", "abs", "max", "rel", "vs", "cpu32", "within"]
     assert rows[0].vs_cpu_float32 is None  # a float64 setting
     assert rows[1].vs_cpu_float32 == 0.0  # CPU float32 against itself
-    assert lines[2].startswith("tiny  cpu float32")
-    assert "yes (rtol=1.3e-06, atol=1e-05)" in lines[2]
+    assert lines[3].split()[:2] == ["cpu", "float32"]
+    assert lines[3].endswith("0.00e+00  yes")
+    assert lines[2].split()[-2:] == ["-", "yes"]
 
 
 def test_agreement_reports_a_module_that_is_not_close():
@@ -159,8 +165,42 @@ def test_agreement_reports_a_module_that_is_not_close():
     assert rows[0].close is True
     assert rows[1].close is False
     assert rows[1].max_abs_diff == pytest.approx(1e-3, rel=1e-3)
-    assert "NO (rtol=1.3e-06, atol=1e-05)" in table(rows)
+    assert table(rows).splitlines()[-1].endswith("  NO")
 
 
 def test_settings_on_mps_are_float32_only():
     assert [(s.label, s.dtype) for s in settings([torch.device("mps")])] == [("mps float32", torch.float32)]
+
+
+def test_matmul_tf32_is_set_inside_and_restored_after():
+    before = _state()
+    with precision_flags(matmul_tf32=True):
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+    with precision_flags(matmul_tf32=False):
+        assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+    assert _state() == before
+
+
+def test_full_precision_turns_tf32_off_whatever_the_caller_set():
+    before = _state()
+    with precision_flags(cudnn_tf32=True, matmul_tf32=True):
+        with full_precision():
+            assert torch.backends.cudnn.rnn.fp32_precision == "ieee"
+            assert torch.backends.cuda.matmul.fp32_precision == "ieee"
+        assert torch.backends.cudnn.rnn.fp32_precision == "tf32"
+        assert torch.backends.cuda.matmul.fp32_precision == "tf32"
+    assert _state() == before
+
+
+def test_a_tf32_row_is_measured_only():
+    gpu = torch.device("cuda", 0)
+    tf32 = Setting("cuda:0 float32, cuDNN, TF32 allowed", gpu, torch.float32, {"cudnn_tf32": True})
+    ieee = Setting("cuda:0 float32, cuDNN, TF32 off", gpu, torch.float32, {"cudnn_tf32": False})
+    rows = [
+        Agreement("m", tf32, 2e-4, 1e-3, None, None, 2e-4),
+        Agreement("m", ieee, 1e-7, 1e-6, tolerance_for(gpu, torch.float32), True, 1e-7),
+    ]
+    lines = table(rows).splitlines()
+    assert lines[2].endswith("  measured")
+    assert lines[3].endswith("  yes")
+    assert max(map(len, lines)) < 80  # the longest label a GPU setting has

@@ -1,0 +1,322 @@
+"""Every tolerance the site uses, each derived from an error model and a live measurement.
+
+The error model
+---------------
+Run in a floating-point dtype with unit roundoff ``u`` (``2**-24`` for
+float32, ``2**-53`` for float64), an LSTM's result differs from the exact one
+by some ``e`` that grows with the number of roundings (sizes, layers, time
+steps) and with how the recurrence carries errors. Two computations of the
+same function in the same dtype, each within ``e`` of the exact result, then
+differ by at most ``2 e``. :func:`measure_rounding` measures ``e`` for the
+claims' own models: the greatest difference of their results in ``dtype``
+(``nn.LSTM`` on the whole sequence, the equations written out, one step at a
+time, and the input gradient) from ``nn.LSTM`` in float64 on the CPU. For
+float64 the reference is itself float64, so the figure is how far float64
+computations in different orders land apart.
+
+The tolerances
+--------------
+* On the CPU, :func:`torch.testing.assert_close`'s defaults; their ``why``
+  says how many times they cover ``2 e`` measured here.
+* On a GPU, with TF32 off, a tolerance derived from the CPU's measurement:
+  ``rtol = atol = SAFETY * 2 e``, rounded up to one significant digit. It
+  rests on the CPU's figure rather than the GPU's, so a GPU that computes
+  badly cannot widen its own tolerance; the precision page measures ``e`` on
+  each GPU and asserts the allowance covers its ``2 e`` at least ``MARGIN``
+  times.
+* The post's printed numbers: half of their last printed decimal.
+
+TF32 never verifies a claim: claims run with it off
+(:func:`~lstm_demo.precision.full_precision`), and the precision page shows
+its effect as a measured size.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lstm_demo._random import cpu_random
+from lstm_demo.comparison import default_tolerance
+from lstm_demo.devices import Tolerance, resolve_device
+from lstm_demo.precision import full_precision
+from lstm_demo.scratch import scratch_lstm
+from lstm_demo.stepwise import run_stepwise
+
+#: A derived tolerance allows this many times twice the measured rounding error.
+SAFETY = 50
+#: The precision page asserts every tolerance covers twice the rounding error measured
+#: on each device at least this many times.
+MARGIN = 10
+
+UNIT_ROUNDOFF: dict[torch.dtype, float] = {torch.float32: 2.0**-24, torch.float64: 2.0**-53}
+"""Half the distance from 1 to the next number, the largest relative error of one rounding."""
+
+#: The tolerance names, in the order the site lists them.
+NAMES = ("cpu float32", "cpu float64", "gpu float32", "gpu float64", "post printed")
+
+
+def _post_1() -> nn.LSTM:
+    lstm = nn.LSTM(4, 5, batch_first=True)
+    for param in lstm.parameters():
+        nn.init.uniform_(param, -0.08, 0.08)
+    return lstm
+
+
+#: The claims' models, as (name, module factory, input shape), seeded in :func:`measure_rounding`.
+MODELS: tuple[tuple[str, Callable[[], nn.LSTM], tuple[int, ...]], ...] = (
+    ("LSTM(4, 5), U(-0.08, 0.08), 3 steps", _post_1, (2, 3, 4)),
+    ("LSTM(3, 3, 2 layers), 5 steps", lambda: nn.LSTM(3, 3, num_layers=2), (5, 1, 3)),
+    (
+        "LSTM(3, 4, 2 layers, bidirectional), 6 steps",
+        lambda: nn.LSTM(3, 4, num_layers=2, bidirectional=True),
+        (6, 3, 3),
+    ),
+    ("LSTM(3, 4), 12 steps", lambda: nn.LSTM(3, 4), (12, 2, 3)),
+)
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How far results in one dtype on one device land from float64 on the CPU."""
+
+    device: torch.device
+    dtype: torch.dtype
+    max_abs_error: float
+    """The measured ``e``, the greatest ``|result - reference|`` over the models, implementations and values."""
+    max_value: float
+    """The greatest ``|reference|`` those values had."""
+    worst: str
+    """Which model and implementation gave ``max_abs_error``."""
+
+    @property
+    def unit_roundoff(self) -> float:
+        """``u`` of the dtype."""
+        return UNIT_ROUNDOFF[self.dtype]
+
+    @property
+    def in_units(self) -> float:
+        """The error in units of one rounding, ``e / u``."""
+        return self.max_abs_error / self.unit_roundoff
+
+    def __str__(self) -> str:
+        dtype = str(self.dtype).removeprefix("torch.")
+        return (
+            f"{self.device}, {dtype}: e = {self.max_abs_error:.2g} ({self.in_units:.2g} u), "
+            f"values up to {self.max_value:.2g}"
+        )
+
+
+def _leaves(result: tuple[torch.Tensor, Any]) -> list[torch.Tensor]:
+    output, (h_n, c_n) = result
+    return [output, h_n, c_n]
+
+
+def _input_gradient(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+    x = x.detach().clone().requires_grad_(True)
+    output, (h_n, c_n) = lstm(x)
+    (output.sum() + h_n.sum() + c_n.sum()).backward()
+    return x.grad
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run a block on one CPU thread, then put the thread count back.
+
+    The models measured and mutated here are tiny: a second thread only adds
+    start-up and waiting, and on a busy machine it slows such loops several
+    times over.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@functools.cache
+def _measure(device: torch.device, dtype: torch.dtype) -> Rounding:
+    with one_thread():
+        return _measure_on_one_thread(device, dtype)
+
+
+def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding:
+    worst, worst_error, largest = "", 0.0, 0.0
+    for seed, (name, factory, shape) in enumerate(MODELS):
+        with cpu_random(seed):
+            reference_module = factory().double()
+        x64 = torch.randn(*shape, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64)
+        with full_precision():
+            with torch.no_grad():
+                reference = _leaves(reference_module(x64))
+            reference_grad = _input_gradient(reference_module, x64)
+            module = reference_module.to(device=device, dtype=dtype)
+            x = x64.to(device=device, dtype=dtype)
+            runs: dict[str, list[torch.Tensor]] = {}
+            with torch.no_grad():
+                runs["nn.LSTM"] = _leaves(module(x))
+                runs["equations"] = _leaves(scratch_lstm(module, x))
+                if not module.bidirectional:
+                    runs["step by step"] = _leaves(run_stepwise(module, x))
+            runs["input gradient"] = [_input_gradient(module, x)]
+            module.zero_grad()
+        for implementation, values in runs.items():
+            expected = [reference_grad] if implementation == "input gradient" else reference
+            for got, want in zip(values, expected, strict=True):
+                error = float((got.double().cpu() - want).abs().max())
+                largest = max(largest, float(want.abs().max()))
+                if error > worst_error or not worst:
+                    worst, worst_error = f"{name}, {implementation}", error
+    return Rounding(device, dtype, worst_error, largest, worst)
+
+
+def measure_rounding(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Rounding:
+    """Measure ``e``: how far the claims' models in ``dtype`` on ``device`` land from float64 on the CPU.
+
+    Each model of :data:`MODELS` is built from a fixed seed, run in float64
+    on the CPU (the reference), then copied to ``device`` and ``dtype`` and
+    run as ``nn.LSTM`` on the whole sequence, as the equations written out
+    (:func:`~lstm_demo.scratch.scratch_lstm`), one step at a time
+    (:func:`~lstm_demo.run_stepwise`, unidirectional models), and backward
+    for the input gradient. Everything runs with TF32 off, on one CPU thread
+    (:func:`one_thread`). Measured once per process for each device and dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is not ``torch.float32`` or ``torch.float64``.
+    ValueError
+        If ``device`` is not one of this machine's, or is MPS with float64.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.tolerances import measure_rounding
+    >>> rounding = measure_rounding("cpu", torch.float32)
+    >>> 0 < rounding.max_abs_error < 1e-6
+    True
+    """
+    if dtype not in UNIT_ROUNDOFF:
+        msg = f"Expected dtype torch.float32 or torch.float64, but got {dtype!r} instead."
+        raise TypeError(msg)
+    device = resolve_device(device)
+    if device.type == "mps" and dtype == torch.float64:
+        msg = "Expected dtype torch.float32 on mps, which has no float64, but got torch.float64 instead."
+        raise ValueError(msg)
+    return _measure(device, dtype)
+
+
+def _round_up(value: float) -> float:
+    """``value`` rounded up to one significant digit: 9.5e-06 -> 1e-05, 1.7e-14 -> 2e-14."""
+    exponent = math.floor(math.log10(value))
+    digit = math.ceil(round(value / 10.0**exponent, 9))
+    return float(f"{digit}e{exponent}")
+
+
+def derived(rounding: Rounding) -> float:
+    """``SAFETY * 2 e`` rounded up to one significant digit, ``e`` at least one rounding (``u``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.tolerances import Rounding, derived
+    >>> derived(Rounding(torch.device("cpu"), torch.float32, 9.5e-8, 1.0, "a model"))
+    1e-05
+    """
+    return _round_up(SAFETY * 2 * max(rounding.max_abs_error, rounding.unit_roundoff))
+
+
+def coverage(tolerance: Tolerance, rounding: Rounding) -> float:
+    """How many times ``tolerance`` covers ``2 e``: ``atol / (2 e)`` (its smaller, absolute part).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.devices import Tolerance
+    >>> from lstm_demo.tolerances import Rounding, coverage
+    >>> round(coverage(Tolerance(1e-5, 1e-5, "why"), Rounding(torch.device("cpu"), torch.float32, 1e-7, 1.0, "m")), 6)
+    50.0
+    """
+    return tolerance.atol / (2 * max(rounding.max_abs_error, rounding.unit_roundoff))
+
+
+_MODEL = (
+    "Error model: a result in {dtype} lies within e of the exact one, so two computations of it "
+    "within 2e of each other; e measured as the greatest |{dtype} - float64 reference| over the "
+    "claims' models (nn.LSTM, the equations, step by step, the input gradient) on this CPU: "
+    "{e:.2g} ({units:.2g} u, u = 2**-{bits}; at {worst})."
+)
+
+
+def _why_measured(rounding: Rounding) -> str:
+    dtype = str(rounding.dtype).removeprefix("torch.")
+    bits = round(-math.log2(rounding.unit_roundoff))
+    return _MODEL.format(
+        dtype=dtype, e=rounding.max_abs_error, units=rounding.in_units, bits=bits, worst=rounding.worst
+    )
+
+
+@functools.cache
+def site_tolerances() -> dict[str, Tolerance]:
+    """Every tolerance the site uses, by name (``NAMES``), each with its derivation as ``why``.
+
+    Measures the CPU's rounding (:func:`measure_rounding`) once per process.
+
+    Examples
+    --------
+    >>> from lstm_demo.tolerances import site_tolerances
+    >>> tolerances = site_tolerances()
+    >>> list(tolerances)
+    ['cpu float32', 'cpu float64', 'gpu float32', 'gpu float64', 'post printed']
+    >>> tolerances["post printed"].atol
+    5e-05
+    """
+    from lstm_demo.post import PRINTED_TOLERANCE  # noqa: PLC0415 - post imports this module's neighbours
+
+    found = {}
+    e32, e64 = measure_rounding("cpu", torch.float32), measure_rounding("cpu", torch.float64)
+    for dtype, rounding in ((torch.float32, e32), (torch.float64, e64)):
+        name = str(dtype).removeprefix("torch.")
+        rtol, atol = default_tolerance(dtype)
+        cpu = Tolerance(rtol, atol, "", f"torch.testing's default for {name}")
+        why = (
+            f"torch.testing's default for {name} (rtol {rtol:g}, atol {atol:g}). {_why_measured(rounding)} "
+            f"atol covers 2e {coverage(cpu, rounding):.2g} times."
+        )
+        if dtype == torch.float64:
+            why += (
+                f" Loose: float32-sized errors (e = {e32.max_abs_error:.2g} measured) pass it too, so "
+                "float64 results are also checked at the GPU float64 tolerance by the mutation suite."
+            )
+        found[f"cpu {name}"] = Tolerance(rtol, atol, why, cpu.name)
+    for dtype, rounding in ((torch.float32, e32), (torch.float64, e64)):
+        name = str(dtype).removeprefix("torch.")
+        allowed = derived(rounding)
+        why = (
+            f"{name} on a GPU with TF32 off: IEEE {name} summed in another order. {_why_measured(rounding)} "
+            f"Allowed: {SAFETY} x 2e = {SAFETY * 2 * rounding.max_abs_error:.2g}, rounded up to "
+            f"{allowed:g} (rtol and atol); the precision page asserts it covers each GPU's own 2e "
+            f"at least {MARGIN} times."
+        )
+        if dtype == torch.float64:
+            why += " For comparison, PyTorch's own CPU-vs-cuDNN RNN test allows 5e-5 in float64."
+        found[f"gpu {name}"] = Tolerance(allowed, allowed, why, f"{name} on a GPU, TF32 off: derived")
+    found["post printed"] = Tolerance(
+        0.0,
+        PRINTED_TOLERANCE,
+        "Half of the last printed decimal: the post printed 4 decimals, so each printed value lies "
+        f"within {PRINTED_TOLERANCE:g} of what its run computed. A run here differs from that run by "
+        f"rounding, e = {e32.max_abs_error:.2g} in float32 on this CPU "
+        f"({PRINTED_TOLERANCE / e32.max_abs_error:.2g} times smaller), which the allowance does not add: "
+        "a value within e of a rounding boundary could print the other way.",
+        "the post's 4 printed decimals",
+    )
+    return found

@@ -1,0 +1,347 @@
+"""mutants: every wrong LSTM is caught by every check it applies to, at every tolerance, on the CPU."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from lstm_demo.layers import split_layers
+from lstm_demo.mutants import (
+    CHECKS,
+    CONTROL,
+    MUTANTS,
+    RESOLUTION,
+    Equations,
+    NotApplicableError,
+    as_json,
+    escapes,
+    run,
+    smallest_caught,
+    table,
+    tolerances_for,
+)
+from lstm_demo.tolerances import site_tolerances
+
+CPU_CHECKS = [name for name, check in CHECKS.items() if not check.gpu_only]
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run(devices=["cpu"])
+
+
+def _lstm(*args, seed=0, **kwargs) -> nn.LSTM:
+    torch.manual_seed(seed)
+    return nn.LSTM(*args, **kwargs).double()
+
+
+# --- the suite on the CPU ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_every_mutant_is_caught_at_every_tolerance(results, mutant):
+    rows = [r for r in results if r.mutant == mutant]
+    assert rows, mutant
+    missed = [(r.claim, r.dtype, r.tolerance, r.ratio) for r in rows if not r.caught]
+    assert missed == []
+    assert all(r.ratio > 1 and r.max_abs_diff > 0 for r in rows)
+    # Held to every tolerance of both dtypes.
+    assert {r.tolerance for r in rows} == set(site_tolerances())
+
+
+def test_every_control_passes_at_every_tolerance(results):
+    controls = [r for r in results if r.mutant == CONTROL]
+    assert {r.claim for r in controls} == set(CPU_CHECKS)
+    assert [r for r in controls if r.caught] == []
+    assert escapes(results) == []
+
+
+def test_which_mutants_apply_where(results):
+    ran = {(r.mutant, r.claim) for r in results}
+    layer_2 = {claim for mutant, claim in ran if mutant == "layer-2-gets-input"}
+    assert layer_2 == {
+        "post-layers",
+        "post-experiment-2",
+    }  # the two-layer models with input_size == hidden_size
+    one_bias = {claim for mutant, claim in ran if mutant == "one-bias"}
+    assert one_bias == set(CPU_CHECKS) - {"post-experiment-2"}  # the post's experiment 2 has zero biases
+    for mutant in set(MUTANTS) - {"layer-2-gets-input", "one-bias"}:
+        assert {claim for m, claim in ran if m == mutant} == set(CPU_CHECKS)
+
+
+def test_each_row_uses_the_tolerances_of_its_dtype(results):
+    for r in results:
+        if CHECKS[r.claim].printed:
+            assert r.tolerance == "post printed"
+        else:
+            assert r.tolerance in {f"cpu {r.dtype}", f"gpu {r.dtype}", "post printed"}
+
+
+def test_an_lstm_that_escapes_is_reported(results):
+    fake = [*results[:3], type(results[0])("x", "scratch", "cpu", "float32", "cpu float32", False, 0.0, 0.0)]
+    assert escapes(fake) == fake[3:]
+    assert table(fake).splitlines()[-1].split() == [
+        "x",
+        "scratch",
+        "ESCAPES:",
+        "cpu",
+        "float32",
+        "at",
+        "cpu",
+        "float32",
+    ]
+
+
+def test_table_has_one_line_per_mutant_and_check(results):
+    lines = table(results).splitlines()
+    assert lines[0].split() == ["mutant", "check", "verdict"]
+    assert len(lines) == 1 + len({(r.mutant, r.claim) for r in results})
+    assert all("caught (>=" in line or "passes (<=" in line for line in lines[1:])
+
+
+def test_json_document(results):
+    data = as_json(results)
+    assert [t["name"] for t in data["tolerances"]] == list(site_tolerances())
+    assert all(
+        (t["why"] and "measured" in t["why"]) or t["name"] == "post printed" for t in data["tolerances"]
+    )
+    assert set(data["results"][0]) == {
+        "mutant", "claim", "device", "dtype", "tolerance", "caught", "max_abs_diff", "ratio",
+    }  # fmt: skip
+    assert len(data["results"]) == len(results)
+
+
+# --- the mutants compute what they say -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "shape"),
+    [
+        ({}, (5, 2, 3)),
+        ({"batch_first": True}, (2, 5, 3)),
+        ({"num_layers": 2, "bidirectional": True}, (5, 2, 3)),
+        ({"num_layers": 2}, (5, 3)),
+        ({"bias": False}, (5, 2, 3)),
+    ],
+    ids=["plain", "batch-first", "two-layers-bidirectional", "unbatched", "no-bias"],
+)
+def test_the_unmutated_equations_are_nn_lstm(kwargs, shape):
+    lstm = _lstm(3, 4, **kwargs)
+    x = torch.randn(*shape, dtype=torch.float64)
+    hx = None
+    if len(shape) == 3 and "batch_first" not in kwargs:
+        rows = lstm.num_layers * (2 if lstm.bidirectional else 1)
+        hx = (torch.randn(rows, 2, 4, dtype=torch.float64), torch.randn(rows, 2, 4, dtype=torch.float64))
+    torch.testing.assert_close(Equations()(lstm, x, hx), lstm(x, hx))
+
+
+def test_forget_offset_is_the_forget_bias_moved():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    moved = copy.deepcopy(lstm)
+    with torch.no_grad():
+        moved.bias_ih_l0[4:8] += 0.1  # the forget gate's rows: i, f, g, o blocks of 4
+    torch.testing.assert_close(MUTANTS["forget-bias+0.1"](lstm, x), moved(x))
+
+
+def test_one_bias_is_bias_hh_zeroed():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    zeroed = copy.deepcopy(lstm)
+    with torch.no_grad():
+        zeroed.bias_hh_l0.zero_()
+    torch.testing.assert_close(MUTANTS["one-bias"](lstm, x), zeroed(x))
+
+
+def test_gate_order_swaps_the_forget_and_cell_blocks():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    swapped = copy.deepcopy(lstm)
+    order = [*range(4), *range(8, 12), *range(4, 8), *range(12, 16)]
+    with torch.no_grad():
+        for param in swapped.parameters():
+            param.copy_(param[order])
+    torch.testing.assert_close(MUTANTS["gate-order"](lstm, x), swapped(x))
+
+
+def test_h_not_carried_is_weight_hh_zeroed_from_a_zero_state():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    no_recurrence = copy.deepcopy(lstm)
+    with torch.no_grad():
+        no_recurrence.weight_hh_l0.zero_()
+    output, (h_n, c_n) = MUTANTS["h-not-carried"](lstm, x)
+    expected, (_, c_e) = no_recurrence(x)
+    torch.testing.assert_close(output, expected)
+    torch.testing.assert_close(c_n, c_e)
+    assert torch.equal(h_n, torch.zeros_like(h_n))  # the carried h is h_0 again after every step
+
+
+def test_c_not_carried_is_a_closed_forget_gate_from_a_zero_state():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    closed = copy.deepcopy(lstm)
+    with torch.no_grad():
+        closed.bias_ih_l0[4:8] = -1e4  # sigmoid(-1e4) is 0 in float64: f = 0
+    torch.testing.assert_close(MUTANTS["c-not-carried"](lstm, x), closed(x))
+
+
+def test_no_tanh_on_c_one_step_by_hand():
+    lstm, x = _lstm(3, 4), torch.randn(1, 2, 3, dtype=torch.float64)
+    gates = x[0] @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0
+    _, (_, c) = lstm(x)
+    output, _ = MUTANTS["no-tanh-on-c"](lstm, x)
+    torch.testing.assert_close(output[0], torch.sigmoid(gates[:, 12:]) * c[0])
+
+
+def test_hard_sigmoid_one_step_by_hand():
+    lstm, x = _lstm(3, 4), torch.randn(1, 2, 3, dtype=torch.float64)
+    i, _, g, o = (x[0] @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0).chunk(4, dim=-1)
+    hard = [(0.2 * v + 0.5).clamp(0, 1) for v in (i, o)]
+    c = hard[0] * torch.tanh(g)
+    output, (_, c_n) = MUTANTS["hard-sigmoid"](lstm, x)
+    torch.testing.assert_close(c_n[0], c)
+    torch.testing.assert_close(output[0], hard[1] * torch.tanh(c))
+
+
+def test_off_by_one_step_outputs_the_state_before_each_step():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    output, (h_n, _) = MUTANTS["off-by-one-step"](lstm, x)
+    expected, (h_e, _) = lstm(x)
+    assert torch.equal(output[0], torch.zeros(2, 4, dtype=torch.float64))
+    torch.testing.assert_close(output[1:], expected[:-1])
+    torch.testing.assert_close(h_n, h_e)
+
+
+def test_layer_2_gets_input_runs_layer_2_on_the_input():
+    lstm, x = _lstm(3, 3, num_layers=2), torch.randn(5, 2, 3, dtype=torch.float64)
+    _, second = split_layers(lstm)
+    output, _ = MUTANTS["layer-2-gets-input"](lstm, x)
+    torch.testing.assert_close(output, second(x)[0])
+
+
+def test_layer_2_gets_input_does_not_apply_to_one_layer():
+    with pytest.raises(
+        NotApplicableError, match=r"^Expected a module the mistake 'layer-2-gets-input' can be"
+    ):
+        MUTANTS["layer-2-gets-input"](_lstm(3, 3), torch.randn(5, 2, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    ("module", "got"),
+    [(nn.GRU(3, 4), "an object of type GRU"), (nn.LSTM(3, 4, proj_size=2), "an object of type LSTM")],
+    ids=["gru", "projection"],
+)
+def test_equations_refuse_other_modules(module, got):
+    with pytest.raises(
+        TypeError, match=rf"^Expected lstm to be an nn.LSTM without proj_size, but got {got} instead\.$"
+    ):
+        Equations()(module, torch.randn(5, 2, 3))
+
+
+# --- the smallest bug each check catches ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("check", ["post-stepwise", "post-experiment-2"])
+def test_smallest_caught_brackets_the_threshold(check):
+    found = smallest_caught(check)
+    assert [s.tolerance for s in found] == tolerances_for(CHECKS[check], torch.float32)
+    for s in found:
+        assert 0 < s.not_caught < s.offset < 1
+        assert s.offset / s.not_caught <= 10**RESOLUTION * (1 + 1e-12)
+        tol = site_tolerances()[s.tolerance]
+        for offset, caught in ((s.offset, True), (s.not_caught, False)):
+            _, pairs = CHECKS[check].pairs(
+                Equations(forget_offset=offset), torch.device("cpu"), torch.float32
+            )
+            failures = 0
+            for actual, expected in pairs:
+                try:
+                    torch.testing.assert_close(
+                        actual.double(), expected.double(), rtol=tol.rtol, atol=tol.atol
+                    )
+                except AssertionError:
+                    failures += 1
+            assert (failures > 0) is caught, (s, offset)
+
+
+def test_smallest_caught_tighter_tolerances_catch_smaller_bugs():
+    found = {s.tolerance: s.offset for s in smallest_caught("scratch", dtype=torch.float64)}
+    assert found["gpu float64"] < found["cpu float64"] < found["post printed"]
+    chosen = smallest_caught("scratch", dtype=torch.float64, tolerances=["gpu float64"])
+    assert [(s.tolerance, s.offset) for s in chosen] == [("gpu float64", found["gpu float64"])]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"check": "nope"},
+            ValueError,
+            r"^Expected a check name from post-stepwise, .*, but got 'nope' instead\.$",
+        ),
+        (
+            {"check": "cpu-vs-gpu"},
+            ValueError,
+            r"^Expected a GPU for check 'cpu-vs-gpu', but got cpu instead\.$",
+        ),
+        (
+            {"check": "scratch", "dtype": torch.float16},
+            TypeError,
+            r"^Expected dtypes torch.float32 or torch.float64",
+        ),
+        ({"check": "scratch", "device": "cuda:7"}, ValueError, r"^Expected one of this machine's devices"),
+        (
+            {"check": "post-experiment-1", "tolerances": ["cpu float32"]},
+            ValueError,
+            r"^Expected tolerance names from post printed, but got cpu float32 instead\.$",
+        ),
+    ],
+    ids=["check", "gpu-only", "dtype", "device", "tolerance"],
+)
+def test_smallest_caught_bad_arguments(kwargs, error, match):
+    check = kwargs.pop("check")
+    with pytest.raises(error, match=match):
+        smallest_caught(check, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"mutants": ["nope"]},
+            ValueError,
+            r"^Expected mutant names from gate-order, .*, but got nope instead\.$",
+        ),
+        (
+            {"checks": ["nope"]},
+            ValueError,
+            r"^Expected check names from post-stepwise, .*, but got nope instead\.$",
+        ),
+        (
+            {"dtypes": [torch.float16]},
+            TypeError,
+            r"^Expected dtypes torch.float32 or torch.float64, but got torch.float16",
+        ),
+        (
+            {"devices": []},
+            ValueError,
+            r"^Expected at least one device and one dtype, but got 0 and 2 instead\.$",
+        ),
+        ({"devices": ["cuda:7"]}, ValueError, r"^Expected one of this machine's devices"),
+    ],
+    ids=["mutant", "check", "dtype", "no-devices", "device"],
+)
+def test_run_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        run(**kwargs)
+
+
+def test_run_a_chosen_subset():
+    found = run(devices=["cpu"], dtypes=[torch.float64], mutants=["c-not-carried"], checks=["lstmcell-loop"])
+    assert [(r.mutant, r.claim, r.dtype, r.tolerance) for r in found] == [
+        (CONTROL, "lstmcell-loop", "float64", "cpu float64"),
+        (CONTROL, "lstmcell-loop", "float64", "gpu float64"),
+        (CONTROL, "lstmcell-loop", "float64", "post printed"),
+        ("c-not-carried", "lstmcell-loop", "float64", "cpu float64"),
+        ("c-not-carried", "lstmcell-loop", "float64", "gpu float64"),
+        ("c-not-carried", "lstmcell-loop", "float64", "post printed"),
+    ]
