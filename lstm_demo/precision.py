@@ -56,6 +56,7 @@ def save_flags() -> dict[str, Any]:
         "cudnn.enabled": torch.backends.cudnn.enabled,
         "cudnn.benchmark": torch.backends.cudnn.benchmark,
         "cudnn.deterministic": torch.backends.cudnn.deterministic,
+        "mkldnn.enabled": torch.backends.mkldnn.enabled,
         "deterministic": torch.are_deterministic_algorithms_enabled(),
         "deterministic.warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
         "fp32": {path: obj.fp32_precision for path, obj in precision_objects().items()},
@@ -71,6 +72,7 @@ def restore_flags(state: dict[str, Any]) -> None:
     torch.backends.cudnn.enabled = state["cudnn.enabled"]
     torch.backends.cudnn.benchmark = state["cudnn.benchmark"]
     torch.backends.cudnn.deterministic = state["cudnn.deterministic"]
+    torch.backends.mkldnn.enabled = state["mkldnn.enabled"]
     deterministic = (state["deterministic"], state["deterministic.warn_only"])
     if deterministic != (
         torch.are_deterministic_algorithms_enabled(),

@@ -90,6 +90,17 @@ def test_save_and_restore_round_trip():
     assert save_flags() == saved
 
 
+def test_restore_puts_back_the_onednn_switch():
+    saved = save_flags()
+    assert saved["mkldnn.enabled"] is torch.backends.mkldnn.enabled
+    try:
+        torch.backends.mkldnn.enabled = not saved["mkldnn.enabled"]
+        restore_flags(saved)
+        assert torch.backends.mkldnn.enabled is saved["mkldnn.enabled"]
+    finally:
+        torch.backends.mkldnn.enabled = saved["mkldnn.enabled"]
+
+
 @pytest.mark.parametrize("name", ["cudnn", "cudnn_tf32", "deterministic", "matmul_tf32"])
 def test_a_switch_must_be_a_bool(name):
     before = _state()
