@@ -36,7 +36,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo.backends import autograd_node, onednn, runs_table, verdict, whole_vs_stepwise_by_backend
-from lstm_demo.claims import on_each_device, whole_vs_stepwise
+from lstm_demo.claims import prove, whole_vs_stepwise
 
 
 class RNN(nn.Module):
@@ -237,11 +237,7 @@ for name, mine, theirs in [
 # :func:`torch.no_grad`, like the table's "autograd off" rows, with the
 # library this build picks by default. On a GPU the result is also compared
 # with the CPU's, within a tolerance that says why it is what it is.
-results = on_each_device(whole_vs_stepwise, model.rnn, x)
-print(results[0].claim)
-for result in results:
-    print(result)
-    result.assert_holds()
+results = prove(whole_vs_stepwise, model.rnn, x)
 print("bitwise on the CPU:", results[0].bitwise)
 assert results[0].bitwise == by_setting[False, torch.backends.mkldnn.enabled].comparison.equal
 

@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo import questions
 from lstm_demo.backends import verdict
+from lstm_demo.claims import prove
 from lstm_demo.devices import each_device
 from lstm_demo.scratch import GATES, scratch_lstm
 
@@ -155,14 +155,14 @@ for name, a, e in [("output", mine, expected), ("h_n", h_mine, h_n), ("c_n", c_m
 # %%
 # On every device
 # ---------------
-# The same claims as :mod:`lstm_demo.questions` states them, on every
+# The same claims as :mod:`lstm_demo.claims` states them, on every
 # device of the machine that built this page: the equations against
 # ``nn.LSTM`` (two layers, both directions), ``nn.LSTMCell`` in a loop against
 # ``nn.LSTM``, and the projection ``h = W_hr (o * tanh(c))``.
 devices = each_device()
-for question in (questions.scratch, questions.lstmcell_loop, questions.projection):
+for name in ("scratch", "lstmcell-loop", "projection"):
     print()
-    questions.prove(question, devices)
+    prove(name, devices=devices)
 
 # %%
 # What produced this page

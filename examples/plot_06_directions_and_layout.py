@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo import questions
 from lstm_demo.backends import verdict
+from lstm_demo.claims import prove
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -116,7 +116,7 @@ assert result.close, result
 # On every device:
 devices = each_device()
 print()
-questions.prove(questions.last_output, devices)
+prove("last-output", devices=devices)
 
 # %%
 # Bidirectional = two forward LSTMs
@@ -141,7 +141,7 @@ for name, mine, theirs in [("output", rebuilt, output), ("h_n", torch.cat([h_f, 
 # %%
 # On every device:
 print()
-questions.prove(questions.bidirectional, devices)
+prove("bidirectional", devices=devices)
 
 # %%
 # What ``batch_first`` changes
@@ -166,7 +166,7 @@ assert result.close, result
 # %%
 # On every device:
 print()
-questions.prove(questions.batch_first, devices)
+prove("batch-first", devices=devices)
 
 # %%
 # What produced this page

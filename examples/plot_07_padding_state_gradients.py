@@ -22,8 +22,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import lstm_demo
-from lstm_demo import questions
 from lstm_demo.backends import verdict
+from lstm_demo.claims import prove, run_in_chunks
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -82,7 +82,7 @@ assert result.close, result
 # On every device, sorted and unsorted:
 devices = each_device()
 print()
-questions.prove(questions.packed, devices)
+prove("packed", devices=devices)
 
 # %%
 # Carrying state across chunks
@@ -91,31 +91,28 @@ questions.prove(questions.packed, devices)
 # one call to the next: the outputs equal one call on the whole sequence.
 # For truncated backpropagation through time, the state is ``detach()``-ed
 # between chunks: the values stay the same, but gradients no longer flow
-# into earlier chunks. Here, the gradient of the last output with respect
-# to every input step, with and without ``detach()``:
+# into earlier chunks. :func:`lstm_demo.claims.run_in_chunks` does the
+# chunked call and backpropagates the last output:
+#
+# .. literalinclude:: ../../lstm_demo/claims.py
+#    :pyobject: run_in_chunks
+#
+# Here, the gradient of the last output with respect to every input step,
+# with and without ``detach()``:
 long = torch.randn(12, 2, 3)
-
-
-def gradient_of_last_output(chunk, detach):
-    x = long.clone().requires_grad_(True)
-    state, outputs = None, []
-    for start in range(0, 12, chunk):
-        out, state = lstm(x[start : start + chunk], state)
-        outputs.append(out)
-        if detach:
-            state = tuple(s.detach() for s in state)
-    output = torch.cat(outputs)
-    output[-1].sum().backward()
-    return output.detach(), x.grad.abs().sum(dim=(1, 2))
-
-
-whole, grad_whole = gradient_of_last_output(12, detach=False)
-carried, grad_carried = gradient_of_last_output(4, detach=False)
-detached, grad_detached = gradient_of_last_output(4, detach=True)
+whole, _, grad_whole = run_in_chunks(lstm, long)
+carried, _, grad_carried = run_in_chunks(lstm, long, 4)
+detached, _, grad_detached = run_in_chunks(lstm, long, 4, detach=True)
 for name, out in [("chunks, state carried", carried), ("chunks, state detached", detached)]:
     result = lstm_demo.compare(out, whole)
     print(f"output, {name} vs one call: {verdict(result)}")
     assert result.close, result
+
+# %%
+# The gradient per input step, summed over batch and features:
+grad_whole, grad_carried, grad_detached = (
+    g.abs().sum(dim=(1, 2)) for g in (grad_whole, grad_carried, grad_detached)
+)
 same_grad = lstm_demo.compare(grad_carried, grad_whole)
 print("gradient, chunks carrying the state vs one call:", verdict(same_grad))
 assert same_grad.close, same_grad
@@ -133,7 +130,7 @@ plt.show()
 # %%
 # On every device:
 print()
-questions.prove(questions.chunked, devices)
+prove("chunked", devices=devices)
 
 # %%
 # Gradients, fused and step by step
@@ -143,7 +140,7 @@ questions.prove(questions.chunked, devices)
 # backpropagating through one fused call; the claim below weighs every
 # output and both final states, so every gradient is exercised.
 print()
-questions.prove(questions.gradients, devices)
+prove("gradients", devices=devices)
 
 # %%
 # What produced this page

@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo import questions
 from lstm_demo.backends import verdict
+from lstm_demo.claims import prove
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -74,7 +74,7 @@ plt.show()
 # ``eval()`` mode is compared on every device.
 devices = each_device()
 print()
-questions.prove(questions.dropout, devices)
+prove("dropout", devices=devices)
 
 # %%
 # ``proj_size``: a smaller ``h``
@@ -98,7 +98,7 @@ assert c_n.shape == (2, 3, 4)
 # The equations with :math:`W_{hr}`, written out in
 # :func:`lstm_demo.scratch.scratch_lstm`, give the same numbers:
 print()
-questions.prove(questions.projection, devices)
+prove("projection", devices=devices)
 
 # %%
 # ``nn.GRU`` and ``nn.RNN``
@@ -143,9 +143,9 @@ for name, mine, theirs in [
 # %%
 # On every device, ``nn.GRU``, then ``nn.RNN`` with both nonlinearities:
 print()
-questions.prove(questions.gru, devices)
+prove("gru", devices=devices)
 print()
-questions.prove(questions.rnn, devices)
+prove("rnn", devices=devices)
 
 # %%
 # ``flatten_parameters`` and the contiguous-weights warning
@@ -161,7 +161,7 @@ questions.prove(questions.rnn, devices)
 # note says which warnings this run saw on each device (PyTorch may give a
 # warning only once per process, so a GPU run after another may see none).
 print()
-questions.prove(questions.flatten, devices)
+prove("flatten", devices=devices)
 if not any(d.type == "cuda" for d in devices):
     print("\nThis build had no CUDA GPU, so the warning itself could not be shown here.")
 

@@ -22,11 +22,10 @@ import torch
 from torch import nn
 
 from lstm_demo._validate import check_module, describe
-from lstm_demo.claims import ClaimResult
+from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
 from lstm_demo.precision import precision_flags
-from lstm_demo.questions import QUESTIONS
 from lstm_demo.stepwise import run_stepwise
 
 # Autograd nodes that only move data around the node that did the work.
@@ -321,7 +320,7 @@ def _result_cell(result: ClaimResult) -> str:
 
 
 def claims_by_backend(
-    questions: Mapping[str, Callable[..., ClaimResult]] | None = None,
+    claims: Mapping[str, Callable[..., ClaimResult]] | None = None,
     *,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -330,10 +329,10 @@ def claims_by_backend(
 
     Parameters
     ----------
-    questions : mapping of str to callable, optional
-        Name to claim, each called as ``question(device, dtype)`` and
+    claims : mapping of str to callable, optional
+        Name to claim, each called as ``claim(device, dtype)`` and
         returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
-        :data:`lstm_demo.questions.QUESTIONS`.
+        :data:`lstm_demo.claims.CLAIMS`.
     device : torch.device or str
         On a device other than the CPU the oneDNN switch does not apply and
         each claim runs once.
@@ -343,45 +342,45 @@ def claims_by_backend(
     Returns
     -------
     list of ClaimBackends
-        In the order of ``questions``. Whether each claim holds is left to
+        In the order of ``claims``. Whether each claim holds is left to
         the caller to assert.
 
     Raises
     ------
     TypeError
-        If ``questions`` is not a mapping of names to callables, or
+        If ``claims`` is not a mapping of names to callables, or
         ``device`` is not a device.
 
     Examples
     --------
     >>> from lstm_demo.backends import claims_by_backend, claims_table
-    >>> from lstm_demo.questions import batch_first
+    >>> from lstm_demo.claims import batch_first
     >>> rows = claims_by_backend({"batch-first": batch_first})
     >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
     [('batch-first', True, True)]
     >>> print(claims_table(rows).splitlines()[0])
     claim        oneDNN on      oneDNN off
     """
-    if questions is None:
-        questions = QUESTIONS
-    if not isinstance(questions, Mapping) or not all(
-        isinstance(k, str) and callable(v) for k, v in questions.items()
+    if claims is None:
+        claims = CLAIMS
+    if not isinstance(claims, Mapping) or not all(
+        isinstance(k, str) and callable(v) for k, v in claims.items()
     ):
-        msg = f"Expected questions to be a mapping of names to claims, but got {describe(questions)} instead."
+        msg = f"Expected claims to be a mapping of names to claims, but got {describe(claims)} instead."
         raise TypeError(msg)
     if not isinstance(device, (torch.device, str)):
         msg = f"Expected device to be a torch.device or str, but got {describe(device)} instead."
         raise TypeError(msg)
     device = torch.device(device)
     rows = []
-    for name, question in questions.items():
+    for name, run in claims.items():
         if device.type != "cpu":
-            rows.append(ClaimBackends(name, question(device, dtype), None))
+            rows.append(ClaimBackends(name, run(device, dtype), None))
             continue
         with onednn(True):
-            on = question(device, dtype)
+            on = run(device, dtype)
         with onednn(False):
-            off = question(device, dtype)
+            off = run(device, dtype)
         rows.append(ClaimBackends(name, on, off))
     return rows
 

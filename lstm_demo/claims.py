@@ -1,28 +1,50 @@
-"""The claims the site proves, each one function that runs it and reports.
+"""The claims the site proves: each one registered function that runs it and reports.
 
-A claim compares two ways of computing the same thing with one module and
-one input, and returns a :class:`ClaimResult`. :func:`on_each_device` runs a
-claim on every available device and also checks each GPU's result against
-the CPU's.
+A claim is a sentence about ``nn.LSTM`` ("running a sequence in chunks equals
+one call") and the code that tests it. Each is one function decorated with
+:func:`claim`, which gives it its name on the command line
+(``python -m lstm_demo check --claim NAME``), its place in :data:`CLAIMS`,
+argument checks, TF32 off (:func:`~lstm_demo.precision.full_precision`) and
+its :class:`ClaimResult`. The function itself builds small seeded modules and
+inputs where :class:`Place` says, and returns what it compares.
+
+:func:`prove` is how a page runs a claim: on every device, printing each
+result, failing unless all hold. It also takes the two claims about a
+module of the reader's own (:func:`whole_vs_stepwise`,
+:func:`num_layers_vs_stacked`), which :func:`on_each_device` runs on copies
+of that module on every device.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Callable, Sequence
+import textwrap
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol, TypeAlias, cast
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lstm_demo._validate import StackSpec, check_module
+from lstm_demo._random import cpu_random
+from lstm_demo._types import Device, Result, State
+from lstm_demo._validate import StackSpec, check_module, describe
 from lstm_demo.comparison import Comparison, compare
-from lstm_demo.devices import Tolerance, device_name, each_device, tolerance_for
-from lstm_demo.layers import run_stacked, split_layers
+from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
+from lstm_demo.layers import run_stacked, split_directions, split_layers
 from lstm_demo.precision import full_precision
+from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
+
+#: What a claim compares: a label and an ``(actual, expected)`` pair of tensors each.
+Pairs: TypeAlias = "dict[str, tuple[torch.Tensor, torch.Tensor]]"
+
+# Sizes small enough for every page and check to run in milliseconds.
+IN, HIDDEN, SEQ, BATCH = 3, 4, 6, 3
 
 
 @dataclass(frozen=True)
@@ -38,7 +60,7 @@ class ClaimResult:
     comparisons: dict[str, Comparison]
     """What was compared (``output``, ``h_n``, ``c_n``, ...) and the result."""
     reference: tuple[torch.Tensor, ...] = dataclasses.field(repr=False, default=())
-    """The module's own results, in the order of ``comparisons``, for comparing devices."""
+    """The expected sides, in the order of ``comparisons``, for comparing devices."""
     notes: tuple[str, ...] = ()
     """What else the run found that is worth saying (printed after the comparisons)."""
 
@@ -75,24 +97,25 @@ class ClaimResult:
         return "\n".join(lines)
 
 
-def _leaves(result: tuple[torch.Tensor, Any], is_lstm: bool) -> dict[str, torch.Tensor]:
-    output, state = result
-    if is_lstm:
-        return {"output": output, "h_n": state[0], "c_n": state[1]}
-    return {"output": output, "h_n": state}
-
-
 def claim_result(
     claim: str,
-    device: torch.device,
+    device: Device,
     dtype: torch.dtype,
-    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    pairs: Pairs,
     *,
     notes: tuple[str, ...] = (),
 ) -> ClaimResult:
     """Compare each ``(actual, expected)`` pair within :func:`~lstm_demo.devices.tolerance_for` the device.
 
     The expected tensors become the result's ``reference``, for comparing devices.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.claims import claim_result
+    >>> result = claim_result("one is one", "cpu", torch.float32, {"x": (torch.ones(2), torch.ones(2))})
+    >>> result.holds, result.bitwise
+    (True, True)
     """
     tol = tolerance_for(device, dtype)
     comparisons = {k: compare(a, e, rtol=tol.rtol, atol=tol.atol) for k, (a, e) in pairs.items()}
@@ -100,10 +123,143 @@ def claim_result(
     return ClaimResult(claim, torch.device(device), dtype, tol, comparisons, reference, notes)
 
 
-def _claim_result(claim: str, rnn: nn.RNNBase, actual: Any, expected: Any) -> ClaimResult:
-    spec = StackSpec.of(rnn)
-    got, want = _leaves(actual, spec.cls is nn.LSTM), _leaves(expected, spec.cls is nn.LSTM)
-    return claim_result(claim, spec.device, spec.dtype, {k: (got[k], want[k]) for k in want})
+@dataclass(frozen=True)
+class Place:
+    """Where a claim runs: a device, a dtype and a seed; builds its modules and inputs there.
+
+    Modules and inputs are drawn on the CPU from the seed (so every device
+    gets the same numbers), then moved; the caller's random state is left
+    alone.
+    """
+
+    device: torch.device
+    dtype: torch.dtype
+    seed: int = 0
+
+    def module(self, factory: Callable[[], nn.Module]) -> nn.Module:
+        """``factory()`` with parameters drawn from the seed on the CPU, then moved here."""
+        with cpu_random(self.seed):
+            module = factory()
+        return module.to(device=self.device, dtype=self.dtype)
+
+    def lstm(self, *args: int, **kwargs: float | bool) -> nn.LSTM:
+        """``nn.LSTM(*args, **kwargs)`` built by :meth:`module`."""
+        module = self.module(lambda: nn.LSTM(*args, **kwargs))  # type: ignore[arg-type]  # torch's kwargs are typed per name
+        assert isinstance(module, nn.LSTM)
+        return module
+
+    def randn(self, *shape: int, offset: int = 1) -> torch.Tensor:
+        """A standard normal tensor drawn in float64 from ``seed + offset``, then moved here."""
+        generator = torch.Generator().manual_seed(self.seed + offset)
+        return torch.randn(*shape, generator=generator, dtype=torch.float64).to(self.device, self.dtype)
+
+
+#: What a claim's function returns: its pairs, or its pairs and notes.
+Found: TypeAlias = "Pairs | tuple[Pairs, tuple[str, ...]]"
+
+
+class Claim(Protocol):
+    """A registered claim: call it with a device, a dtype and a seed for its :class:`ClaimResult`."""
+
+    name: str
+    """Its name on the command line and in :data:`CLAIMS`."""
+    sentence: str
+    """What it claims."""
+    __name__: str
+
+    def __call__(
+        self, device: Device = "cpu", dtype: torch.dtype = torch.float32, *, seed: int = 0
+    ) -> ClaimResult:
+        """Run the claim on ``device`` in ``dtype``."""
+        ...
+
+
+#: Every registered claim by name, in the order the pages show them.
+CLAIMS: dict[str, Claim] = {}
+
+
+def claim(name: str, sentence: str) -> Callable[[Callable[[Place], Found]], Claim]:
+    """Register a function of a :class:`Place` as the claim ``name``, which states ``sentence``.
+
+    The function builds its modules and inputs with the place's helpers and
+    returns ``{label: (actual, expected)}`` (and optionally notes). The
+    decorated claim is called as ``claim(device="cpu", dtype=torch.float32,
+    *, seed=0)``: it checks the device and dtype
+    (:func:`~lstm_demo.devices.resolve_placement`), runs the function with
+    TF32 off (:func:`~lstm_demo.precision.full_precision`) and compares every
+    pair within :func:`~lstm_demo.devices.tolerance_for` that device and
+    dtype, in a :class:`ClaimResult`.
+
+    Raises
+    ------
+    ValueError
+        If a claim of that name is already registered.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.claims import CLAIMS, claim
+    >>> @claim("doubling", "x + x equals 2 * x.")
+    ... def doubling(at):
+    ...     x = at.randn(3)
+    ...     return {"x + x": (x + x, 2 * x)}
+    >>> result = doubling("cpu", torch.float64)
+    >>> doubling.name, result.holds, result.bitwise
+    ('doubling', True, True)
+    >>> del CLAIMS["doubling"]
+    """
+    if name in CLAIMS:
+        msg = f"Expected a new claim name, but got {name!r} instead, which is already registered."
+        raise ValueError(msg)
+
+    def register(function: Callable[[Place], Found]) -> Claim:
+        def run(device: Device = "cpu", dtype: torch.dtype = torch.float32, *, seed: int = 0) -> ClaimResult:
+            resolved, dtype = resolve_placement(device, dtype)
+            with full_precision():
+                found = function(Place(resolved, dtype, seed))
+            pairs, notes = found if isinstance(found, tuple) else (found, ())
+            return claim_result(sentence, resolved, dtype, pairs, notes=notes)
+
+        run.__name__ = function.__name__
+        run.__qualname__ = function.__qualname__
+        run.__module__ = function.__module__
+        run.__doc__ = function.__doc__
+        registered: Claim = run  # type: ignore[assignment]  # the attributes are set next
+        registered.name = name
+        registered.sentence = sentence
+        CLAIMS[name] = registered
+        return registered
+
+    return register
+
+
+def _leaves(result: Result) -> dict[str, torch.Tensor]:
+    output, state = result
+    if isinstance(state, tuple):
+        return {"output": output, "h_n": state[0], "c_n": state[1]}
+    return {"output": output, "h_n": state}
+
+
+def _pairs(actual: Result, expected: Result) -> Pairs:
+    got, want = _leaves(actual), _leaves(expected)
+    return {k: (got[k], want[k]) for k in want}
+
+
+@contextmanager
+def _quiet_projection() -> Iterator[None]:
+    """PyTorch warns once that oneDNN has no LSTM projection; the result is right either way."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LSTM with projections is not supported with oneDNN")
+        yield
+
+
+# --- claims about a module of the reader's own ------------------------------------------------
+
+WHOLE_VS_STEPWISE = "The whole sequence at once equals one time step at a time, carrying the state."
+NUM_LAYERS_VS_STACKED = "A module with num_layers=N equals N single-layer modules stacked by hand."
+
+#: A claim about a given module and input: ``whole_vs_stepwise`` or ``num_layers_vs_stacked``.
+ModuleClaim: TypeAlias = "Callable[[nn.RNNBase, torch.Tensor, State | None], ClaimResult]"
 
 
 def _check_deterministic(rnn: nn.RNNBase) -> None:
@@ -118,11 +274,18 @@ def _check_deterministic(rnn: nn.RNNBase) -> None:
         raise ValueError(msg)
 
 
-WHOLE_VS_STEPWISE = "The whole sequence at once equals one time step at a time, carrying the state."
-NUM_LAYERS_VS_STACKED = "A module with num_layers=N equals N single-layer modules stacked by hand."
+def _module_claim(
+    sentence: str, rnn: nn.RNNBase, input: torch.Tensor, hx: State | None, other: Callable[[], Result]
+) -> ClaimResult:
+    _check_deterministic(rnn)
+    with torch.no_grad(), full_precision():
+        actual = other()
+        whole = rnn(input, hx)
+    spec = StackSpec.of(rnn)
+    return claim_result(sentence, spec.device, spec.dtype, _pairs(actual, whole))
 
 
-def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> ClaimResult:
+def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> ClaimResult:
     """Claim: ``rnn(input, hx)`` equals :func:`~lstm_demo.run_stepwise` on the same input.
 
     Takes the arguments of :func:`~lstm_demo.run_stepwise` and raises as it
@@ -142,14 +305,10 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> C
     >>> result.holds, list(result.comparisons)
     (True, ['output', 'h_n'])
     """
-    _check_deterministic(rnn)
-    with torch.no_grad(), full_precision():
-        stepwise = run_stepwise(rnn, input, hx)
-        whole = rnn(input, hx)
-    return _claim_result(WHOLE_VS_STEPWISE, rnn, stepwise, whole)
+    return _module_claim(WHOLE_VS_STEPWISE, rnn, input, hx, lambda: run_stepwise(rnn, input, hx))
 
 
-def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> ClaimResult:
+def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> ClaimResult:
     """Claim: ``rnn(input, hx)`` equals its layers, split and run one after another.
 
     Uses :func:`~lstm_demo.split_layers` and :func:`~lstm_demo.run_stacked`,
@@ -168,28 +327,24 @@ def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) 
     (True, ['output', 'h_n', 'c_n'])
     """
     _check_deterministic(rnn)
-    with torch.no_grad(), full_precision():
-        stacked = run_stacked(split_layers(rnn), input, hx)
-        whole = rnn(input, hx)
-    return _claim_result(NUM_LAYERS_VS_STACKED, rnn, stacked, whole)
+    return _module_claim(
+        NUM_LAYERS_VS_STACKED, rnn, input, hx, lambda: run_stacked(split_layers(rnn), input, hx)
+    )
 
 
-Claim = Callable[[nn.RNNBase, torch.Tensor, Any], ClaimResult]
-
-
-def _to(value: Any, device: torch.device) -> Any:
+def _to(value: State | None, device: torch.device) -> State | None:
     if value is None:
         return None
     if isinstance(value, torch.Tensor):
         return value.to(device)
-    return tuple(v.to(device) for v in value)
+    return value[0].to(device), value[1].to(device)
 
 
 def on_each_device(
-    claim: Claim,
+    claim: ModuleClaim,
     rnn: nn.RNNBase,
     input: torch.Tensor,
-    hx: Any = None,
+    hx: State | None = None,
     *,
     devices: Sequence[torch.device] | None = None,
 ) -> list[ClaimResult]:
@@ -254,3 +409,593 @@ def on_each_device(
             result = dataclasses.replace(result, comparisons={**result.comparisons, **extra})
         results.append(result)
     return results
+
+
+def prove(
+    claim: Claim | str | ModuleClaim,
+    rnn: nn.RNNBase | None = None,
+    input: torch.Tensor | None = None,
+    hx: State | None = None,
+    *,
+    devices: Sequence[torch.device] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> list[ClaimResult]:
+    """Run a claim on every device, print its sentence and each result, and fail unless all hold.
+
+    The one way a page proves a claim. ``claim`` is a registered claim (or
+    its name): it runs in ``dtype`` on each device. Or it is
+    :func:`whole_vs_stepwise` or :func:`num_layers_vs_stacked` with ``rnn``,
+    ``input`` and ``hx``: it runs on copies of them on each device
+    (:func:`on_each_device`, which also compares each GPU with the CPU).
+
+    Parameters
+    ----------
+    claim : callable or str
+        A claim of :data:`CLAIMS`, its name, or a claim about a module.
+    rnn, input, hx
+        The module, input and initial state, for a claim about a module only.
+    devices : sequence of torch.device, optional
+        Defaults to :func:`~lstm_demo.devices.each_device` (which prints them).
+    dtype : torch.dtype
+        ``torch.float32`` or ``torch.float64``, for a registered claim.
+
+    Returns
+    -------
+    list of ClaimResult
+        One per device, in order.
+
+    Raises
+    ------
+    AssertionError
+        If the claim fails on any device.
+    ValueError
+        If ``claim`` is a name no claim has, or a claim about a module comes
+        without ``rnn`` and ``input``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.claims import prove
+    >>> _ = prove("batch-first", devices=[torch.device("cpu")])  # doctest: +ELLIPSIS
+    batch_first=True transposes input and output, and leaves h_n and c_n as they
+    are.
+    cpu, float32: holds
+    ...
+    """
+    if isinstance(claim, str):
+        if claim not in CLAIMS:
+            msg = f"Expected a claim name from {', '.join(CLAIMS)}, but got {claim!r} instead."
+            raise ValueError(msg)
+        claim = CLAIMS[claim]
+    run: Callable[[Sequence[torch.device]], list[ClaimResult]]
+    if getattr(claim, "name", None) in CLAIMS:
+        registered = cast("Claim", claim)
+
+        def run(devices: Sequence[torch.device]) -> list[ClaimResult]:
+            return [registered(device, dtype) for device in devices]
+
+    elif rnn is None or input is None:
+        name = getattr(claim, "__name__", repr(claim))
+        msg = f"Expected rnn and input for the claim {name}, but got {describe(rnn)} and {describe(input)} instead."
+        raise ValueError(msg)
+    else:
+        module, x = rnn, input
+
+        def run(devices: Sequence[torch.device]) -> list[ClaimResult]:
+            return on_each_device(cast("ModuleClaim", claim), module, x, hx, devices=devices)
+
+    results = run(each_device() if devices is None else devices)
+    print(textwrap.fill(results[0].claim, width=79))
+    for result in results:
+        print(result)
+    for result in results:
+        result.assert_holds()
+    return results
+
+
+# --- the registered claims, in the order the pages show them ------------------------------------
+
+
+def post_stepwise_model() -> nn.LSTM:
+    """The model of :func:`post_stepwise`: ``nn.LSTM(4, 5, batch_first=True)``, parameters uniform in [-0.08, 0.08]."""
+    lstm = nn.LSTM(4, 5, batch_first=True)
+    for param in lstm.parameters():
+        nn.init.uniform_(param, -0.08, 0.08)
+    return lstm
+
+
+@claim("post-stepwise", WHOLE_VS_STEPWISE)
+def post_stepwise(at: Place) -> Pairs:
+    """The post's first question on its model: ``nn.LSTM(4, 5, batch_first=True)``, parameters in [-0.08, 0.08].
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import post_stepwise
+    >>> post_stepwise().holds
+    True
+    """
+    lstm = at.module(post_stepwise_model)
+    x = at.randn(2, 3, 4)
+    with torch.no_grad():
+        return _pairs(run_stepwise(lstm, x), lstm(x))
+
+
+@claim("post-layers", NUM_LAYERS_VS_STACKED)
+def post_layers(at: Place) -> Pairs:
+    """The post's second question on its model: ``nn.LSTM(3, 3, num_layers=2)``, five steps.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import post_layers
+    >>> post_layers().holds
+    True
+    """
+    lstm = at.lstm(3, 3, num_layers=2)
+    x = at.randn(5, 1, 3)
+    with torch.no_grad():
+        return _pairs(run_stacked(split_layers(lstm), x), lstm(x))
+
+
+@claim("scratch", "The LSTM equations written out in Python equal nn.LSTM.")
+def scratch(at: Place) -> Pairs:
+    """Claim: :func:`~lstm_demo.scratch.scratch_lstm` equals ``nn.LSTM``, two layers, both directions.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import scratch
+    >>> scratch().holds
+    True
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2, bidirectional=True)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad():
+        return _pairs(scratch_lstm(lstm, x), lstm(x))
+
+
+@claim("lstmcell-loop", "An nn.LSTMCell in a Python loop, holding nn.LSTM's weights, equals nn.LSTM.")
+def lstmcell_loop(at: Place) -> Pairs:
+    """Claim: ``nn.LSTMCell`` stepped in a loop equals ``nn.LSTM`` with the same weights.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import lstmcell_loop
+    >>> result = lstmcell_loop()
+    >>> result.holds, list(result.comparisons)
+    (True, ['output', 'h_n', 'c_n'])
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    cell = nn.LSTMCell(IN, HIDDEN, device=at.device, dtype=at.dtype)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
+        x = at.randn(SEQ, BATCH, IN)
+        h = c = torch.zeros(BATCH, HIDDEN, device=at.device, dtype=at.dtype)
+        outputs = []
+        for x_t in x:
+            h, c = cell(x_t, (h, c))
+            outputs.append(h)
+        return _pairs((torch.stack(outputs), (h[None], c[None])), lstm(x))
+
+
+@claim(
+    "last-output",
+    "output[-1] equals h_n[-1] for a unidirectional LSTM; for a bidirectional one, "
+    "h_n[-1] (the backward direction) equals the second half of output[0].",
+)
+def last_output(at: Place) -> Found:
+    """Claim: where the last hidden state sits in ``output``, one direction and two.
+
+    ``output`` holds the top layer's hidden state at every step. Going forward,
+    the final state is the last step's, ``output[-1]``. Going backward, the
+    final state is reached at the *first* time step, so for a bidirectional
+    LSTM ``h_n[-1]`` is ``output[0, :, H:]``, while ``output[-1, :, H:]`` is the
+    backward direction after a single step; the result's notes give how far
+    apart that and ``h_n[-1]`` are.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import last_output
+    >>> last_output().holds
+    True
+    """
+    uni = at.lstm(IN, HIDDEN, num_layers=2)
+    bi = at.lstm(IN, HIDDEN, num_layers=2, bidirectional=True)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad():
+        out_uni, (h_uni, _) = uni(x)
+        out_bi, (h_bi, _) = bi(x)
+    H = HIDDEN  # the equations' name for the hidden size
+    wrong = (out_bi[-1, :, H:] - h_bi[-1]).abs().max().item()
+    pairs = {
+        "one direction: output[-1] vs h_n[-1]": (out_uni[-1], h_uni[-1]),
+        "forward: output[-1, :, :H] vs h_n[-2]": (out_bi[-1, :, :H], h_bi[-2]),
+        "backward: output[0, :, H:] vs h_n[-1]": (out_bi[0, :, H:], h_bi[-1]),
+    }
+    return pairs, (f"bidirectional: output[-1, :, H:] is not h_n[-1]; max abs diff {wrong:.3g}",)
+
+
+@claim(
+    "bidirectional",
+    "A bidirectional LSTM equals a forward LSTM on the sequence and another on the reversed "
+    "sequence, its output reversed back, concatenated.",
+)
+def bidirectional(at: Place) -> Pairs:
+    """Claim: bidirectional = forward on ``x`` + forward on ``x.flip(0)``, flipped back, concatenated.
+
+    Uses :func:`~lstm_demo.split_directions`. Also checks the ``h_n``
+    layout ``(num_layers * 2, batch, H)``: row 0 the forward direction's final
+    state, row 1 the backward's.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import bidirectional
+    >>> bidirectional().holds
+    True
+    """
+    bi = at.lstm(IN, HIDDEN, bidirectional=True)
+    forward, backward = split_directions(bi)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad():
+        output, (h_n, c_n) = bi(x)
+        out_f, (h_f, c_f) = forward(x)
+        out_b, (h_b, c_b) = backward(x.flip(0))
+    return {
+        "output": (torch.cat([out_f, out_b.flip(0)], dim=-1), output),
+        "h_n[0] (forward)": (h_f[0], h_n[0]),
+        "h_n[1] (backward)": (h_b[0], h_n[1]),
+        "c_n": (torch.cat([c_f, c_b]), c_n),
+    }
+
+
+@claim("batch-first", "batch_first=True transposes input and output, and leaves h_n and c_n as they are.")
+def batch_first(at: Place) -> Found:
+    """Claim: ``batch_first`` changes ``input``/``output`` only, never ``h_n``/``c_n``.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import batch_first
+    >>> batch_first().holds
+    True
+    """
+    time_first = at.lstm(IN, HIDDEN, num_layers=2)
+    first = at.lstm(IN, HIDDEN, num_layers=2, batch_first=True)
+    x = at.randn(BATCH, SEQ, IN)  # (batch, seq_len, features)
+    with torch.no_grad():
+        out_bf, (h_bf, c_bf) = first(x)
+        out_tf, (h_tf, c_tf) = time_first(x.transpose(0, 1))
+    pairs = {
+        "output (transposed)": (out_bf.transpose(0, 1), out_tf),
+        "h_n": (h_bf, h_tf),
+        "c_n": (c_bf, c_tf),
+    }
+    return pairs, (f"h_n has shape {tuple(h_bf.shape)} (num_layers, batch, hidden_size) either way",)
+
+
+@claim(
+    "packed",
+    "A packed padded batch equals running each sequence alone at its true length; "
+    "h_n is taken at each sequence's last real step.",
+)
+def packed(at: Place) -> Found:
+    """Claim: ``pack_padded_sequence`` equals each sequence run alone; also with ``enforce_sorted=False``.
+
+    Three sequences of lengths 6, 4 and 2, zero-padded to 6, run through
+    :func:`~torch.nn.utils.rnn.pack_padded_sequence` (sorted), and through it
+    again in the unsorted order 2, 6, 4 with ``enforce_sorted=False``. The
+    notes give how far the padded ``output[-1]`` is from ``h_n`` for the
+    shorter sequences: reading the last row of a padded output is the classic
+    bug.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import packed
+    >>> packed().holds
+    True
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    x = at.randn(SEQ, BATCH, IN)
+    pairs: Pairs = {}
+    notes = []
+    for label, lengths in (("sorted", [6, 4, 2]), ("unsorted", [2, 6, 4])):
+        padded = x.clone()
+        for b, n in enumerate(lengths):
+            padded[n:, b] = 0
+        with torch.no_grad():
+            packed_input = pack_padded_sequence(padded, lengths, enforce_sorted=label == "sorted")
+            out_packed, (h_n, c_n) = lstm(packed_input)
+            output, _ = pad_packed_sequence(out_packed, total_length=SEQ)
+            alone = [lstm(padded[:n, b : b + 1]) for b, n in enumerate(lengths)]
+        valid = torch.cat([output[:n, b] for b, n in enumerate(lengths)])
+        pad = torch.cat([output[n:, b] for b, n in enumerate(lengths)])
+        pairs[f"{label}: output, real steps"] = (valid, torch.cat([o[:, 0] for o, _ in alone]))
+        pairs[f"{label}: output, padding is zero"] = (pad, torch.zeros_like(pad))
+        pairs[f"{label}: h_n"] = (h_n, torch.cat([h for _, (h, _) in alone], dim=1))
+        pairs[f"{label}: c_n"] = (c_n, torch.cat([c for _, (_, c) in alone], dim=1))
+        if label == "sorted":
+            gap = (output[-1] - h_n[-1]).abs().amax(dim=-1)
+            notes.append(
+                "padded output[-1] vs h_n[-1], per sequence of lengths 6, 4, 2: "
+                + ", ".join(f"{g:.3g}" for g in gap.tolist())
+                + " (the shorter ones' output[-1] is padding)"
+            )
+    return pairs, tuple(notes)
+
+
+def run_in_chunks(
+    lstm: nn.LSTM, input: torch.Tensor, chunk: int | None = None, *, detach: bool = False
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Run ``input`` through ``lstm`` in chunks of ``chunk`` steps, passing ``(h, c)`` on; backpropagate the last output.
+
+    ``chunk=None`` runs it in one call. With ``detach=True`` the state is
+    detached between chunks, as truncated backpropagation through time does.
+
+    Returns
+    -------
+    output, (h_n, c_n), grad
+        The output and final state (detached), and the gradient of
+        ``output[-1].sum()`` with respect to ``input``, shaped like it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo.claims import run_in_chunks
+    >>> output, (h_n, c_n), grad = run_in_chunks(nn.LSTM(3, 4), torch.randn(12, 2, 3), 4, detach=True)
+    >>> bool(grad[:8].eq(0).all()), bool(grad[8:].ne(0).any())
+    (True, True)
+    """
+    x = input.detach().clone().requires_grad_(True)
+    state: tuple[torch.Tensor, torch.Tensor] | None = None
+    outputs = []
+    for start in range(0, len(x), chunk or len(x)):
+        out, state = lstm(x[start : start + (chunk or len(x))], state)
+        outputs.append(out)
+        if detach:
+            state = (state[0].detach(), state[1].detach())
+    output = torch.cat(outputs)
+    output[-1].sum().backward()
+    assert state is not None  # at least one chunk ran
+    assert x.grad is not None
+    return output.detach(), (state[0].detach(), state[1].detach()), x.grad
+
+
+@claim(
+    "chunked",
+    "Running a long sequence in chunks, passing (h, c) on, equals one call; "
+    "detach() between chunks changes gradients, not outputs.",
+)
+def chunked(at: Place) -> Found:
+    """Claim: chunks with the state carried equal one call (truncated backpropagation through time).
+
+    A sequence of 12 steps in 3 chunks of 4. With ``detach()`` between
+    chunks, the outputs are the same, and the gradient of the last output
+    with respect to the input stops at the last chunk: zero for the first 8
+    steps. Without ``detach()``, the gradient equals the one-call gradient.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import chunked
+    >>> chunked().holds
+    True
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    x = at.randn(12, 2, IN)
+    whole, (h, c), grad = run_in_chunks(lstm, x)
+    carried, (h_c, c_c), grad_c = run_in_chunks(lstm, x, 4)
+    detached, (h_d, c_d), grad_d = run_in_chunks(lstm, x, 4, detach=True)
+    pairs = {
+        "output": (carried, whole),
+        "h_n": (h_c, h),
+        "c_n": (c_c, c),
+        "output, detach() between chunks": (detached, whole),
+        "h_n, detach() between chunks": (h_d, h),
+        "c_n, detach() between chunks": (c_d, c),
+        "d output[-1] / d input": (grad_c, grad),
+        "with detach(): gradient before the last chunk": (grad_d[:8], torch.zeros_like(grad_d[:8])),
+        "with detach(): gradient in the last chunk": (grad_d[8:], grad[8:]),
+    }
+    return pairs, (
+        f"without detach(), the gradient reaches step 0: max |grad[:8]| = {grad[:8].abs().max():.3g}",
+    )
+
+
+@claim("gradients", "Backward through the step-by-step loop equals backward through the fused call.")
+def gradients(at: Place) -> Pairs:
+    """Claim: input and weight gradients agree between :func:`~lstm_demo.run_stepwise` and the fused call.
+
+    The loss weighs every output and both final states with fixed random
+    weights, so every gradient is exercised.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import gradients
+    >>> result = gradients()
+    >>> result.holds, len(result.comparisons)
+    (True, 9)
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2)
+    x0 = at.randn(SEQ, BATCH, IN)
+    weights = at.randn(SEQ, BATCH, HIDDEN, offset=2)
+
+    def grads(forward: Callable[[nn.LSTM, torch.Tensor], Result]) -> dict[str, torch.Tensor]:
+        lstm.zero_grad()
+        x = x0.clone().requires_grad_(True)
+        output, state = forward(lstm, x)
+        ((output * weights).sum() + sum(s.sum() for s in state)).backward()
+        found = {"input": x.grad}
+        found.update({name: p.grad for name, p in lstm.named_parameters()})
+        return {name: g.clone() for name, g in found.items() if g is not None}
+
+    fused = grads(lambda m, x: m(x))
+    stepwise = grads(run_stepwise)
+    return {f"d loss / d {k}": (stepwise[k], fused[k]) for k in fused}
+
+
+@claim(
+    "dropout",
+    "With dropout between layers, nn.LSTM equals its layers stacked with nn.Dropout between them: "
+    "always in eval() mode, and in train() mode under the same random state where both draw masks "
+    "from the same generator.",
+)
+def dropout(at: Place) -> Found:
+    """Claim: ``num_layers=2, dropout=p`` is layer 0, ``nn.Dropout(p)``, layer 1.
+
+    In ``eval()`` mode dropout does nothing, on every device. In ``train()``
+    mode the two draw random masks; on the CPU both draw them from the CPU
+    generator in the same order, so under the same seed they are the same
+    masks. cuDNN draws its masks from a generator of its own, so on a GPU the
+    train-mode comparison is not made, and a note says so.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import dropout
+    >>> list(dropout().comparisons)
+    ['eval(): output', 'eval(): h_n', 'train(), same seed: output', 'train(), same seed: h_n']
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2, dropout=0.5)
+    layer_0, layer_1 = split_layers(lstm)
+    drop = nn.Dropout(0.5)
+    x = at.randn(SEQ, BATCH, IN)
+    lstm.eval()
+    with torch.no_grad():
+        out_eval, (h_eval, _) = lstm(x)
+        stacked_eval, (h_stacked, _) = run_stacked([layer_0.eval(), layer_1.eval()], x)
+    pairs = {"eval(): output": (stacked_eval, out_eval), "eval(): h_n": (h_stacked, h_eval)}
+    if at.device.type != "cpu":
+        return pairs, (f"train() mode not compared on {at.device.type}: cuDNN draws its own dropout masks",)
+    lstm.train()
+    with torch.no_grad():
+        with cpu_random(at.seed + 3):  # the same masks for both: the same generator state
+            out_train, (h_train, _) = lstm(x)
+        with cpu_random(at.seed + 3):
+            y, (h_0, _) = layer_0(x)
+            out_stacked, (h_1, _) = layer_1(drop(y))
+    pairs["train(), same seed: output"] = (out_stacked, out_train)
+    pairs["train(), same seed: h_n"] = (torch.cat([h_0, h_1]), h_train)
+    return pairs
+
+
+@claim(
+    "projection",
+    "With proj_size=P, h (and output) has P features and c keeps hidden_size: "
+    "h = W_hr (o * tanh(c)), as the equations written out compute it.",
+)
+def projection(at: Place) -> Found:
+    """Claim: ``nn.LSTM(proj_size=P)`` equals :func:`~lstm_demo.scratch.scratch_lstm` with ``W_hr``.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import projection
+    >>> result = projection()
+    >>> result.holds, result.notes[0]
+    (True, 'h_n (2, 3, 2), c_n (2, 3, 4): proj_size 2, hidden_size 4')
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2, proj_size=2)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad(), _quiet_projection():
+        output, (h_n, c_n) = lstm(x)
+        pairs = _pairs(scratch_lstm(lstm, x), (output, (h_n, c_n)))
+    return pairs, (f"h_n {tuple(h_n.shape)}, c_n {tuple(c_n.shape)}: proj_size 2, hidden_size {HIDDEN}",)
+
+
+def _post_claims(module: nn.RNNBase, x: torch.Tensor, prefix: str = "") -> Pairs:
+    """The post's two claims on ``module``: its comparisons, labelled by claim."""
+    with torch.no_grad():
+        whole = module(x)
+        found = {
+            "one step at a time": run_stepwise(module, x),
+            "stacked layers": run_stacked(split_layers(module), x),
+        }
+    return {
+        f"{prefix}{label}: {k}": pair
+        for label, result in found.items()
+        for k, pair in _pairs(result, whole).items()
+    }
+
+
+@claim(
+    "gru",
+    "The post's two claims hold for nn.GRU (gates r, z, n): one step at a time, and num_layers=2 as two layers.",
+)
+def gru(at: Place) -> Pairs:
+    """Claim: the post's two answers hold for ``nn.GRU`` too.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import gru
+    >>> gru().holds
+    True
+    """
+    module = at.module(lambda: nn.GRU(IN, HIDDEN, num_layers=2))
+    assert isinstance(module, nn.GRU)
+    return _post_claims(module, at.randn(SEQ, BATCH, IN))
+
+
+@claim(
+    "rnn",
+    "The post's two claims hold for nn.RNN, tanh and relu: one step at a time, and num_layers=2 as two layers.",
+)
+def rnn(at: Place) -> Pairs:
+    """Claim: the post's two answers hold for ``nn.RNN`` with either nonlinearity.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import rnn
+    >>> rnn().holds
+    True
+    """
+    x = at.randn(SEQ, BATCH, IN)
+    pairs: Pairs = {}
+    for nonlinearity in ("tanh", "relu"):
+        module = at.module(lambda n=nonlinearity: nn.RNN(IN, HIDDEN, num_layers=2, nonlinearity=n))
+        assert isinstance(module, nn.RNN)
+        pairs.update(_post_claims(module, x, prefix=f"{nonlinearity}, "))
+    return pairs
+
+
+@claim(
+    "flatten",
+    "Weights replaced by hand give the same results before and after flatten_parameters(), "
+    "which only moves them back into one contiguous buffer.",
+)
+def flatten(at: Place) -> Found:
+    """Claim: ``flatten_parameters()`` changes where the weights live, not the results.
+
+    Replacing a parameter's tensor (``weight.data = new``) takes it out of the
+    single buffer cuDNN wants its weights in; on a GPU, the next forward warns
+    ("RNN module weights are not part of single contiguous chunk of memory")
+    and copies them on every call until ``flatten_parameters()`` packs them
+    again. The CPU has no such buffer and never warns. The notes say which
+    warnings this run saw.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import flatten
+    >>> result = flatten()
+    >>> result.holds, result.notes
+    (True, ('warning before flatten_parameters(): no; after: no',))
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad():
+        reference, _ = lstm(x)
+        for param in lstm.parameters():
+            param.data = param.data.clone()  # a fresh tensor, outside any flat buffer
+
+    def forward() -> tuple[torch.Tensor, bool]:
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+            warnings.simplefilter("always")
+            output, _ = lstm(x)
+        return output, any("contiguous chunk of memory" in str(w.message) for w in caught)
+
+    before, warned_before = forward()
+    lstm.flatten_parameters()
+    after, warned_after = forward()
+    yes_no = {True: "yes", False: "no"}
+    pairs = {
+        "output, weights replaced": (before, reference),
+        "output, after flatten_parameters()": (after, reference),
+    }
+    return pairs, (
+        f"warning before flatten_parameters(): {yes_no[warned_before]}; after: {yes_no[warned_after]}",
+    )

@@ -1,7 +1,7 @@
 """``python -m lstm_demo check`` and ``mutants``: the site's claims and checks on this machine.
 
 ``check`` is the way a reader verifies the site's claims on their own
-PyTorch build and GPU: each claim of :data:`lstm_demo.questions.QUESTIONS`
+PyTorch build and GPU: each claim of :data:`lstm_demo.claims.CLAIMS`
 runs on every device (or those chosen), with TF32 off whatever the caller's
 flags, a row is printed as each finishes, and the exit code says whether
 everything held (0), something failed (1), or the arguments were wrong (2).
@@ -25,11 +25,10 @@ from typing import Any, TextIO
 import torch
 
 from lstm_demo import mutants as mutation
-from lstm_demo.claims import ClaimResult
+from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.devices import available_devices, device_name, resolve_device
 from lstm_demo.precision import full_precision
 from lstm_demo.provenance import environment_report
-from lstm_demo.questions import QUESTIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 COLUMNS = f"{'claim':<15} {'device':<8} {'dtype':<8} {'max abs diff':>12}  {'tolerance':<25} verdict"
@@ -101,12 +100,10 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
 
 def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list, list, list]:
-    names = list(dict.fromkeys(args.claim or QUESTIONS))  # each once, in the order given
-    unknown = [n for n in names if n not in QUESTIONS]
+    names = list(dict.fromkeys(args.claim or CLAIMS))  # each once, in the order given
+    unknown = [n for n in names if n not in CLAIMS]
     if unknown:
-        parser.error(
-            f"Expected claim names from {', '.join(QUESTIONS)}, but got {', '.join(unknown)} instead."
-        )
+        parser.error(f"Expected claim names from {', '.join(CLAIMS)}, but got {', '.join(unknown)} instead.")
     return names, _devices(parser, args), _dtypes(parser, args, ["float32"])
 
 
@@ -171,9 +168,9 @@ def _as_json(name: str, result: ClaimResult) -> dict[str, Any]:
 def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
     """Run the ``check`` command; return the exit code."""
     if args.list:
-        width = max(map(len, QUESTIONS))
-        for name, question in QUESTIONS.items():
-            lines = textwrap.wrap(question.claim, width=100 - width - 2)
+        width = max(map(len, CLAIMS))
+        for name, registered in CLAIMS.items():
+            lines = textwrap.wrap(registered.sentence, width=100 - width - 2)
             print(f"{name:<{width}}  {lines[0]}", file=out)
             for line in lines[1:]:
                 print(f"{'':<{width}}  {line}", file=out)
@@ -219,7 +216,7 @@ def _run_claims(
         for device in devices:
             for dtype in dtypes:
                 try:
-                    result = QUESTIONS[name](device, dtype)
+                    result = CLAIMS[name](device, dtype)
                 except Exception as error:  # noqa: BLE001 - report it as a failed claim and go on
                     failed += 1
                     message = (

@@ -142,6 +142,34 @@ def resolve_device(device: torch.device | str) -> torch.device:
     return resolved
 
 
+def resolve_placement(device: torch.device | str, dtype: torch.dtype) -> tuple[torch.device, torch.dtype]:
+    """``device`` resolved as :func:`resolve_device` does, and ``dtype``, checked to be one a claim runs in.
+
+    Raises
+    ------
+    TypeError
+        If ``dtype`` is not ``torch.float32`` or ``torch.float64``, or
+        ``device`` is not a string or ``torch.device``.
+    ValueError
+        If ``device`` is not one of this machine's, or is MPS with float64.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.devices import resolve_placement
+    >>> resolve_placement("cpu", torch.float64)
+    (device(type='cpu'), torch.float64)
+    """
+    if dtype not in (torch.float32, torch.float64):
+        msg = f"Expected dtype torch.float32 or torch.float64, but got {dtype!r} instead."
+        raise TypeError(msg)
+    resolved = resolve_device(device)
+    if resolved.type == "mps" and dtype == torch.float64:
+        msg = "Expected dtype torch.float32 on mps, which has no float64, but got torch.float64 instead."
+        raise ValueError(msg)
+    return resolved, dtype
+
+
 def device_name(device: torch.device) -> str:
     """``cpu``, or ``cuda:0 (NVIDIA H100 80GB HBM3)`` for a GPU."""
     if device.type == "cuda":
@@ -164,47 +192,6 @@ class Tolerance:
 
     def __str__(self) -> str:
         return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.name or self.why})"
-
-
-def _cudnn_rnn_tf32() -> bool:
-    """Whether cuDNN may use TF32 for float32 RNNs under the current flags.
-
-    Newer torch releases set this per operator (``torch.backends.cudnn.rnn.
-    fp32_precision``), where ``"none"`` defers to the level above; older ones
-    have the single ``torch.backends.cudnn.allow_tf32``.
-    """
-    backends = torch.backends
-    levels = [
-        getattr(getattr(backends.cudnn, "rnn", None), "fp32_precision", None),
-        getattr(backends.cudnn, "fp32_precision", None),
-        getattr(backends, "fp32_precision", None),
-    ]
-    for precision in levels:
-        if precision not in (None, "none"):
-            return precision == "tf32"
-    try:
-        return bool(backends.cudnn.allow_tf32)
-    except RuntimeError:  # legacy and per-operator flags were mixed: assume the wider case
-        return True
-
-
-def _matmul_tf32() -> bool:
-    precision = getattr(torch.backends.cuda.matmul, "fp32_precision", None)
-    if precision not in (None, "none"):
-        return precision == "tf32"
-    try:
-        return bool(torch.backends.cuda.matmul.allow_tf32)
-    except RuntimeError:
-        return True
-
-
-def _tf32_in_use() -> bool:
-    """Whether a float32 LSTM on a GPU may run on TF32 tensor cores under the current flags.
-
-    With cuDNN enabled, its RNN flag decides; without cuDNN, PyTorch's own
-    kernels use matrix products, and the CUDA matmul flag decides.
-    """
-    return _cudnn_rnn_tf32() if torch.backends.cudnn.enabled else _matmul_tf32()
 
 
 def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:

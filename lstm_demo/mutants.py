@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from lstm_demo import post
-from lstm_demo import questions as q
 from lstm_demo._validate import StackSpec, describe
+from lstm_demo.claims import BATCH, HIDDEN, IN, SEQ, Place, post_stepwise_model
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import full_precision
@@ -247,29 +247,25 @@ class Check:
 
 
 def _post_1_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-
-    def model() -> nn.LSTM:
-        lstm = nn.LSTM(4, 5, batch_first=True)
-        for param in lstm.parameters():
-            nn.init.uniform_(param, -0.08, 0.08)
-        return lstm
-
-    return q._build(model, 0, device, dtype), q._randn(2, 3, 4, seed=1, device=device, dtype=dtype)
+    at = Place(device, dtype)
+    lstm = at.module(post_stepwise_model)
+    assert isinstance(lstm, nn.LSTM)
+    return lstm, at.randn(2, 3, 4)
 
 
 def _two_layers(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    lstm = q._build(lambda: nn.LSTM(3, 3, num_layers=2), 0, device, dtype)
-    return lstm, q._randn(5, 1, 3, seed=1, device=device, dtype=dtype)
+    at = Place(device, dtype)
+    return at.lstm(3, 3, num_layers=2), at.randn(5, 1, 3)
 
 
 def _scratch_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    lstm = q._build(lambda: nn.LSTM(q.IN, q.HIDDEN, num_layers=2, bidirectional=True), 0, device, dtype)
-    return lstm, q._randn(q.SEQ, q.BATCH, q.IN, seed=1, device=device, dtype=dtype)
+    at = Place(device, dtype)
+    return at.lstm(IN, HIDDEN, num_layers=2, bidirectional=True), at.randn(SEQ, BATCH, IN)
 
 
 def _one_layer(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
-    lstm = q._build(lambda: nn.LSTM(q.IN, q.HIDDEN), 0, device, dtype)
-    return lstm, q._randn(q.SEQ, q.BATCH, q.IN, seed=1, device=device, dtype=dtype)
+    at = Place(device, dtype)
+    return at.lstm(IN, HIDDEN), at.randn(SEQ, BATCH, IN)
 
 
 def _cell_loop(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:

@@ -197,6 +197,50 @@ def full_precision() -> Iterator[None]:
         yield
 
 
+def _read(flag: Callable[[], object]) -> str:
+    try:
+        return str(flag())
+    except RuntimeError:  # torch refuses to read a legacy flag once per-operator flags differ
+        return "mixed (set per operator)"
+
+
+# The per-operator float32 precision flags the report shows, by their path in torch.backends.
+_FLAG_LABELS = {
+    "": "fp32 precision",
+    "cuda.matmul": "CUDA matmul",
+    "cudnn.conv": "cuDNN conv",
+    "cudnn.rnn": "cuDNN RNN",
+}
+
+
+def describe_flags() -> dict[str, str]:
+    """The precision flags as an environment report prints them: per operator where this torch has them, else the legacy ones.
+
+    Examples
+    --------
+    >>> from lstm_demo.precision import describe_flags, precision_flags
+    >>> with precision_flags(deterministic=True):
+    ...     describe_flags()["deterministic"]
+    'True'
+    """
+    backends = torch.backends
+    objects = precision_objects()
+    if objects:
+        flags = {
+            label: str(objects[path].fp32_precision)
+            for path, label in _FLAG_LABELS.items()
+            if path in objects
+        }
+    else:
+        flags = {
+            "matmul TF32": _read(lambda: backends.cuda.matmul.allow_tf32),
+            "cuDNN TF32": _read(lambda: backends.cudnn.allow_tf32),
+        }
+    flags["fp32 matmul"] = _read(torch.get_float32_matmul_precision)
+    flags["deterministic"] = str(torch.are_deterministic_algorithms_enabled())
+    return flags
+
+
 @dataclass(frozen=True)
 class Setting:
     """One way of running a model: a device, a dtype and precision switches."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime
 import platform
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from lstm_demo._version import __version__
 from lstm_demo.devices import available_devices, device_name
-from lstm_demo.precision import precision_objects
+from lstm_demo.precision import describe_flags
 
 
 @dataclass(frozen=True)
@@ -55,42 +54,6 @@ class EnvironmentReport:
         return "\n".join(lines)
 
 
-def _read(flag: Callable[[], object]) -> str:
-    try:
-        return str(flag())
-    except RuntimeError:  # torch refuses to read a legacy flag once per-operator flags differ
-        return "mixed (set per operator)"
-
-
-# The per-operator float32 precision flags the report shows, by their path in torch.backends.
-_FLAG_LABELS = {
-    "": "fp32 precision",
-    "cuda.matmul": "CUDA matmul",
-    "cudnn.conv": "cuDNN conv",
-    "cudnn.rnn": "cuDNN RNN",
-}
-
-
-def _flags() -> dict[str, str]:
-    """Precision flags: per operator where this torch has them, else the legacy ones."""
-    backends = torch.backends
-    objects = precision_objects()
-    if objects:
-        flags = {
-            label: str(objects[path].fp32_precision)
-            for path, label in _FLAG_LABELS.items()
-            if path in objects
-        }
-    else:
-        flags = {
-            "matmul TF32": _read(lambda: backends.cuda.matmul.allow_tf32),
-            "cuDNN TF32": _read(lambda: backends.cudnn.allow_tf32),
-        }
-    flags["fp32 matmul"] = _read(torch.get_float32_matmul_precision)
-    flags["deterministic"] = str(torch.are_deterministic_algorithms_enabled())
-    return flags
-
-
 def environment_report() -> EnvironmentReport:
     """The provenance of this run: date, versions, devices and precision flags.
 
@@ -115,5 +78,5 @@ def environment_report() -> EnvironmentReport:
         devices=[device_name(d) for d in available_devices()],
         threads=torch.get_num_threads(),
         default_dtype=str(torch.get_default_dtype()).removeprefix("torch."),
-        flags=_flags(),
+        flags=describe_flags(),
     )

@@ -45,7 +45,7 @@ from torch import nn
 
 from lstm_demo._random import cpu_random
 from lstm_demo.comparison import default_tolerance
-from lstm_demo.devices import Tolerance, resolve_device
+from lstm_demo.devices import Tolerance, resolve_placement
 from lstm_demo.precision import full_precision
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
@@ -204,14 +204,7 @@ def measure_rounding(device: torch.device | str = "cpu", dtype: torch.dtype = to
     >>> 0 < rounding.max_abs_error < 1e-6
     True
     """
-    if dtype not in UNIT_ROUNDOFF:
-        msg = f"Expected dtype torch.float32 or torch.float64, but got {dtype!r} instead."
-        raise TypeError(msg)
-    device = resolve_device(device)
-    if device.type == "mps" and dtype == torch.float64:
-        msg = "Expected dtype torch.float32 on mps, which has no float64, but got torch.float64 instead."
-        raise ValueError(msg)
-    return _measure(device, dtype)
+    return _measure(*resolve_placement(device, dtype))
 
 
 def _round_up(value: float) -> float:
