@@ -19,5 +19,5 @@ def cpu_random(seed: int | None = None) -> Iterator[None]:
     """
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
-            torch.random.default_generator.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
         yield

@@ -8,7 +8,6 @@ torch traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -25,7 +24,7 @@ def base_class(module: nn.RNNBase) -> type[nn.RNNBase]:
     raise AssertionError  # pragma: no cover - check_module runs first
 
 
-def describe(value: Any) -> str:
+def describe(value: object) -> str:
     """A short description of a value for error messages."""
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
@@ -34,7 +33,7 @@ def describe(value: Any) -> str:
     return f"an object of type {type(value).__name__}"
 
 
-def check_module(module: Any, what: str = "rnn") -> type[nn.RNNBase]:
+def check_module(module: object, what: str = "rnn") -> type[nn.RNNBase]:
     """Raise ``TypeError`` unless ``module`` is an nn.LSTM, nn.GRU or nn.RNN."""
     if not isinstance(module, RNN_CLASSES):
         msg = f"Expected {what} to be an nn.LSTM, nn.GRU or nn.RNN, but got {describe(module)} instead."
@@ -94,7 +93,7 @@ class StackSpec:
         """Features of ``output`` per direction and of ``h_n``."""
         return self.proj_size or self.hidden_size
 
-    def check_input(self, input: Any) -> None:
+    def check_input(self, input: object) -> None:
         """Raise unless ``input`` is what this stack's forward accepts."""
         if isinstance(input, PackedSequence):
             msg = (
@@ -129,7 +128,7 @@ class StackSpec:
             raise ValueError(msg)
         self._check_placement("input", input)
 
-    def check_hx(self, hx: Any, input: torch.Tensor) -> None:
+    def check_hx(self, hx: object, input: torch.Tensor) -> None:
         """Raise unless ``hx`` is a valid initial state for ``input``."""
         if hx is None:
             return

@@ -16,11 +16,11 @@ import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
+from lstm_demo._types import Result, State, state_to
 from lstm_demo._validate import check_module, describe
 from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.comparison import Comparison, compare
@@ -32,7 +32,7 @@ from lstm_demo.stepwise import run_stepwise
 _LAYOUT_NODES = ("TransposeBackward", "SqueezeBackward", "UnsqueezeBackward", "ViewBackward", "CloneBackward")
 
 
-def _check_bool(name: str, value: Any) -> None:
+def _check_bool(name: str, value: object) -> None:
     if not isinstance(value, bool):
         msg = f"Expected {name} to be True or False, but got {value!r} instead."
         raise TypeError(msg)
@@ -64,7 +64,7 @@ def onednn(enabled: bool) -> Iterator[None]:
     _check_bool("enabled", enabled)
     before = torch.backends.mkldnn.enabled
     try:
-        torch.backends.mkldnn.enabled = enabled
+        torch.backends.mkldnn.enabled = enabled  # type: ignore[assignment]  # torch types the flag as its descriptor
         yield
     finally:
         torch.backends.mkldnn.enabled = before
@@ -103,7 +103,7 @@ def autograd_node(tensor: torch.Tensor) -> str:
     return "-" if node is None else node.name()
 
 
-def _flat(result: tuple[torch.Tensor, Any]) -> torch.Tensor:
+def _flat(result: Result) -> torch.Tensor:
     """``output``, then every state tensor, flattened into one detached vector."""
     output, state = result
     states = state if isinstance(state, tuple) else (state,)
@@ -168,7 +168,7 @@ class BackendRun:
         )
 
 
-def _check_devices(devices: Any) -> list[torch.device]:
+def _check_devices(devices: object) -> list[torch.device]:
     if devices is None:
         return available_devices()
     if not isinstance(devices, Sequence) or isinstance(devices, str):
@@ -184,7 +184,7 @@ def _check_devices(devices: Any) -> list[torch.device]:
 def whole_vs_stepwise_by_backend(
     rnn: nn.RNNBase,
     input: torch.Tensor,
-    hx: Any = None,
+    hx: State | None = None,
     *,
     devices: Sequence[torch.device | str] | None = None,
 ) -> list[BackendRun]:
@@ -242,7 +242,7 @@ def whole_vs_stepwise_by_backend(
     runs = []
     for device in devices:
         model = copy.deepcopy(rnn).to(device)
-        x, h0 = input.to(device), _to(hx, device)
+        x, h0 = input.to(device), state_to(hx, device)
         switches: tuple[bool | None, ...] = (True, False) if device.type == "cpu" else (None,)
         for grad in (True, False):
             for switch in switches:
@@ -264,14 +264,6 @@ def _setting(device: torch.device, switch: bool | None) -> Iterator[None]:
             yield
     else:
         yield
-
-
-def _to(value: Any, device: torch.device | str) -> Any:
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    if isinstance(value, tuple):
-        return tuple(_to(v, device) for v in value)
-    return value
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -327,39 +319,40 @@ def claims_by_backend(
 ) -> list[ClaimBackends]:
     """Run each claim with oneDNN on and off; say which came out bitwise equal.
 
-    Parameters
-    ----------
-    claims : mapping of str to callable, optional
-        Name to claim, each called as ``claim(device, dtype)`` and
-        returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
-        :data:`lstm_demo.claims.CLAIMS`.
-    device : torch.device or str
-        On a device other than the CPU the oneDNN switch does not apply and
-        each claim runs once.
-    dtype : torch.dtype
-        Passed to each claim.
+        Parameters
+        ----------
+        claims : mapping of str to callable, optional
+            Name to claim, each called as ``claim(device, dtype)`` and
+            returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
+            :data:`lstm_demo.claims.CLAIMS`.
+        device : torch.device or str
+            On a device other than the CPU the oneDNN switch does not apply and
+            each claim runs once.
+        dtype : torch.dtype
+            Passed to each claim.
 
-    Returns
-    -------
-    list of ClaimBackends
-        In the order of ``claims``. Whether each claim holds is left to
-        the caller to assert.
+        Returns
+        -------
+        list of ClaimBackends
+            In the order of ``claims``. Whether each claim holds is left to
+            the caller to assert.
 
-    Raises
-    ------
-    TypeError
-        If ``claims`` is not a mapping of names to callables, or
-        ``device`` is not a device.
+        Raises
+        ------
+        TypeError
+            If ``claims`` is not a mapping of names to callables, or
+            ``device`` is not a device.
 
-    Examples
-    --------
-    >>> from lstm_demo.backends import claims_by_backend, claims_table
-    >>> from lstm_demo.claims import batch_first
-    >>> rows = claims_by_backend({"batch-first": batch_first})
-    >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
-    [('batch-first', True, True)]
-    >>> print(claims_table(rows).splitlines()[0])
-    claim        oneDNN on      oneDNN off
+        Examples
+        --------
+        >>> from lstm_demo.backends import claims_by_backend, claims_table
+        >>> from lstm_demo._types import Result, State, state_to
+    from lstm_demo.claims import batch_first
+        >>> rows = claims_by_backend({"batch-first": batch_first})
+        >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
+        [('batch-first', True, True)]
+        >>> print(claims_table(rows).splitlines()[0])
+        claim        oneDNN on      oneDNN off
     """
     if claims is None:
         claims = CLAIMS

@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, cast
+from typing import Protocol, TypeAlias, TypeVar, cast
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstm_demo._random import cpu_random
-from lstm_demo._types import Device, Result, State
+from lstm_demo._types import Device, Result, State, state_to
 from lstm_demo._validate import StackSpec, check_module, describe
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
@@ -42,6 +43,8 @@ from lstm_demo.stepwise import run_stepwise
 
 #: What a claim compares: a label and an ``(actual, expected)`` pair of tensors each.
 Pairs: TypeAlias = "dict[str, tuple[torch.Tensor, torch.Tensor]]"
+
+M = TypeVar("M", bound=nn.Module)
 
 # Sizes small enough for every page and check to run in milliseconds.
 IN, HIDDEN, SEQ, BATCH = 3, 4, 6, 3
@@ -136,7 +139,7 @@ class Place:
     dtype: torch.dtype
     seed: int = 0
 
-    def module(self, factory: Callable[[], nn.Module]) -> nn.Module:
+    def module(self, factory: Callable[[], M]) -> M:
         """``factory()`` with parameters drawn from the seed on the CPU, then moved here."""
         with cpu_random(self.seed):
             module = factory()
@@ -144,9 +147,7 @@ class Place:
 
     def lstm(self, *args: int, **kwargs: float | bool) -> nn.LSTM:
         """``nn.LSTM(*args, **kwargs)`` built by :meth:`module`."""
-        module = self.module(lambda: nn.LSTM(*args, **kwargs))  # type: ignore[arg-type]  # torch's kwargs are typed per name
-        assert isinstance(module, nn.LSTM)
-        return module
+        return self.module(lambda: nn.LSTM(*args, **kwargs))
 
     def randn(self, *shape: int, offset: int = 1) -> torch.Tensor:
         """A standard normal tensor drawn in float64 from ``seed + offset``, then moved here."""
@@ -332,14 +333,6 @@ def num_layers_vs_stacked(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None
     )
 
 
-def _to(value: State | None, device: torch.device) -> State | None:
-    if value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        return value.to(device)
-    return value[0].to(device), value[1].to(device)
-
-
 def on_each_device(
     claim: ModuleClaim,
     rnn: nn.RNNBase,
@@ -394,7 +387,7 @@ def on_each_device(
         raise ValueError(msg)
     results: list[ClaimResult] = []
     for device in devices:
-        result = claim(copy.deepcopy(rnn).to(device), input.to(device), _to(hx, device))
+        result = claim(copy.deepcopy(rnn).to(device), input.to(device), state_to(hx, device))
         if results:
             first = results[0]
             tol = result.tolerance
@@ -753,7 +746,7 @@ def run_in_chunks(
         if detach:
             state = (state[0].detach(), state[1].detach())
     output = torch.cat(outputs)
-    output[-1].sum().backward()
+    output[-1].sum().backward()  # type: ignore[no-untyped-call]  # untyped in torch
     assert state is not None  # at least one chunk ran
     assert x.grad is not None
     return output.detach(), (state[0].detach(), state[1].detach()), x.grad
@@ -821,7 +814,8 @@ def gradients(at: Place) -> Pairs:
         lstm.zero_grad()
         x = x0.clone().requires_grad_(True)
         output, state = forward(lstm, x)
-        ((output * weights).sum() + sum(s.sum() for s in state)).backward()
+        loss = (output * weights).sum() + sum(s.sum() for s in state)
+        loss.backward()  # type: ignore[no-untyped-call]  # untyped in torch
         found = {"input": x.grad}
         found.update({name: p.grad for name, p in lstm.named_parameters()})
         return {name: g.clone() for name, g in found.items() if g is not None}
@@ -927,7 +921,6 @@ def gru(at: Place) -> Pairs:
     True
     """
     module = at.module(lambda: nn.GRU(IN, HIDDEN, num_layers=2))
-    assert isinstance(module, nn.GRU)
     return _post_claims(module, at.randn(SEQ, BATCH, IN))
 
 
@@ -947,8 +940,7 @@ def rnn(at: Place) -> Pairs:
     x = at.randn(SEQ, BATCH, IN)
     pairs: Pairs = {}
     for nonlinearity in ("tanh", "relu"):
-        module = at.module(lambda n=nonlinearity: nn.RNN(IN, HIDDEN, num_layers=2, nonlinearity=n))
-        assert isinstance(module, nn.RNN)
+        module = at.module(functools.partial(nn.RNN, IN, HIDDEN, num_layers=2, nonlinearity=nonlinearity))
         pairs.update(_post_claims(module, x, prefix=f"{nonlinearity}, "))
     return pairs
 

@@ -20,7 +20,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import torch
 
@@ -99,7 +99,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     return parser, {"check": check, "mutants": mutants}
 
 
-def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list, list, list]:
+def _choose(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[str], list[torch.device], list[torch.dtype]]:
     names = list(dict.fromkeys(args.claim or CLAIMS))  # each once, in the order given
     unknown = [n for n in names if n not in CLAIMS]
     if unknown:
@@ -107,7 +109,9 @@ def _choose(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[
     return names, _devices(parser, args), _dtypes(parser, args, ["float32"])
 
 
-def _dtypes(parser: argparse.ArgumentParser, args: argparse.Namespace, default: list[str]) -> list:
+def _dtypes(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, default: list[str]
+) -> list[torch.dtype]:
     dtypes = []
     for name in dict.fromkeys(args.dtype or default):
         if name not in DTYPES:
@@ -116,7 +120,7 @@ def _dtypes(parser: argparse.ArgumentParser, args: argparse.Namespace, default: 
     return dtypes
 
 
-def _devices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list:
+def _devices(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[torch.device]:
     devices = []
     for name in args.device or [str(d) for d in available_devices()]:
         try:
@@ -136,7 +140,7 @@ def _row(name: str, result: ClaimResult) -> str:
     return f"{name:<15} {result.device!s:<8} {dtype:<8} {result.max_abs_diff:>12.2e}  {tol:<25} {verdict}{bitwise}"
 
 
-def _as_json(name: str, result: ClaimResult) -> dict[str, Any]:
+def _as_json(name: str, result: ClaimResult) -> dict[str, object]:
     return {
         "claim": name,
         "sentence": result.claim,
@@ -183,7 +187,8 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
     print(f"torch {report.torch} on {chosen}; {claims}", file=progress)
     if not args.json:
         print(COLUMNS, file=out)
-    records, failed, started = [], 0, time.perf_counter()
+    records: list[dict[str, object]] = []
+    started = time.perf_counter()
     with full_precision():
         failed = _run_claims(
             args, names=names, devices=devices, dtypes=dtypes, records=records, out=out, err=err
@@ -202,10 +207,10 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
 def _run_claims(
     args: argparse.Namespace,
     *,
-    names: list,
-    devices: list,
-    dtypes: list,
-    records: list,
+    names: list[str],
+    devices: list[torch.device],
+    dtypes: list[torch.dtype],
+    records: list[dict[str, object]],
     out: TextIO,
     err: TextIO,
 ) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from lstm_demo._types import Result, State
 from lstm_demo._validate import StackSpec, base_class, check_module, describe
 
 
@@ -158,7 +160,7 @@ def split_directions(rnn: nn.RNNBase) -> tuple[nn.RNNBase, nn.RNNBase]:
     return directions[0], directions[1]
 
 
-def _check_layers(layers: Any, what: str) -> StackSpec:
+def _check_layers(layers: object, what: str) -> StackSpec:
     """Check that ``layers`` form one multi-layer module; return its spec."""
     if isinstance(layers, nn.ModuleList):
         layers = list(layers)
@@ -206,22 +208,10 @@ def _check_layers(layers: Any, what: str) -> StackSpec:
                 f"features of {what}[{k - 1}]), but got input_size={spec.input_size} instead."
             )
             raise ValueError(msg)
-    return StackSpec(
-        cls=first.cls,
-        input_size=first.input_size,
-        hidden_size=first.hidden_size,
-        proj_size=first.proj_size,
-        num_layers=len(layers),
-        bidirectional=first.bidirectional,
-        batch_first=first.batch_first,
-        device=first.device,
-        dtype=first.dtype,
-    )
+    return dataclasses.replace(first, num_layers=len(layers))
 
 
-def run_stacked(
-    layers: Sequence[nn.RNNBase], input: torch.Tensor, hx: Any = None
-) -> tuple[torch.Tensor, Any]:
+def run_stacked(layers: Sequence[nn.RNNBase], input: torch.Tensor, hx: State | None = None) -> Result:
     """Run single-layer modules one after another, as one multi-layer module would.
 
     Layer ``k + 1`` reads the output of layer ``k``. The result has the form of
@@ -285,21 +275,23 @@ def run_stacked(
     is_lstm = spec.cls is nn.LSTM
     rows = spec.directions
     x = input
-    finals: list[Any] = []
+    h_n: list[torch.Tensor] = []
+    c_n: list[torch.Tensor] = []
     for k, layer in enumerate(layers):
+        rows_k = slice(k * rows, (k + 1) * rows)
+        state: State | None
         if hx is None:
             state = None
-        elif is_lstm:
-            state = tuple(t[k * rows : (k + 1) * rows] for t in hx)
+        elif isinstance(hx, tuple):
+            state = hx[0][rows_k], hx[1][rows_k]
         else:
-            state = hx[k * rows : (k + 1) * rows]
+            state = hx[rows_k]
         x, final = layer(x, state)
-        finals.append(final)
+        h_n.append(final[0] if is_lstm else final)
+        c_n += [final[1]] if is_lstm else []
     if is_lstm:
-        h_n = torch.cat([h for h, _ in finals], dim=0)
-        c_n = torch.cat([c for _, c in finals], dim=0)
-        return x, (h_n, c_n)
-    return x, torch.cat(finals, dim=0)
+        return x, (torch.cat(h_n, dim=0), torch.cat(c_n, dim=0))
+    return x, torch.cat(h_n, dim=0)
 
 
 def stack_layers(layers: Sequence[nn.RNNBase]) -> nn.RNNBase:

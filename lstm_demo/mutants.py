@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from lstm_demo import post
+from lstm_demo._types import LSTMResult, LSTMState
+from lstm_demo._types import Result as ModuleResult
 from lstm_demo._validate import StackSpec, describe
 from lstm_demo.claims import BATCH, HIDDEN, IN, SEQ, Place, post_stepwise_model
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
@@ -37,7 +39,7 @@ from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import one_thread, site_tolerances
 
-Forward = Callable[..., tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]]
+Forward = Callable[..., ModuleResult]
 
 
 def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -63,7 +65,7 @@ class Equations:
     layers_read_input: bool = False
     """Every layer reads the module's input instead of the layer below's output."""
 
-    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
         """``lstm(input, hx)`` as these equations compute it (batched or not, ``batch_first`` either way)."""
         if not isinstance(lstm, nn.LSTM) or lstm.proj_size:
             msg = f"Expected lstm to be an nn.LSTM without proj_size, but got {describe(lstm)} instead."
@@ -94,7 +96,7 @@ class Equations:
         output = x.squeeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)
         states = torch.stack(h_n), torch.stack(c_n)
         if unbatched:
-            states = tuple(s.squeeze(1) for s in states)
+            states = states[0].squeeze(1), states[1].squeeze(1)
         return output, states
 
     def _direction(
@@ -155,7 +157,7 @@ class Mutant:
     applies: Callable[[nn.LSTM], bool] = lambda lstm: True
     """Whether the mistake can be made on this module (e.g. a second layer exists)."""
 
-    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
         if not self.applies(lstm):
             msg = f"Expected a module the mistake {self.name!r} can be made on, but got {lstm} instead."
             raise NotApplicableError(msg)
@@ -201,9 +203,9 @@ MUTANTS: dict[str, Mutant] = {
 # --- the checks -------------------------------------------------------------------------------------
 
 
-def _leaves(result: tuple[torch.Tensor, Any]) -> list[torch.Tensor]:
-    output, (h_n, c_n) = result
-    return [output, h_n, c_n]
+def _leaves(result: ModuleResult) -> list[torch.Tensor]:
+    output, state = result
+    return [output, *state] if isinstance(state, tuple) else [output, state]
 
 
 def _module_leaves(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
@@ -248,9 +250,7 @@ class Check:
 
 def _post_1_model(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
     at = Place(device, dtype)
-    lstm = at.module(post_stepwise_model)
-    assert isinstance(lstm, nn.LSTM)
-    return lstm, at.randn(2, 3, 4)
+    return at.module(post_stepwise_model), at.randn(2, 3, 4)
 
 
 def _two_layers(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
@@ -268,7 +268,7 @@ def _one_layer(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch
     return at.lstm(IN, HIDDEN), at.randn(SEQ, BATCH, IN)
 
 
-def _cell_loop(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+def _cell_loop(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
     """The LSTMCell loop of the ``lstmcell-loop`` claim, time-first and batched."""
     cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size, device=x.device, dtype=x.dtype)
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
@@ -281,7 +281,7 @@ def _cell_loop(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Te
     return torch.stack(outputs), (h[None], c[None])
 
 
-def _stacked(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+def _stacked(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> ModuleResult:
     return run_stacked(split_layers(lstm), x, hx)
 
 
@@ -308,8 +308,9 @@ def _on_the_cpu(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
     return _leaves(copy.deepcopy(lstm).cpu()(x.cpu()))
 
 
-def _module(lstm: nn.LSTM, x: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
-    return lstm(x, hx)
+def _module(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
+    result: LSTMResult = lstm(x, hx)
+    return result
 
 
 #: Every check, by the claim name ``python -m lstm_demo check`` uses where there is one.
@@ -572,6 +573,10 @@ class Smallest:
 RESOLUTION = 0.005
 
 
+def _named_ratio(ratios: Callable[[float], dict[str, float]], name: str, log_offset: float) -> float:
+    return ratios(log_offset)[name]
+
+
 def _threshold(ratio_at: Callable[[float], float]) -> tuple[float, float]:
     """``(low, high)`` in log10 of the offset: ``high`` caught, ``low`` not, at most RESOLUTION apart."""
     log_offset = -3.0
@@ -661,7 +666,7 @@ def smallest_caught(
     found = []
     with full_precision(), one_thread():
         for name in chosen_tolerances:
-            low, high = _threshold(lambda log_offset, name=name: ratios(log_offset)[name])
+            low, high = _threshold(functools.partial(_named_ratio, ratios, name))
             found.append(
                 Smallest(
                     spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low
@@ -670,7 +675,7 @@ def smallest_caught(
     return found
 
 
-def as_json(results: list[Result]) -> dict[str, Any]:
+def as_json(results: list[Result]) -> dict[str, object]:
     """The ``--json`` document: the tolerances with their derivations, then every result."""
     return {
         "tolerances": [

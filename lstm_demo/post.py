@@ -40,7 +40,7 @@ from lstm_demo._random import cpu_random
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import precision_flags
-from lstm_demo.recover import InputRecovery, _cell_params, _step, recover_inputs
+from lstm_demo.recover import InputRecovery, cell_params, cell_step, recover_inputs
 from lstm_demo.stepwise import run_stepwise
 
 #: Half of the last printed decimal. A value printed to 4 decimals lies
@@ -897,7 +897,10 @@ def rounding_budget(
 
     def outputs(*values: torch.Tensor) -> torch.Tensor:
         params = dict(zip(names, values[: len(names)], strict=True))
-        return torch.func.functional_call(lstm, params, (values[-1] if include_input else x,))[0]
+        output: torch.Tensor = torch.func.functional_call(
+            lstm, params, (values[-1] if include_input else x,)
+        )[0]
+        return output
 
     values = (*base, x) if include_input else tuple(base)
     generator = torch.Generator().manual_seed(seed)
@@ -910,7 +913,9 @@ def rounding_budget(
                 for v in values
             ]
             moves.append(float((outputs(*noisy) - reference).abs().max()))
-    jacobian = torch.autograd.functional.jacobian(outputs, values)
+    jacobian = torch.autograd.functional.jacobian(  # type: ignore[no-untyped-call]  # untyped in torch
+        outputs, values
+    )
     sensitivity = sum(j.abs().flatten(start_dim=reference.dim()).sum(dim=-1) for j in jacobian)
     what = ", ".join(names) + (" and the input" if include_input else "")
     return RoundingBudget(
@@ -939,7 +944,7 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
         (``inf`` where none would be).
     """
     lstm = experiment_1_lstm(dtype=torch.float64)
-    params = _cell_params(lstm)
+    params = cell_params(lstm)
     printed = experiment_1_outputs()
     x = recovered_experiment_1_input().input
     batch, steps, hidden = printed.shape
@@ -950,9 +955,11 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
         for b in range(batch):
 
             def h_of(xb: torch.Tensor, b: int = b, h: torch.Tensor = h, c: torch.Tensor = c) -> torch.Tensor:
-                return _step(xb, h[b], c[b], params)[0]
+                return cell_step(xb, h[b], c[b], params)[0]
 
-            jac = torch.autograd.functional.jacobian(h_of, x[b, t])  # (hidden, input)
+            jac = torch.autograd.functional.jacobian(  # type: ignore[no-untyped-call]  # untyped in torch
+                h_of, x[b, t]
+            )  # (hidden, input)
             residual = h_of(x[b, t]) - printed[b, t]
             projector = torch.eye(hidden, dtype=torch.float64) - jac @ torch.linalg.pinv(jac)
             for sign, found in ((1.0, up), (-1.0, down)):
@@ -968,5 +975,5 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
                 crossings = torch.where(crossings > 0, crossings, math.inf)
                 found[b, t] = crossings.amin(dim=(0, 1))
         with torch.no_grad():
-            h, c = _step(x[:, t], h, c, params)
+            h, c = cell_step(x[:, t], h, c, params)
     return up, down

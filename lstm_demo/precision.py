@@ -14,11 +14,12 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, Protocol, TypedDict, cast
 
 import torch
 from torch import nn
 
+from lstm_demo._types import Result
 from lstm_demo.comparison import compare
 from lstm_demo.devices import Tolerance, tolerance_for
 
@@ -38,25 +39,48 @@ _PRECISION_PATHS = (
 )
 
 
-def precision_objects() -> dict[str, Any]:
+class Fp32Flag(Protocol):
+    """A ``torch.backends`` object with a per-operator float32 precision: ``"ieee"``, ``"tf32"`` or ``"none"``."""
+
+    fp32_precision: str
+
+
+#: What :func:`save_flags` saves and :func:`restore_flags` puts back, by the switch's path in ``torch``.
+Flags = TypedDict(
+    "Flags",
+    {
+        "cudnn.enabled": bool,
+        "cudnn.benchmark": bool,
+        "cudnn.deterministic": bool,
+        "mkldnn.enabled": bool,
+        "deterministic": bool,
+        "deterministic.warn_only": bool,
+        "fp32": dict[str, str],
+        "matmul_precision": str,
+        "legacy_tf32": NotRequired[tuple[bool, bool]],
+    },
+)
+
+
+def precision_objects() -> dict[str, Fp32Flag]:
     """The ``torch.backends`` objects with a per-operator ``fp32_precision``, by dotted path."""
     found = {}
     for path in _PRECISION_PATHS:
-        obj: Any = torch.backends
+        obj: object = torch.backends
         for part in filter(None, path.split(".")):
             obj = getattr(obj, part, None)
         if obj is not None and hasattr(obj, "fp32_precision"):
-            found[path] = obj
+            found[path] = cast("Fp32Flag", obj)
     return found
 
 
-def save_flags() -> dict[str, Any]:
+def save_flags() -> Flags:
     """Every precision switch :func:`precision_flags` may touch, and the float32 precision flags."""
-    state = {
+    state: Flags = {
         "cudnn.enabled": torch.backends.cudnn.enabled,
         "cudnn.benchmark": torch.backends.cudnn.benchmark,
         "cudnn.deterministic": torch.backends.cudnn.deterministic,
-        "mkldnn.enabled": torch.backends.mkldnn.enabled,
+        "mkldnn.enabled": bool(torch.backends.mkldnn.enabled),
         "deterministic": torch.are_deterministic_algorithms_enabled(),
         "deterministic.warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
         "fp32": {path: obj.fp32_precision for path, obj in precision_objects().items()},
@@ -67,12 +91,12 @@ def save_flags() -> dict[str, Any]:
     return state
 
 
-def restore_flags(state: dict[str, Any]) -> None:
+def restore_flags(state: Flags) -> None:
     """Put back what :func:`save_flags` saved: the float32 matmul precision first, then the per-operator flags."""
     torch.backends.cudnn.enabled = state["cudnn.enabled"]
     torch.backends.cudnn.benchmark = state["cudnn.benchmark"]
     torch.backends.cudnn.deterministic = state["cudnn.deterministic"]
-    torch.backends.mkldnn.enabled = state["mkldnn.enabled"]
+    torch.backends.mkldnn.enabled = state["mkldnn.enabled"]  # type: ignore[assignment]  # torch types the flag as its descriptor
     deterministic = (state["deterministic"], state["deterministic.warn_only"])
     if deterministic != (
         torch.are_deterministic_algorithms_enabled(),
@@ -351,7 +375,7 @@ def agreement(
     return found
 
 
-def _flatten(result: tuple[torch.Tensor, Any]) -> torch.Tensor:
+def _flatten(result: Result) -> torch.Tensor:
     output, state = result
     states = state if isinstance(state, tuple) else (state,)
     return torch.cat([output.flatten(), *(s.flatten() for s in states)])

@@ -66,7 +66,8 @@ def environment_report() -> EnvironmentReport:
     >>> "torch" in str(report)
     True
     """
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    available = torch.backends.cudnn.is_available()  # type: ignore[no-untyped-call]  # untyped in torch
+    cudnn = torch.backends.cudnn.version() if available else None  # type: ignore[no-untyped-call]
     return EnvironmentReport(
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         python=platform.python_version(),

@@ -9,12 +9,12 @@ input; :func:`recover_inputs` finds one that reproduces every printed output.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from lstm_demo._validate import describe
+from lstm_demo.scratch import lstm_cell
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class InputRecovery:
         )
 
 
-def _cell_params(lstm: Any) -> tuple[torch.Tensor, ...]:
-    """``(W_ih, W_hh, b)`` of a one-layer LSTM or an LSTMCell, in float64."""
+def cell_params(lstm: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(W_ih, W_hh, b_ih + b_hh)`` of a one-layer LSTM or an LSTMCell, in float64, for :func:`cell_step`."""
     if isinstance(lstm, nn.LSTMCell):
         names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         has_bias = lstm.bias
@@ -87,16 +87,15 @@ def _cell_params(lstm: Any) -> tuple[torch.Tensor, ...]:
     return w_ih, w_hh, bias
 
 
-def _step(
-    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, params: tuple[torch.Tensor, ...]
+def cell_step(
+    x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, params: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of :func:`~lstm_demo.scratch.lstm_cell` with the parameters of :func:`cell_params`."""
     w_ih, w_hh, bias = params
-    i, f, g, o = (x @ w_ih.T + h @ w_hh.T + bias).chunk(4, dim=-1)
-    c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c_next), c_next
+    return lstm_cell(x, h, c, w_ih, w_hh, bias_ih=bias)
 
 
-def _check_tensor(name: str, value: Any, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+def _check_tensor(name: str, value: object, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         msg = f"Expected {name} to be a torch.Tensor, but got {describe(value)} instead."
         raise TypeError(msg)
@@ -173,7 +172,7 @@ def invert_step(
     >>> result.max_residual < 1e-10, torch.allclose(result.input, x, atol=1e-6)
     (True, True)
     """
-    w_ih, w_hh, bias = _cell_params(lstm)
+    w_ih, w_hh, bias = cell_params(lstm)
     hidden, input_size = w_hh.shape[1], w_ih.shape[1]
     device = w_ih.device
     if not isinstance(target, torch.Tensor):
@@ -219,28 +218,32 @@ def invert_step(
 
     def loss_fn() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = (_step(x, h0, c0, params)[0] - t).pow(2).sum()
-        loss.backward()
+        loss = (cell_step(x, h0, c0, params)[0] - t).pow(2).sum()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward untyped
         return loss
 
     best = float("inf")
     for _ in range(10):
         with torch.enable_grad():
-            optimizer.step(loss_fn)
+            optimizer.step(loss_fn)  # type: ignore[no-untyped-call]  # torch leaves LBFGS.step untyped
         with torch.no_grad():
-            loss = float((_step(x, h0, c0, params)[0] - t).pow(2).sum())
+            loss = float((cell_step(x, h0, c0, params)[0] - t).pow(2).sum())
         if loss >= best * (1 - 1e-9):
             break
         best = loss
     with torch.no_grad():
         found = x.detach()
-        h, c = _step(found, h0, c0, params)
+        h, c = cell_step(found, h0, c0, params)
         residual = (h - t).abs().amax(dim=-1)
     return StepInversion(found, (h, c), residual)
 
 
 def recover_inputs(
-    lstm: nn.LSTM, output: torch.Tensor, hx: tuple[torch.Tensor, torch.Tensor] | None = None, **kwargs: Any
+    lstm: nn.LSTM,
+    output: torch.Tensor,
+    hx: tuple[torch.Tensor, torch.Tensor] | None = None,
+    *,
+    max_iter: int = 100,
 ) -> InputRecovery:
     """Recover a whole input sequence from an LSTM's ``output``, one step at a time.
 
@@ -260,8 +263,8 @@ def recover_inputs(
     hx : tuple of torch.Tensor, optional
         ``(h_0, c_0)`` as for ``lstm``: ``(1, batch, hidden_size)`` each, or
         ``(1, hidden_size)`` unbatched. Zeros when omitted.
-    **kwargs
-        Passed on to :func:`invert_step` (``max_iter``).
+    max_iter : int
+        Passed on to :func:`invert_step`.
 
     Returns
     -------
@@ -291,7 +294,7 @@ def recover_inputs(
     if not isinstance(lstm, nn.LSTM):
         msg = f"Expected lstm to be an nn.LSTM, but got {describe(lstm)} instead."
         raise TypeError(msg)
-    _cell_params(lstm)  # one layer, one direction, no projection
+    cell_params(lstm)  # one layer, one direction, no projection
     if not isinstance(output, torch.Tensor):
         msg = f"Expected output to be a torch.Tensor, but got {describe(output)} instead."
         raise TypeError(msg)
@@ -319,16 +322,11 @@ def recover_inputs(
             raise TypeError(msg)
         shape = (1, *rows, lstm.hidden_size)
         for name, tensor in zip(("h_0", "c_0"), hx, strict=True):
-            if not isinstance(tensor, torch.Tensor):
-                msg = f"Expected {name} to be a torch.Tensor, but got {describe(tensor)} instead."
-                raise TypeError(msg)
-            if tuple(tensor.shape) != shape:
-                msg = f"Expected {name} of shape {shape}, but got {tuple(tensor.shape)} instead."
-                raise ValueError(msg)
+            _check_tensor(name, tensor, shape, output.device)
         state = (hx[0][0], hx[1][0])
     inputs, residuals = [], []
     for target in steps:
-        step = invert_step(lstm, target, state, **kwargs)
+        step = invert_step(lstm, target, state, max_iter=max_iter)
         inputs.append(step.input)
         residuals.append(step.residual)
         state = step.state

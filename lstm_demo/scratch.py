@@ -21,12 +21,11 @@ multiplied by ``weight_hr_l{k}``: ``h_t = W_{hr} (o_t \\odot \\tanh(c_t))``, so
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lstm_demo._types import LSTMResult, LSTMState
 from lstm_demo._validate import StackSpec, describe
 
 GATES = ("input", "forget", "cell", "output")
@@ -114,7 +113,7 @@ def _direction(
     return torch.stack(outputs), h, c
 
 
-def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
     """``lstm(input, hx)``, computed from the equations with ``lstm``'s parameters.
 
     Same contract as ``nn.LSTM``'s forward: any ``num_layers``, bidirectional,
@@ -190,5 +189,5 @@ def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: Any = None) -> tuple[to
     output = x.squeeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)
     states = torch.stack(h_n), torch.stack(c_n)
     if unbatched:
-        states = tuple(s.squeeze(1) for s in states)
+        states = states[0].squeeze(1), states[1].squeeze(1)
     return output, states

@@ -270,13 +270,13 @@ def time_lstm(
         cell = nn.LSTMCell(input_size, hidden).to(device)
         x = torch.randn(seq_len, batch, input_size).to(device)
     candidates = _candidates(lstm, cell, compiled)
-    calls = {}
+    calls: dict[str, Callable[[], None]] = {}
     for name in names:
         forward = candidates[name]
 
         def call(forward: Callable[[torch.Tensor], torch.Tensor] = forward) -> None:
             if backward:
-                forward(x).sum().backward()
+                forward(x).sum().backward()  # type: ignore[no-untyped-call]  # untyped in torch
             else:
                 with torch.no_grad():
                     forward(x)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from lstm_demo._types import Result, State
 from lstm_demo._validate import StackSpec, check_module
 
 
-def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> tuple[torch.Tensor, Any]:
+def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> Result:
     """Run ``rnn`` one time step at a time, carrying the state between steps.
 
     This is the loop the post wrote by hand: call the module on a sequence of
@@ -90,4 +89,5 @@ def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: Any = None) -> tuple[
     for t in range(input.shape[time_dim]):
         step_output, state = rnn(input.narrow(time_dim, t, 1), state)
         outputs.append(step_output)
+    assert state is not None  # check_input lets no empty sequence through
     return torch.cat(outputs, dim=time_dim), state

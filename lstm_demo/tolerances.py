@@ -38,12 +38,12 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from lstm_demo._random import cpu_random
+from lstm_demo._types import Result
 from lstm_demo.comparison import default_tolerance
 from lstm_demo.devices import Tolerance, resolve_placement
 from lstm_demo.precision import full_precision
@@ -114,7 +114,7 @@ class Rounding:
         )
 
 
-def _leaves(result: tuple[torch.Tensor, Any]) -> list[torch.Tensor]:
+def _leaves(result: Result) -> list[torch.Tensor]:
     output, (h_n, c_n) = result
     return [output, h_n, c_n]
 
@@ -123,6 +123,7 @@ def _input_gradient(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
     x = x.detach().clone().requires_grad_(True)
     output, (h_n, c_n) = lstm(x)
     (output.sum() + h_n.sum() + c_n.sum()).backward()
+    assert x.grad is not None
     return x.grad
 
 
