@@ -319,40 +319,39 @@ def claims_by_backend(
 ) -> list[ClaimBackends]:
     """Run each claim with oneDNN on and off; say which came out bitwise equal.
 
-        Parameters
-        ----------
-        claims : mapping of str to callable, optional
-            Name to claim, each called as ``claim(device, dtype)`` and
-            returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
-            :data:`lstm_demo.claims.CLAIMS`.
-        device : torch.device or str
-            On a device other than the CPU the oneDNN switch does not apply and
-            each claim runs once.
-        dtype : torch.dtype
-            Passed to each claim.
+    Parameters
+    ----------
+    claims : mapping of str to callable, optional
+        Name to claim, each called as ``claim(device, dtype)`` and
+        returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
+        :data:`lstm_demo.claims.CLAIMS`.
+    device : torch.device or str
+        On a device other than the CPU the oneDNN switch does not apply and
+        each claim runs once.
+    dtype : torch.dtype
+        Passed to each claim.
 
-        Returns
-        -------
-        list of ClaimBackends
-            In the order of ``claims``. Whether each claim holds is left to
-            the caller to assert.
+    Returns
+    -------
+    list of ClaimBackends
+        In the order of ``claims``. Whether each claim holds is left to
+        the caller to assert.
 
-        Raises
-        ------
-        TypeError
-            If ``claims`` is not a mapping of names to callables, or
-            ``device`` is not a device.
+    Raises
+    ------
+    TypeError
+        If ``claims`` is not a mapping of names to callables, or
+        ``device`` is not a device.
 
-        Examples
-        --------
-        >>> from lstm_demo.backends import claims_by_backend, claims_table
-        >>> from lstm_demo._types import Result, State, state_to
-    from lstm_demo.claims import batch_first
-        >>> rows = claims_by_backend({"batch-first": batch_first})
-        >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
-        [('batch-first', True, True)]
-        >>> print(claims_table(rows).splitlines()[0])
-        claim        oneDNN on      oneDNN off
+    Examples
+    --------
+    >>> from lstm_demo.backends import claims_by_backend, claims_table
+    >>> from lstm_demo.claims import batch_first
+    >>> rows = claims_by_backend({"batch-first": batch_first})
+    >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
+    [('batch-first', True, True)]
+    >>> print(claims_table(rows).splitlines()[0])
+    claim        oneDNN on      oneDNN off
     """
     if claims is None:
         claims = CLAIMS
