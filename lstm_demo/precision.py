@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NotRequired, Protocol, TypedDict, cast
+from typing import Protocol, TypedDict, cast
 
 import torch
 from torch import nn
@@ -57,7 +57,7 @@ Flags = TypedDict(
         "deterministic.warn_only": bool,
         "fp32": dict[str, str],
         "matmul_precision": str,
-        "legacy_tf32": NotRequired[tuple[bool, bool]],
+        "legacy_tf32": tuple[bool | None, bool | None],
     },
 )
 
@@ -85,10 +85,20 @@ def save_flags() -> Flags:
         "deterministic.warn_only": torch.is_deterministic_algorithms_warn_only_enabled(),
         "fp32": {path: obj.fp32_precision for path, obj in precision_objects().items()},
         "matmul_precision": torch.get_float32_matmul_precision(),
+        "legacy_tf32": (
+            _legacy(lambda: torch.backends.cudnn.allow_tf32),
+            _legacy(lambda: torch.backends.cuda.matmul.allow_tf32),
+        ),
     }
-    if not state["fp32"]:  # an older torch: only the legacy flags
-        state["legacy_tf32"] = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     return state
+
+
+def _legacy(read: Callable[[], bool]) -> bool | None:
+    """A legacy ``allow_tf32`` flag; None where torch refuses to read it (legacy and per-operator flags mixed)."""
+    try:
+        return bool(read())
+    except RuntimeError:
+        return None
 
 
 def restore_flags(state: Flags) -> None:
@@ -104,12 +114,19 @@ def restore_flags(state: Flags) -> None:
     ):
         # Only when changed: its first call imports torch._inductor, seconds on a small machine.
         torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+    # The legacy flags first: writing one rewrites the per-operator flags, and
+    # torch keeps the legacy value apart, so restoring only the per-operator
+    # strings after `allow_tf32 = False` would leave `allow_tf32` unreadable.
+    cudnn_tf32, matmul_tf32 = state["legacy_tf32"]
+    if cudnn_tf32 is not None:
+        torch.backends.cudnn.allow_tf32 = cudnn_tf32
+    if matmul_tf32 is not None:
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
     torch.set_float32_matmul_precision(state["matmul_precision"])
     objects = precision_objects()
     for path, value in state["fp32"].items():
-        objects[path].fp32_precision = value
-    if "legacy_tf32" in state:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = state["legacy_tf32"]
+        if objects[path].fp32_precision != value:
+            objects[path].fp32_precision = value
 
 
 def _set_cudnn_tf32(allow: bool) -> None:

@@ -228,9 +228,9 @@ def test_claims_run_once_off_the_cpu() -> None:
 
 
 def test_claims_by_backend_runs_the_real_claims() -> None:
-    from lstm_demo.questions import QUESTIONS
+    from lstm_demo.claims import CLAIMS
 
-    rows = claims_by_backend({"batch-first": QUESTIONS["batch-first"], "rnn": QUESTIONS["rnn"]})
+    rows = claims_by_backend({"batch-first": CLAIMS["batch-first"], "rnn": CLAIMS["rnn"]})
     assert [row.name for row in rows] == ["batch-first", "rnn"]
     for row in rows:
         assert row.on.holds
@@ -257,12 +257,12 @@ def test_claims_table_cells() -> None:
     ("kwargs", "message"),
     [
         (
-            {"questions": [_recording([])]},
-            r"^Expected questions to be a mapping of names to claims, but got ",
+            {"claims": [_recording([])]},
+            r"^Expected claims to be a mapping of names to claims, but got ",
         ),
-        ({"questions": {"one": 1}}, r"^Expected questions to be a mapping of names to claims, but got "),
+        ({"claims": {"one": 1}}, r"^Expected claims to be a mapping of names to claims, but got "),
         (
-            {"questions": {"one": _recording([])}, "device": 0},
+            {"claims": {"one": _recording([])}, "device": 0},
             r"^Expected device to be a torch.device or str",
         ),
     ],

@@ -8,10 +8,27 @@ import pytest
 import torch
 
 from lstm_demo import available_devices
-from lstm_demo.devices import cuda_required, device_name, each_device, resolve_device, tolerance_for
+from lstm_demo.devices import (
+    cuda_required,
+    device_name,
+    each_device,
+    resolve_device,
+    resolve_placement,
+    tolerance_for,
+)
+from lstm_demo.precision import precision_flags, save_flags
 from lstm_demo.tolerances import SAFETY, derived, measure_rounding
 
 CPU = torch.device("cpu")
+
+
+@pytest.fixture
+def precision_restored():
+    """Every precision switch as it was, whatever the test sets."""
+    before = save_flags()
+    with precision_flags():
+        yield
+    assert save_flags() == before
 
 
 @pytest.fixture
@@ -175,7 +192,7 @@ def test_tolerance_cuda_float64_is_far_below_float32_rounding(device):
 
 
 @pytest.mark.parametrize("precision", ["tf32", "ieee"])
-def test_tolerance_cuda_float32_ignores_the_tf32_flags(cudnn_fp32_state, precision):
+def test_tolerance_cuda_float32_ignores_the_tf32_flags(precision_restored, precision):
     # Claims are verified with TF32 off: the caller's flags never widen the tolerance.
     torch.backends.cudnn.rnn.fp32_precision = precision
     tol = tolerance_for("cuda", torch.float32)
@@ -186,7 +203,7 @@ def test_tolerance_cuda_float32_ignores_the_tf32_flags(cudnn_fp32_state, precisi
 
 
 @pytest.mark.parametrize("allow_tf32", [True, False], ids=["allowed", "not-allowed"])
-def test_tolerance_cuda_float32_ignores_legacy_allow_tf32(cudnn_fp32_state, allow_tf32):
+def test_tolerance_cuda_float32_ignores_legacy_allow_tf32(precision_restored, allow_tf32):
     torch.backends.cudnn.allow_tf32 = allow_tf32
     tol = tolerance_for("cuda", torch.float32)
     assert tol.atol == derived(measure_rounding("cpu", torch.float32))
@@ -276,16 +293,14 @@ def test_resolve_device_cuda_without_gpu(no_gpu, monkeypatch, device):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(
         ValueError,
-        match=rf"^Expected one of this machine's devices \(cpu\), but got '{device!s}' instead\.$",
+        match=rf"^Expected one of this machine's devices \(cpu\), but got '{device!s}'",
     ):
         resolve_device(device)
 
 
 def test_resolve_device_mps_without_mps(no_gpu, monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    with pytest.raises(
-        ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'mps' instead\.$"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'mps'"):
         resolve_device("mps")
 
 
@@ -293,7 +308,7 @@ def test_resolve_device_mps_without_mps(no_gpu, monkeypatch):
 def test_resolve_device_not_a_device_name(name):
     with pytest.raises(
         ValueError,
-        match=rf"^Expected a device name such as 'cpu' or 'cuda:0', but got '{name}' instead \(.+\)\.$",
+        match=rf"^Expected a device name such as 'cpu' or 'cuda:0', but got '{name}'",
     ):
         resolve_device(name)
 
@@ -314,21 +329,23 @@ def test_resolve_device_accepts_cpu_with_an_index():
 
 
 def test_resolve_device_refuses_a_cpu_index_other_than_0():
-    with pytest.raises(
-        ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'cpu:1' instead\.$"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'cpu:1'"):
         resolve_device("cpu:1")
 
 
-def test_tolerance_without_cudnn_ignores_the_matmul_flag(cudnn_fp32_state):
-    enabled = torch.backends.cudnn.enabled
-    matmul = torch.backends.cuda.matmul.fp32_precision
-    try:
-        torch.backends.cudnn.enabled = False
-        torch.backends.cuda.matmul.fp32_precision = "ieee"
-        tol = tolerance_for("cuda", torch.float32)
-        torch.backends.cuda.matmul.fp32_precision = "tf32"
-        assert tolerance_for("cuda", torch.float32) == tol
-    finally:
-        torch.backends.cudnn.enabled = enabled
-        torch.backends.cuda.matmul.fp32_precision = matmul
+def test_tolerance_without_cudnn_ignores_the_matmul_flag(precision_restored):
+    torch.backends.cudnn.enabled = False
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    tol = tolerance_for("cuda", torch.float32)
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    assert tolerance_for("cuda", torch.float32) == tol
+
+
+def test_resolve_placement_checks_the_dtype_then_the_device(no_gpu):
+    assert resolve_placement("cpu", torch.float64) == (CPU, torch.float64)
+    with pytest.raises(
+        TypeError, match=r"^Expected dtype torch\.float32 or torch\.float64, but got torch\.float16"
+    ):
+        resolve_placement("cuda", torch.float16)
+    with pytest.raises(ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'cuda'"):
+        resolve_placement("cuda", torch.float32)

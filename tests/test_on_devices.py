@@ -11,9 +11,8 @@ import pytest
 import torch
 
 from lstm_demo import available_devices, post
-from lstm_demo.claims import num_layers_vs_stacked, on_each_device, whole_vs_stepwise
+from lstm_demo.claims import CLAIMS, num_layers_vs_stacked, on_each_device, whole_vs_stepwise
 from lstm_demo.devices import cuda_required
-from lstm_demo.questions import QUESTIONS
 
 DEVICES = [pytest.param(d, id=str(d)) for d in available_devices()]
 # Every device in float32; float64 wherever the device has it (MPS has not).
@@ -33,9 +32,9 @@ def test_a_required_gpu_is_present():
 
 
 @pytest.mark.parametrize(("device", "dtype"), PLACEMENTS)
-@pytest.mark.parametrize("name", list(QUESTIONS))
+@pytest.mark.parametrize("name", list(CLAIMS))
 def test_every_question_holds(name, device, dtype):
-    result = QUESTIONS[name](device, dtype)
+    result = CLAIMS[name](device, dtype)
     assert result.device == device
     assert result.dtype == dtype
     result.assert_holds()
@@ -68,7 +67,7 @@ def test_every_device_agrees_with_the_cpu(claim):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_dropout_says_what_it_compared(device):
-    result = QUESTIONS["dropout"](device)
+    result = CLAIMS["dropout"](device)
     if device.type == "cpu":
         assert "train(), same seed: output" in result.comparisons
         assert result.notes == ()

@@ -11,6 +11,7 @@ from lstm_demo.precision import (
     Agreement,
     Setting,
     agreement,
+    describe_flags,
     full_precision,
     precision_flags,
     precision_objects,
@@ -215,3 +216,21 @@ def test_a_tf32_row_is_measured_only():
     assert lines[2].endswith("  measured")
     assert lines[3].endswith("  yes")
     assert max(map(len, lines)) < 80  # the longest label a GPU setting has
+
+
+@pytest.mark.parametrize("allow", [True, False], ids=["allowed", "not-allowed"])
+def test_restored_after_a_legacy_cudnn_flag_and_still_readable(allow):
+    before = save_flags()
+    with precision_flags(cudnn_tf32=not allow):
+        torch.backends.cudnn.allow_tf32 = allow  # a legacy write inside the block
+    assert save_flags() == before
+    assert torch.backends.cudnn.allow_tf32 == before["legacy_tf32"][0]
+
+
+def test_describe_flags_reports_the_switches_in_force():
+    with precision_flags(cudnn_tf32=True, deterministic=True):
+        flags = describe_flags()
+    assert flags["cuDNN RNN"] == "tf32"
+    assert flags["deterministic"] == "True"
+    with full_precision():
+        assert describe_flags()["cuDNN RNN"] == "ieee"
