@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstm_demo._random import cpu_random
-from lstm_demo._types import Device, Result, State, state_to
+from lstm_demo._types import Device, LSTMResult, Result, State, state_to
 from lstm_demo._validate import StackSpec, check_module, describe
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
@@ -179,11 +179,22 @@ class Claim(Protocol):
 CLAIMS: dict[str, Claim] = {}
 
 
+_EXAMPLE = """
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import {name}
+    >>> {name}().holds
+    True
+    """
+
+
 def claim(name: str, sentence: str) -> Callable[[Callable[[Place], Found]], Claim]:
     """Register a function of a :class:`Place` as the claim ``name``, which states ``sentence``.
 
     The function builds its modules and inputs with the place's helpers and
-    returns ``{label: (actual, expected)}`` (and optionally notes). The
+    returns ``{label: (actual, expected)}`` (and optionally notes). A
+    docstring without an ``Examples`` section gets one that runs the claim. The
     decorated claim is called as ``claim(device="cpu", dtype=torch.float32,
     *, seed=0)``: it checks the device and dtype
     (:func:`~lstm_demo.devices.resolve_placement`), runs the function with
@@ -224,7 +235,9 @@ def claim(name: str, sentence: str) -> Callable[[Callable[[Place], Found]], Clai
         run.__name__ = function.__name__
         run.__qualname__ = function.__qualname__
         run.__module__ = function.__module__
-        run.__doc__ = function.__doc__
+        run.__doc__ = function.__doc__ or ""
+        if "Examples" not in run.__doc__:
+            run.__doc__ += _EXAMPLE.format(name=function.__name__)
         registered: Claim = run  # type: ignore[assignment]  # the attributes are set next
         registered.name = name
         registered.sentence = sentence
@@ -499,14 +512,7 @@ def post_stepwise_model() -> nn.LSTM:
 
 @claim("post-stepwise", WHOLE_VS_STEPWISE)
 def post_stepwise(at: Place) -> Pairs:
-    """The post's first question on its model: ``nn.LSTM(4, 5, batch_first=True)``, parameters in [-0.08, 0.08].
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import post_stepwise
-    >>> post_stepwise().holds
-    True
-    """
+    """The post's first question on its model: ``nn.LSTM(4, 5, batch_first=True)``, parameters in [-0.08, 0.08]."""
     lstm = at.module(post_stepwise_model)
     x = at.randn(2, 3, 4)
     with torch.no_grad():
@@ -515,14 +521,7 @@ def post_stepwise(at: Place) -> Pairs:
 
 @claim("post-layers", NUM_LAYERS_VS_STACKED)
 def post_layers(at: Place) -> Pairs:
-    """The post's second question on its model: ``nn.LSTM(3, 3, num_layers=2)``, five steps.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import post_layers
-    >>> post_layers().holds
-    True
-    """
+    """The post's second question on its model: ``nn.LSTM(3, 3, num_layers=2)``, five steps."""
     lstm = at.lstm(3, 3, num_layers=2)
     x = at.randn(5, 1, 3)
     with torch.no_grad():
@@ -531,23 +530,41 @@ def post_layers(at: Place) -> Pairs:
 
 @claim("scratch", "The LSTM equations written out in Python equal nn.LSTM.")
 def scratch(at: Place) -> Pairs:
-    """Claim: :func:`~lstm_demo.scratch.scratch_lstm` equals ``nn.LSTM``, two layers, both directions.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import scratch
-    >>> scratch().holds
-    True
-    """
+    """Claim: :func:`~lstm_demo.scratch.scratch_lstm` equals ``nn.LSTM``, two layers, both directions."""
     lstm = at.lstm(IN, HIDDEN, num_layers=2, bidirectional=True)
     x = at.randn(SEQ, BATCH, IN)
     with torch.no_grad():
         return _pairs(scratch_lstm(lstm, x), lstm(x))
 
 
+def run_cell_loop(lstm: nn.LSTM, input: torch.Tensor) -> LSTMResult:
+    """``nn.LSTMCell`` holding ``lstm``'s layer-0 weights, stepped over time-first batched ``input``.
+
+    Returns what a one-layer ``lstm(input)`` returns: ``(output, (h_n, c_n))``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo.claims import run_cell_loop
+    >>> lstm, x = nn.LSTM(3, 4), torch.randn(5, 2, 3)
+    >>> torch.testing.assert_close(run_cell_loop(lstm, x), lstm(x))
+    """
+    cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size, device=input.device, dtype=input.dtype)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
+    h = c = input.new_zeros(input.shape[1], lstm.hidden_size)
+    outputs = []
+    for x_t in input:
+        h, c = cell(x_t, (h, c))
+        outputs.append(h)
+    return torch.stack(outputs), (h[None], c[None])
+
+
 @claim("lstmcell-loop", "An nn.LSTMCell in a Python loop, holding nn.LSTM's weights, equals nn.LSTM.")
 def lstmcell_loop(at: Place) -> Pairs:
-    """Claim: ``nn.LSTMCell`` stepped in a loop equals ``nn.LSTM`` with the same weights.
+    """Claim: ``nn.LSTMCell`` stepped in a loop (:func:`run_cell_loop`) equals ``nn.LSTM`` with the same weights.
 
     Examples
     --------
@@ -557,17 +574,9 @@ def lstmcell_loop(at: Place) -> Pairs:
     (True, ['output', 'h_n', 'c_n'])
     """
     lstm = at.lstm(IN, HIDDEN)
-    cell = nn.LSTMCell(IN, HIDDEN, device=at.device, dtype=at.dtype)
+    x = at.randn(SEQ, BATCH, IN)
     with torch.no_grad():
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(cell, name).copy_(getattr(lstm, f"{name}_l0"))
-        x = at.randn(SEQ, BATCH, IN)
-        h = c = torch.zeros(BATCH, HIDDEN, device=at.device, dtype=at.dtype)
-        outputs = []
-        for x_t in x:
-            h, c = cell(x_t, (h, c))
-            outputs.append(h)
-        return _pairs((torch.stack(outputs), (h[None], c[None])), lstm(x))
+        return _pairs(run_cell_loop(lstm, x), lstm(x))
 
 
 @claim(
@@ -584,12 +593,6 @@ def last_output(at: Place) -> Found:
     LSTM ``h_n[-1]`` is ``output[0, :, H:]``, while ``output[-1, :, H:]`` is the
     backward direction after a single step; the result's notes give how far
     apart that and ``h_n[-1]`` are.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import last_output
-    >>> last_output().holds
-    True
     """
     uni = at.lstm(IN, HIDDEN, num_layers=2)
     bi = at.lstm(IN, HIDDEN, num_layers=2, bidirectional=True)
@@ -618,12 +621,6 @@ def bidirectional(at: Place) -> Pairs:
     Uses :func:`~lstm_demo.split_directions`. Also checks the ``h_n``
     layout ``(num_layers * 2, batch, H)``: row 0 the forward direction's final
     state, row 1 the backward's.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import bidirectional
-    >>> bidirectional().holds
-    True
     """
     bi = at.lstm(IN, HIDDEN, bidirectional=True)
     forward, backward = split_directions(bi)
@@ -642,14 +639,7 @@ def bidirectional(at: Place) -> Pairs:
 
 @claim("batch-first", "batch_first=True transposes input and output, and leaves h_n and c_n as they are.")
 def batch_first(at: Place) -> Found:
-    """Claim: ``batch_first`` changes ``input``/``output`` only, never ``h_n``/``c_n``.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import batch_first
-    >>> batch_first().holds
-    True
-    """
+    """Claim: ``batch_first`` changes ``input``/``output`` only, never ``h_n``/``c_n``."""
     time_first = at.lstm(IN, HIDDEN, num_layers=2)
     first = at.lstm(IN, HIDDEN, num_layers=2, batch_first=True)
     x = at.randn(BATCH, SEQ, IN)  # (batch, seq_len, features)
@@ -678,12 +668,6 @@ def packed(at: Place) -> Found:
     notes give how far the padded ``output[-1]`` is from ``h_n`` for the
     shorter sequences: reading the last row of a padded output is the classic
     bug.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import packed
-    >>> packed().holds
-    True
     """
     lstm = at.lstm(IN, HIDDEN)
     x = at.randn(SEQ, BATCH, IN)
@@ -764,12 +748,6 @@ def chunked(at: Place) -> Found:
     chunks, the outputs are the same, and the gradient of the last output
     with respect to the input stops at the last chunk: zero for the first 8
     steps. Without ``detach()``, the gradient equals the one-call gradient.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import chunked
-    >>> chunked().holds
-    True
     """
     lstm = at.lstm(IN, HIDDEN)
     x = at.randn(12, 2, IN)
@@ -912,14 +890,7 @@ def _post_claims(module: nn.RNNBase, x: torch.Tensor, prefix: str = "") -> Pairs
     "The post's two claims hold for nn.GRU (gates r, z, n): one step at a time, and num_layers=2 as two layers.",
 )
 def gru(at: Place) -> Pairs:
-    """Claim: the post's two answers hold for ``nn.GRU`` too.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import gru
-    >>> gru().holds
-    True
-    """
+    """Claim: the post's two answers hold for ``nn.GRU`` too."""
     module = at.module(lambda: nn.GRU(IN, HIDDEN, num_layers=2))
     return _post_claims(module, at.randn(SEQ, BATCH, IN))
 
@@ -929,14 +900,7 @@ def gru(at: Place) -> Pairs:
     "The post's two claims hold for nn.RNN, tanh and relu: one step at a time, and num_layers=2 as two layers.",
 )
 def rnn(at: Place) -> Pairs:
-    """Claim: the post's two answers hold for ``nn.RNN`` with either nonlinearity.
-
-    Examples
-    --------
-    >>> from lstm_demo.claims import rnn
-    >>> rnn().holds
-    True
-    """
+    """Claim: the post's two answers hold for ``nn.RNN`` with either nonlinearity."""
     x = at.randn(SEQ, BATCH, IN)
     pairs: Pairs = {}
     for nonlinearity in ("tanh", "relu"):

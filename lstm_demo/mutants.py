@@ -31,11 +31,11 @@ from lstm_demo import post
 from lstm_demo._types import LSTMResult, LSTMState
 from lstm_demo._types import Result as ModuleResult
 from lstm_demo._validate import StackSpec, describe
-from lstm_demo.claims import BATCH, HIDDEN, IN, SEQ, Place, post_stepwise_model
+from lstm_demo.claims import BATCH, HIDDEN, IN, SEQ, Place, post_stepwise_model, run_cell_loop
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import full_precision
-from lstm_demo.scratch import scratch_lstm
+from lstm_demo.scratch import run_layers, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import one_thread, site_tolerances
 
@@ -73,31 +73,7 @@ class Equations:
         spec = StackSpec.of(lstm)
         spec.check_input(input)
         spec.check_hx(hx, input)
-        unbatched = input.dim() == 2
-        x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if lstm.batch_first else input)
-        rows, batch = spec.num_layers * spec.directions, x.shape[1]
-        if hx is None:
-            h0 = c0 = x.new_zeros(rows, batch, spec.hidden_size)
-        else:
-            h0, c0 = (t.unsqueeze(1) for t in hx) if unbatched else hx
-        first, h_n, c_n = x, [], []
-        for layer in range(spec.num_layers):
-            outputs = []
-            for d, suffix in enumerate(["", "_reverse"][: spec.directions]):
-                row = layer * spec.directions + d
-                source = first if self.layers_read_input else x
-                out, h, c = self._direction(
-                    lstm, f"l{layer}{suffix}", source, (h0[row], c0[row]), reverse=d == 1
-                )
-                outputs.append(out)
-                h_n.append(h)
-                c_n.append(c)
-            x = torch.cat(outputs, dim=-1)
-        output = x.squeeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)
-        states = torch.stack(h_n), torch.stack(c_n)
-        if unbatched:
-            states = states[0].squeeze(1), states[1].squeeze(1)
-        return output, states
+        return run_layers(lstm, input, hx, self._direction, layers_read_input=self.layers_read_input)
 
     def _direction(
         self,
@@ -268,19 +244,6 @@ def _one_layer(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch
     return at.lstm(IN, HIDDEN), at.randn(SEQ, BATCH, IN)
 
 
-def _cell_loop(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
-    """The LSTMCell loop of the ``lstmcell-loop`` claim, time-first and batched."""
-    cell = nn.LSTMCell(lstm.input_size, lstm.hidden_size, device=x.device, dtype=x.dtype)
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-        getattr(cell, name).data.copy_(getattr(lstm, f"{name}_l0"))
-    h = c = x.new_zeros(x.shape[1], lstm.hidden_size)
-    outputs = []
-    for x_t in x:
-        h, c = cell(x_t, (h, c))
-        outputs.append(h)
-    return torch.stack(outputs), (h[None], c[None])
-
-
 def _stacked(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> ModuleResult:
     return run_stacked(split_layers(lstm), x, hx)
 
@@ -339,7 +302,7 @@ CHECKS: dict[str, Check] = {
             "lstmcell-loop",
             "an nn.LSTMCell loop vs nn.LSTM",
             _one_layer,
-            _cell_loop,
+            run_cell_loop,
         ),
         Check(
             "post-experiment-1",

@@ -21,6 +21,8 @@ multiplied by ``weight_hr_l{k}``: ``h_t = W_{hr} (o_t \\odot \\tanh(c_t))``, so
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -113,6 +115,58 @@ def _direction(
     return torch.stack(outputs), h, c
 
 
+#: One layer and direction of an LSTM over time-first input: ``(lstm, "l1_reverse", x, (h, c), reverse=True)``
+#: to ``(output, h, c)``.
+Direction = Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def run_layers(
+    lstm: nn.LSTM,
+    input: torch.Tensor,
+    hx: LSTMState | None,
+    direction: Direction,
+    *,
+    layers_read_input: bool = False,
+) -> LSTMResult:
+    """``lstm(input, hx)`` with each layer and direction computed by ``direction``; checked input only.
+
+    Handles what every layer and direction share: ``batch_first``, unbatched
+    input, zeros for a missing ``hx``, the rows of ``h_n``/``c_n``, dropout
+    between layers. ``layers_read_input`` feeds every layer the module's
+    input instead of the layer below's output (a mistake the mutants make).
+    """
+    spec = StackSpec.of(lstm)
+    unbatched = input.dim() == 2
+    x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if lstm.batch_first else input)
+    batch = x.shape[1]
+    rows = spec.num_layers * spec.directions
+    if hx is None:
+        h0 = x.new_zeros(rows, batch, spec.out_size)
+        c0 = x.new_zeros(rows, batch, spec.hidden_size)
+    else:
+        h0, c0 = (t.unsqueeze(1) for t in hx) if unbatched else hx
+    suffixes = ["", "_reverse"][: spec.directions]
+    input_x = x
+    h_n, c_n = [], []
+    for layer in range(spec.num_layers):
+        outputs = []
+        for d, suffix in enumerate(suffixes):
+            row = layer * spec.directions + d
+            source = input_x if layers_read_input else x
+            out, h, c = direction(lstm, f"l{layer}{suffix}", source, (h0[row], c0[row]), reverse=d == 1)
+            outputs.append(out)
+            h_n.append(h)
+            c_n.append(c)
+        x = torch.cat(outputs, dim=-1)
+        if layer < spec.num_layers - 1 and lstm.dropout > 0:
+            x = F.dropout(x, lstm.dropout, training=lstm.training)
+    output = x.squeeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)
+    states = torch.stack(h_n), torch.stack(c_n)
+    if unbatched:
+        states = states[0].squeeze(1), states[1].squeeze(1)
+    return output, states
+
+
 def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
     """``lstm(input, hx)``, computed from the equations with ``lstm``'s parameters.
 
@@ -164,30 +218,4 @@ def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None
     spec.check_input(input)
     spec.check_hx(hx, input)
 
-    unbatched = input.dim() == 2
-    x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if lstm.batch_first else input)
-    batch = x.shape[1]
-    rows = spec.num_layers * spec.directions
-    if hx is None:
-        h0 = x.new_zeros(rows, batch, spec.out_size)
-        c0 = x.new_zeros(rows, batch, spec.hidden_size)
-    else:
-        h0, c0 = (t.unsqueeze(1) for t in hx) if unbatched else hx
-    suffixes = ["", "_reverse"][: spec.directions]
-    h_n, c_n = [], []
-    for layer in range(spec.num_layers):
-        outputs = []
-        for d, suffix in enumerate(suffixes):
-            row = layer * spec.directions + d
-            out, h, c = _direction(lstm, f"l{layer}{suffix}", x, (h0[row], c0[row]), reverse=d == 1)
-            outputs.append(out)
-            h_n.append(h)
-            c_n.append(c)
-        x = torch.cat(outputs, dim=-1)
-        if layer < spec.num_layers - 1 and lstm.dropout > 0:
-            x = F.dropout(x, lstm.dropout, training=lstm.training)
-    output = x.squeeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)
-    states = torch.stack(h_n), torch.stack(c_n)
-    if unbatched:
-        states = states[0].squeeze(1), states[1].squeeze(1)
-    return output, states
+    return run_layers(lstm, input, hx, _direction)
