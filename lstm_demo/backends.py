@@ -274,18 +274,25 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def _check_rows(what: str, rows: Sequence[object], cls: type) -> None:
+    for row in rows:
+        if not isinstance(row, cls):
+            msg = f"Expected {what} to hold {cls.__name__}, but got {describe(row)} instead."
+            raise TypeError(msg)
+
+
 def runs_table(runs: Sequence[BackendRun]) -> str:
     """The runs of :func:`whole_vs_stepwise_by_backend` as a plain-text table, one row each.
+
+    Columns: the device, whether autograd recorded the call, whether oneDNN
+    ran it, the autograd node of the whole-sequence call, and the comparison.
 
     Raises
     ------
     TypeError
         If ``runs`` holds anything but :class:`BackendRun`.
     """
-    for run in runs:
-        if not isinstance(run, BackendRun):
-            msg = f"Expected runs to hold BackendRun, but got {describe(run)} instead."
-            raise TypeError(msg)
+    _check_rows("runs", runs, BackendRun)
     header = ("device", "autograd", "oneDNN", "autograd node", "step by step vs whole")
     return _table(header, [run.row() for run in runs])
 
@@ -385,8 +392,5 @@ def claims_table(rows: Sequence[ClaimBackends]) -> str:
     TypeError
         If ``rows`` holds anything but :class:`ClaimBackends`.
     """
-    for row in rows:
-        if not isinstance(row, ClaimBackends):
-            msg = f"Expected rows to hold ClaimBackends, but got {describe(row)} instead."
-            raise TypeError(msg)
+    _check_rows("rows", rows, ClaimBackends)
     return _table(("claim", "oneDNN on", "oneDNN off"), [row.row() for row in rows])

@@ -276,60 +276,58 @@ def _module(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTM
     return result
 
 
+_CHECKS = (
+    Check(
+        "post-stepwise",
+        "one step at a time (run_stepwise) vs the whole sequence; LSTM(4, 5), U(-0.08, 0.08)",
+        _post_1_model,
+        run_stepwise,
+    ),
+    Check(
+        "post-layers",
+        "two layers stacked by hand (run_stacked) vs num_layers=2; LSTM(3, 3)",
+        _two_layers,
+        _stacked,
+    ),
+    Check(
+        "scratch",
+        "the equations written out vs nn.LSTM; 2 layers, bidirectional",
+        _scratch_model,
+        scratch_lstm,
+    ),
+    Check(
+        "lstmcell-loop",
+        "an nn.LSTMCell loop vs nn.LSTM",
+        _one_layer,
+        run_cell_loop,
+    ),
+    Check(
+        "post-experiment-1",
+        "the post's 30 printed outputs of experiment 1, from its recovered input",
+        _post_setup(1),
+        _module,
+        _printed(1),
+        printed=True,
+    ),
+    Check(
+        "post-experiment-2",
+        "the post's 15 printed outputs of experiment 2 (method 2, layers stacked)",
+        _post_setup(2),
+        _stacked,
+        _printed(2),
+        printed=True,
+    ),
+    Check(
+        "cpu-vs-gpu",
+        "the same module on a GPU vs on the CPU; LSTM(3, 3, 2 layers)",
+        _two_layers,
+        _module,
+        _on_the_cpu,
+        gpu_only=True,
+    ),
+)
 #: Every check, by the claim name ``python -m lstm_demo check`` uses where there is one.
-CHECKS: dict[str, Check] = {
-    c.name: c
-    for c in (
-        Check(
-            "post-stepwise",
-            "one step at a time (run_stepwise) vs the whole sequence; LSTM(4, 5), U(-0.08, 0.08)",
-            _post_1_model,
-            run_stepwise,
-        ),
-        Check(
-            "post-layers",
-            "two layers stacked by hand (run_stacked) vs num_layers=2; LSTM(3, 3)",
-            _two_layers,
-            _stacked,
-        ),
-        Check(
-            "scratch",
-            "the equations written out vs nn.LSTM; 2 layers, bidirectional",
-            _scratch_model,
-            scratch_lstm,
-        ),
-        Check(
-            "lstmcell-loop",
-            "an nn.LSTMCell loop vs nn.LSTM",
-            _one_layer,
-            run_cell_loop,
-        ),
-        Check(
-            "post-experiment-1",
-            "the post's 30 printed outputs of experiment 1, from its recovered input",
-            _post_setup(1),
-            _module,
-            _printed(1),
-            printed=True,
-        ),
-        Check(
-            "post-experiment-2",
-            "the post's 15 printed outputs of experiment 2 (method 2, layers stacked)",
-            _post_setup(2),
-            _stacked,
-            _printed(2),
-            printed=True,
-        ),
-        Check(
-            "cpu-vs-gpu",
-            "the same module on a GPU vs on the CPU; LSTM(3, 3, 2 layers)",
-            _two_layers,
-            _module,
-            _on_the_cpu,
-            gpu_only=True,
-        ),
-    )
-}
+CHECKS: dict[str, Check] = {check.name: check for check in _CHECKS}
 
 
 def tolerances_for(check: Check, dtype: torch.dtype) -> list[str]:

@@ -203,7 +203,6 @@ def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None
     >>> import torch
     >>> from torch import nn
     >>> from lstm_demo.scratch import scratch_lstm
-    >>> _ = torch.manual_seed(0)
     >>> lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
     >>> x = torch.randn(5, 3)  # unbatched
     >>> output, (h_n, c_n) = scratch_lstm(lstm, x)

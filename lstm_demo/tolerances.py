@@ -192,10 +192,9 @@ def measure_rounding(device: torch.device | str = "cpu", dtype: torch.dtype = to
 
     Raises
     ------
-    TypeError
-        If ``dtype`` is not ``torch.float32`` or ``torch.float64``.
-    ValueError
-        If ``device`` is not one of this machine's, or is MPS with float64.
+    TypeError, ValueError
+        As :func:`~lstm_demo.devices.resolve_placement`, for a device or
+        dtype no claim runs in.
 
     Examples
     --------

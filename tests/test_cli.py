@@ -345,15 +345,19 @@ def test_unknown_option(capsys):
 # --- python -m lstm_demo -------------------------------------------------------------------------
 
 
-def test_module_entry_point():
-    done = subprocess.run(
-        [sys.executable, "-m", "lstm_demo", "check", "--claim", "rnn"],
+def python_m_lstm_demo(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lstm_demo", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def test_module_entry_point():
+    done = python_m_lstm_demo("check", "--claim", "rnn")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith(f"torch {torch.__version__} on cpu")
@@ -365,14 +369,7 @@ def test_module_entry_point():
 
 
 def test_module_entry_point_bad_arguments():
-    done = subprocess.run(
-        [sys.executable, "-m", "lstm_demo", "check", "--dtype", "half"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = python_m_lstm_demo("check", "--dtype", "half")
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines()[-1] == (

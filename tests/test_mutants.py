@@ -138,30 +138,34 @@ def test_the_unmutated_equations_are_nn_lstm(kwargs, shape):
     torch.testing.assert_close(Equations()(lstm, x, hx), lstm(x, hx))
 
 
-def test_forget_offset_is_the_forget_bias_moved():
-    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
-    moved = copy.deepcopy(lstm)
-    with torch.no_grad():
-        moved.bias_ih_l0[4:8] += 0.1  # the forget gate's rows: i, f, g, o blocks of 4
-    torch.testing.assert_close(MUTANTS["forget-bias+0.1"](lstm, x), moved(x))
+def _move_forget_bias(lstm):
+    lstm.bias_ih_l0[4:8] += 0.1  # the forget gate's rows: i, f, g, o blocks of 4
 
 
-def test_one_bias_is_bias_hh_zeroed():
-    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
-    zeroed = copy.deepcopy(lstm)
-    with torch.no_grad():
-        zeroed.bias_hh_l0.zero_()
-    torch.testing.assert_close(MUTANTS["one-bias"](lstm, x), zeroed(x))
+def _zero_bias_hh(lstm):
+    lstm.bias_hh_l0.zero_()
 
 
-def test_gate_order_swaps_the_forget_and_cell_blocks():
-    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
-    swapped = copy.deepcopy(lstm)
+def _swap_forget_and_cell_blocks(lstm):
     order = [*range(4), *range(8, 12), *range(4, 8), *range(12, 16)]
+    for param in lstm.parameters():
+        param.copy_(param[order])
+
+
+@pytest.mark.parametrize(
+    ("name", "change"),
+    [
+        ("forget-bias+0.1", _move_forget_bias),
+        ("one-bias", _zero_bias_hh),
+        ("gate-order", _swap_forget_and_cell_blocks),
+    ],
+)
+def test_mutant_is_nn_lstm_with_changed_parameters(name, change):
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    changed = copy.deepcopy(lstm)
     with torch.no_grad():
-        for param in swapped.parameters():
-            param.copy_(param[order])
-    torch.testing.assert_close(MUTANTS["gate-order"](lstm, x), swapped(x))
+        change(changed)
+    torch.testing.assert_close(MUTANTS[name](lstm, x), changed(x))
 
 
 def test_h_not_carried_is_weight_hh_zeroed_from_a_zero_state():
