@@ -36,7 +36,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo import post
-from lstm_demo.devices import each_device
+from lstm_demo.claims import prove
 from lstm_demo.precision import precision_flags
 
 with torch.random.fork_rng(devices=[]):  # leave this page's own random stream alone
@@ -342,10 +342,11 @@ assert budget.worst_case < post.PRINTED_TOLERANCE
 # The reproduction from the printed numbers, and the replay from the seed
 # (drawn on the CPU as the post's script drew them, then moved), in float32
 # on every device of this machine.
-for device in each_device():
-    result = post.reproduce_experiment_2(device)
-    print(result)
-    result.assert_holds()
+results = prove(post.reproduce_experiment_2)
+
+# %%
+# The replay from the seed, on the same devices:
+for device in [result.device for result in results]:
     on_device, device_inputs = post.replay_experiment_2(device=device)
     with torch.no_grad(), precision_flags(cudnn_tf32=False):
         replay_out, _ = lstm_demo.run_stepwise(on_device, device_inputs)

@@ -32,7 +32,7 @@ import torch
 
 import lstm_demo
 from lstm_demo import post
-from lstm_demo.devices import each_device
+from lstm_demo.claims import prove
 from lstm_demo.recover import invert_step, recover_inputs
 
 for block in post.EXPERIMENT_1.values():
@@ -184,10 +184,7 @@ print("the printed r_out at t = 0, 1, 2 equal the printed out[:, t], digit for d
 # ---------------
 # The reproduction, in float32, on every device of this machine (on a GPU
 # with cuDNN's TF32 off, as the post computed in full float32).
-for device in each_device():
-    result = post.reproduce_experiment_1(device)
-    print(result)
-    result.assert_holds()
+prove(post.reproduce_experiment_1)
 
 # %%
 # Can experiment 1 be replayed from a seed?

@@ -25,7 +25,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, TypeVar, cast
+from typing import Protocol, TypeAlias, TypeVar, cast, overload
 
 import torch
 from torch import nn
@@ -415,46 +415,88 @@ def on_each_device(
     return results
 
 
+class Verdict(Protocol):
+    """What a claim run returns: whether it holds, an assertion, and a printable report."""
+
+    @property
+    def holds(self) -> bool:
+        """Whether the claim held."""
+        ...
+
+    def assert_holds(self) -> None:
+        """Raise ``AssertionError`` with the report unless the claim held."""
+        ...
+
+
+V = TypeVar("V", bound=Verdict)
+
+
+@overload
 def prove(
-    claim: Claim | str | ModuleClaim,
+    claim: str,
+    rnn: None = None,
+    input: None = None,
+    hx: None = None,
+    *,
+    devices: Sequence[torch.device] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> list[ClaimResult]: ...
+
+
+@overload
+def prove(
+    claim: Callable[..., V],
     rnn: nn.RNNBase | None = None,
     input: torch.Tensor | None = None,
     hx: State | None = None,
     *,
     devices: Sequence[torch.device] | None = None,
     dtype: torch.dtype = torch.float32,
-) -> list[ClaimResult]:
-    """Run a claim on every device, print its sentence and each result, and fail unless all hold.
+) -> list[V]: ...
 
-    The one way a page proves a claim. ``claim`` is a registered claim (or
-    its name): it runs in ``dtype`` on each device. Or it is
-    :func:`whole_vs_stepwise` or :func:`num_layers_vs_stacked` with ``rnn``,
-    ``input`` and ``hx``: it runs on copies of them on each device
-    (:func:`on_each_device`, which also compares each GPU with the CPU).
+
+def prove(
+    claim: str | Callable[..., Verdict],
+    rnn: nn.RNNBase | None = None,
+    input: torch.Tensor | None = None,
+    hx: State | None = None,
+    *,
+    devices: Sequence[torch.device] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Sequence[Verdict]:
+    """Run a claim on every device, print what it states and each result, and fail unless all hold.
+
+    The one way a page proves a claim. ``claim`` is a registered claim or
+    its name, or any function of ``(device, dtype)`` returning a result with
+    ``holds`` and ``assert_holds`` (such as the post's reproductions): it
+    runs in ``dtype`` on each device. Or it is :func:`whole_vs_stepwise` or
+    :func:`num_layers_vs_stacked` with ``rnn``, ``input`` and ``hx``: it
+    runs on copies of them on each device (:func:`on_each_device`, which
+    also compares each GPU with the CPU).
 
     Parameters
     ----------
     claim : callable or str
-        A claim of :data:`CLAIMS`, its name, or a claim about a module.
+        A claim of :data:`CLAIMS`, its name, a function of ``(device,
+        dtype)``, or a claim about a module.
     rnn, input, hx
         The module, input and initial state, for a claim about a module only.
     devices : sequence of torch.device, optional
         Defaults to :func:`~lstm_demo.devices.each_device` (which prints them).
     dtype : torch.dtype
-        ``torch.float32`` or ``torch.float64``, for a registered claim.
+        ``torch.float32`` or ``torch.float64``, for a claim run by device.
 
     Returns
     -------
-    list of ClaimResult
-        One per device, in order.
+    list
+        One result per device, in order.
 
     Raises
     ------
     AssertionError
         If the claim fails on any device.
     ValueError
-        If ``claim`` is a name no claim has, or a claim about a module comes
-        without ``rnn`` and ``input``.
+        If ``claim`` is a name no claim has.
 
     Examples
     --------
@@ -471,25 +513,17 @@ def prove(
             msg = f"Expected a claim name from {', '.join(CLAIMS)}, but got {claim!r} instead."
             raise ValueError(msg)
         claim = CLAIMS[claim]
-    run: Callable[[Sequence[torch.device]], list[ClaimResult]]
-    if getattr(claim, "name", None) in CLAIMS:
-        registered = cast("Claim", claim)
-
-        def run(devices: Sequence[torch.device]) -> list[ClaimResult]:
-            return [registered(device, dtype) for device in devices]
-
-    elif rnn is None or input is None:
-        name = getattr(claim, "__name__", repr(claim))
-        msg = f"Expected rnn and input for the claim {name}, but got {describe(rnn)} and {describe(input)} instead."
-        raise ValueError(msg)
+    chosen = each_device() if devices is None else devices
+    results: Sequence[Verdict]
+    if rnn is None:
+        results = [claim(device, dtype) for device in chosen]
     else:
-        module, x = rnn, input
-
-        def run(devices: Sequence[torch.device]) -> list[ClaimResult]:
-            return on_each_device(cast("ModuleClaim", claim), module, x, hx, devices=devices)
-
-    results = run(each_device() if devices is None else devices)
-    print(textwrap.fill(results[0].claim, width=79))
+        if input is None:
+            msg = f"Expected an input for rnn, but got {describe(input)} instead."
+            raise ValueError(msg)
+        results = on_each_device(cast("ModuleClaim", claim), rnn, input, hx, devices=chosen)
+    sentence = getattr(claim, "sentence", None) or getattr(results[0], "claim", None) or claim.__doc__ or ""
+    print(textwrap.fill(" ".join(sentence.strip().split("\n\n")[0].split()), width=79))
     for result in results:
         print(result)
     for result in results:

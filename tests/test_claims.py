@@ -517,11 +517,54 @@ def test_prove_defaults_to_each_device(monkeypatch, capsys):
     assert capsys.readouterr().out.startswith("Running on: cpu.\nNo CUDA GPU")
 
 
-def test_prove_rejects_an_unknown_name_and_a_module_claim_without_module():
+def test_prove_runs_any_function_of_device_and_dtype(capsys):
+    seen = []
+
+    def quarters(device, dtype):
+        seen.append((device, dtype))
+        x = torch.ones(3, dtype=dtype, device=device)
+        return claim_result("Halving twice is a quarter.", device, dtype, {"x / 2 / 2": (x / 2 / 2, x / 4)})
+
+    results = prove(quarters, devices=[CPU, CPU], dtype=torch.float64)
+    assert seen == [(CPU, torch.float64), (CPU, torch.float64)]
+    assert [r.bitwise for r in results] == [True, True]
+    assert capsys.readouterr().out.splitlines()[:2] == ["Halving twice is a quarter.", "cpu, float64: holds"]
+
+
+class Reported:
+    """A result of another kind: prove needs only holds, assert_holds and str."""
+
+    holds = False
+
+    def assert_holds(self):
+        msg = "not reproduced"
+        raise AssertionError(msg)
+
+    def __str__(self):
+        return "0 of 3 reproduced"
+
+
+def test_prove_names_a_function_by_its_docstring_and_asserts_its_results(capsys):
+    def reproduce(device, dtype):
+        """The post's three numbers,
+        reproduced.
+
+        Not printed: only the first paragraph is.
+        """
+        return Reported()
+
+    with pytest.raises(AssertionError, match=r"^not reproduced$"):
+        prove(reproduce, devices=[CPU])
+    assert capsys.readouterr().out == "The post's three numbers, reproduced.\n0 of 3 reproduced\n"
+
+
+def test_prove_rejects_an_unknown_name_and_a_module_claim_without_its_arguments():
     with pytest.raises(ValueError, match=r"^Expected a claim name from post-stepwise, post-layers, "):
         prove("no-such-claim", devices=[CPU])
-    with pytest.raises(ValueError, match=r"^Expected rnn and input for the claim whole_vs_stepwise"):
+    with pytest.raises(TypeError, match=r"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN"):
         prove(whole_vs_stepwise, devices=[CPU])
+    with pytest.raises(ValueError, match=r"^Expected an input for rnn, but got an object of type NoneType"):
+        prove(whole_vs_stepwise, nn.GRU(3, 4), devices=[CPU])
 
 
 # --- claim_result and ClaimResult ---------------------------------------------------------------
