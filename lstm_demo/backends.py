@@ -155,7 +155,7 @@ class BackendRun:
     node: str
     """:func:`autograd_node` of the whole-sequence call's output: which implementation ran."""
     comparison: Comparison
-    """Step by step against the whole sequence: ``output``, then the final state(s), flattened."""
+    """Step by step against the whole sequence (``output``, then the final state(s), flattened)."""
 
     def row(self) -> tuple[str, ...]:
         """The run as the cells of a table row."""
@@ -328,7 +328,7 @@ def claims_by_backend(
 
     Parameters
     ----------
-    claims : mapping of str to callable, optional
+    claims : dict, optional
         Name to claim, each called as ``claim(device, dtype)`` and
         returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
         :data:`lstm_demo.claims.CLAIMS`.
