@@ -156,7 +156,7 @@ class BackendRun:
     node: str
     """:func:`autograd_node` of the whole-sequence call's output: which implementation ran."""
     comparison: Comparison
-    """Step by step against the whole sequence: ``output``, then the final state(s), flattened."""
+    """Step by step against the whole sequence, over ``output`` and then the final state(s), flattened."""
 
     def row(self) -> tuple[str, ...]:
         """The run as the cells of a table row."""
@@ -330,8 +330,8 @@ def claims_by_backend(
 
     Parameters
     ----------
-    questions : mapping of str to callable, optional
-        Name to claim, each called as ``question(device, dtype)`` and
+    questions : optional
+        A dict of name to claim, each called as ``question(device, dtype)`` and
         returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
         :data:`lstm_demo.questions.QUESTIONS`.
     device : torch.device or str

@@ -187,7 +187,7 @@ def measure_rounding(device: torch.device | str = "cpu", dtype: torch.dtype = to
     (:func:`~lstm_demo.scratch.scratch_lstm`), one step at a time
     (:func:`~lstm_demo.run_stepwise`, unidirectional models), and backward
     for the input gradient. Everything runs with TF32 off, on one CPU thread
-    (:func:`one_thread`). Measured once per process for each device and dtype.
+    (``one_thread``). Measured once per process for each device and dtype.
 
     Raises
     ------
