@@ -115,6 +115,7 @@ class Equations:
         sigmoid = _hard_sigmoid if self.hard_sigmoid else torch.sigmoid
         h0, c0 = state
         h, c = state
+        last = h
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outputs: list[torch.Tensor] = [x.new_empty(0)] * x.shape[0]
         for t in steps:
@@ -126,9 +127,10 @@ class Equations:
             )
             h = sigmoid(gates["o"]) * (torch.tanh(c) if self.tanh_c else c)
             outputs[t] = before if self.output_lags else h
+            last = h  # the final state reported as h_n, whatever is carried into the next step
             if not self.carry_h:
                 h = h0
-        return torch.stack(outputs), h, c
+        return torch.stack(outputs), last, c
 
 
 def _multi_layer_square(lstm: nn.LSTM) -> bool:
@@ -177,13 +179,13 @@ MUTANTS: dict[str, Mutant] = {
         ),
         Mutant(
             "hard-sigmoid",
-            "gates through hard sigmoid, clip(0.2x + 0.5, 0, 1)",
+            "gates through Keras 2's hard sigmoid, clip(0.2x + 0.5, 0, 1)",
             Equations(hard_sigmoid=True),
         ),
         Mutant(
             "one-bias", "only bias_ih added; bias_hh forgotten", Equations(both_biases=False), _has_bias_hh
         ),
-        Mutant("h-not-carried", "h reset to h_0 at every step", Equations(carry_h=False)),
+        Mutant("h-not-carried", "h_0 fed to every step instead of the last h", Equations(carry_h=False)),
         Mutant("c-not-carried", "c reset to c_0 at every step", Equations(carry_c=False)),
         Mutant("no-tanh-on-c", "h = o * c, without tanh", Equations(tanh_c=False)),
         Mutant("forget-bias+0.1", "forget gate's bias off by 0.1", Equations(forget_offset=0.1)),
