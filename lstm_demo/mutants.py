@@ -348,7 +348,8 @@ CHECKS: dict[str, Check] = {
         ),
         Check(
             "post-experiment-1",
-            "the post's 30 printed outputs of experiment 1, from its recovered input",
+            "the post's 30 printed outputs of experiment 1, from the input recovered for nn.LSTM "
+            "(a mutant is not refitted an input of its own, so this check is optimistic)",
             _post_setup(1),
             _module,
             _printed(1),
