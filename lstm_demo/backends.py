@@ -307,10 +307,23 @@ class ClaimBackends:
     on: ClaimResult
     off: ClaimResult | None
 
+    @property
+    def switch_changed_bits(self) -> bool | None:
+        """Whether the module's own results (the claim's reference) differ bitwise between the settings.
+
+        ``False`` means switching oneDNN changed no bit of what the module
+        computed in this claim; ``None`` where the switch does not apply.
+        """
+        if self.off is None:
+            return None
+        return not all(torch.equal(a, b) for a, b in zip(self.on.reference, self.off.reference, strict=True))
+
     def row(self) -> tuple[str, ...]:
-        """The claim as the cells of a table row: its name and a verdict per setting."""
+        """The claim as the cells of a table row: its name, a verdict per setting, and the switch's effect."""
         cells = [self.name, _result_cell(self.on)]
         cells.append("n/a" if self.off is None else _result_cell(self.off))
+        changed = self.switch_changed_bits
+        cells.append("n/a" if changed is None else ("yes" if changed else "no"))
         return tuple(cells)
 
 
@@ -360,7 +373,7 @@ def claims_by_backend(
     >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
     [('batch-first', True, True)]
     >>> print(claims_table(rows).splitlines()[0])
-    claim        oneDNN on      oneDNN off
+    claim        oneDNN on      oneDNN off     module's bits moved
     """
     if questions is None:
         questions = QUESTIONS
@@ -398,4 +411,4 @@ def claims_table(rows: Sequence[ClaimBackends]) -> str:
         if not isinstance(row, ClaimBackends):
             msg = f"Expected rows to hold ClaimBackends, but got {describe(row)} instead."
             raise TypeError(msg)
-    return _table(("claim", "oneDNN on", "oneDNN off"), [row.row() for row in rows])
+    return _table(("claim", "oneDNN on", "oneDNN off", "module's bits moved"), [row.row() for row in rows])
