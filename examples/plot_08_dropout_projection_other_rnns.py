@@ -69,8 +69,8 @@ plt.show()
 # %%
 # On a GPU, cuDNN can draw the dropout mask from its own random state, so
 # the masks of ``nn.LSTM`` and of ``nn.Dropout`` can differ even under one
-# seed; the claim below compares ``train()`` mode on the CPU only, and says
-# so elsewhere.
+# seed; the claim below compares ``train()`` mode on the CPU only, and its
+# note says so on other devices.
 # ``eval()`` mode is compared on every device.
 devices = each_device()
 print()

@@ -451,7 +451,7 @@ def dropout(device: Any = "cpu", dtype: torch.dtype = torch.float32, *, seed: in
         pairs["train(), same seed: output"] = (out_stacked, out_train)
         pairs["train(), same seed: h_n"] = (torch.cat([h_0, h_1]), h_train)
     else:
-        notes = (f"train() mode not compared on {device.type}: cuDNN draws its own dropout masks",)
+        notes = (f"train() mode not compared on {device.type}: cuDNN can draw its own dropout masks",)
     return claim_result(DROPOUT, device, dtype, pairs, notes=notes)
 
 
