@@ -160,6 +160,9 @@ questions.prove(questions.rnn, devices)
 # compacts them again. The claim asserts that the numbers do not change. Its
 # note says which warnings this run saw on each device (PyTorch may give a
 # warning only once per process, so a GPU run after another may see none).
+# On the CPU ``flatten_parameters()`` does nothing (its docstring: "this
+# works only if the module is on the GPU and cuDNN is enabled. Otherwise,
+# it's a no-op"), so the CPU row is a control, not evidence.
 print()
 questions.prove(questions.flatten, devices)
 if not any(d.type == "cuda" for d in devices):
