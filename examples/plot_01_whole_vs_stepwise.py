@@ -18,9 +18,9 @@ You will see:
   single-step call, and that the final ``(h, c)`` agree too;
 * what kind of "equal" that is on this machine: bitwise, or within a
   tolerance;
-* what decides between the two: which library ran the LSTM (oneDNN or
-  PyTorch's own kernels on a CPU, cuDNN on a GPU) and whether autograd was
-  recording, each switched on and off in a table.
+* what can change it, besides the model and the input: which library ran
+  the LSTM (oneDNN or PyTorch's own kernels on a CPU, cuDNN on a GPU) and
+  whether autograd was recording, each switched on and off in a table.
 """
 
 # %%
@@ -130,8 +130,8 @@ plt.show()
 # %%
 # The loop, done by the library
 # -----------------------------
-# :func:`lstm_demo.run_stepwise` is that loop for any ``nn.LSTM``, ``nn.GRU``
-# or ``nn.RNN`` (any ``num_layers``, ``batch_first`` either way, batched or
+# :func:`lstm_demo.run_stepwise` is that loop for any unidirectional
+# ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` (any ``num_layers``, ``batch_first`` either way, batched or
 # not) and returns exactly what the module's forward returns. It performs the
 # same calls as the loop above, so here the results must be bitwise equal.
 output, (h_step, c_step) = lstm_demo.run_stepwise(model.rnn, x)

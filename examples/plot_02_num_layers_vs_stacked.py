@@ -16,9 +16,11 @@ final states stacked. Then it runs the claim on every device.
 # %%
 # Method 1: one module with ``num_layers=2``
 # ------------------------------------------
-# The post re-initialised the weights before printing them ("after init"),
-# at a larger scale than PyTorch's default. Here the weights get Xavier-normal
-# values, a common recipe of that scale, and the biases zeros.
+# As the post's run did: build the module after ``torch.manual_seed(1)``,
+# draw the five inputs, then give the weights Xavier-normal values and the
+# biases zeros before printing them ("after init"). In that order today's
+# PyTorch draws the very numbers the post printed (page 03 replays them and
+# compares the text).
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -28,9 +30,9 @@ from lstm_demo.backends import runs_table, whole_vs_stepwise_by_backend
 from lstm_demo.claims import num_layers_vs_stacked, prove, whole_vs_stepwise
 from lstm_demo.devices import each_device
 
-torch.set_printoptions(sci_mode=False)  # 4 decimals, as the post printed
 torch.manual_seed(1)
 lstm = nn.LSTM(3, 3, num_layers=2)
+inputs = [torch.randn(1, 3) for _ in range(5)]  # five feature vectors, (1, 3) each
 for name, param in lstm.named_parameters():
     if name.startswith("weight"):
         nn.init.xavier_normal_(param)
@@ -39,8 +41,7 @@ for name, param in lstm.named_parameters():
         nn.init.zeros_(param)
 
 # %%
-# Five inputs of shape ``(1, 3)``, one feature vector each.
-inputs = [torch.randn(1, 3) for _ in range(5)]
+# The five inputs, drawn above, one ``(1, 3)`` feature vector each.
 print("inputs:")
 for i in inputs:
     print(i)
@@ -84,10 +85,10 @@ for idx, i in enumerate(inputs):
 # Method 2 against method 1 at every ``idx``, within
 # :func:`torch.testing.assert_close`'s float32 tolerance (``rtol=1.3e-6,
 # atol=1e-5``); each line says whether this run was also bitwise equal. Both
-# methods make the same calls in the same order (per step, layer 0, then
-# layer 1), so bitwise equality is what to expect on one device; but the
-# claim is about the function the two compute, and a library can order its
-# sums differently for a two-layer call than for two one-layer calls, so
+# methods do the same arithmetic in the same order (per step, layer 0, then
+# layer 1), one two-layer call against two one-layer calls; but the claim is
+# about the function the two compute, and a library can order its sums
+# differently for a two-layer call than for two one-layer calls, so
 # closeness is what is asserted.
 for idx, (one, two) in enumerate(zip(method_1, method_2, strict=True)):
     result = lstm_demo.compare(two, one)

@@ -5,8 +5,9 @@ The post's numbers, reproduced: two layers, replayed from the seed
 The post *关于Pytorch中LSTM前向传播的一个验证* ("A verification of LSTM
 forward propagation in PyTorch") checked that ``nn.LSTM(3, 3, num_layers=2)``
 equals two single-layer LSTMs stacked by hand. It printed the four weight
-matrices, five inputs and the output after each input. Its listing begins
-with ``torch.manual_seed(1)``, and that seed is enough: today's PyTorch draws
+matrices, five inputs and the output after each input. The listing of its
+method 2 begins with ``torch.manual_seed(1)``, and that seed is enough:
+today's PyTorch draws
 the same weights and the same inputs from it. This page replays the
 experiment from the seed alone, puts the replay's printout next to the
 post's, explains which random draws went where, and reproduces the 15
@@ -23,10 +24,12 @@ TF32 off, since the post computed in full float32.
 # %%
 # The experiment, from its seed
 # -----------------------------
-# The post's printout shows what its script did: build the module, draw five
-# inputs, re-initialise every weight with ``xavier_normal_`` ("after init"),
-# and, since biases are not printed, something to the biases (zeros, as the
-# outputs below confirm). In the order the random stream requires, that is:
+# The post's printout shows what its script drew: the module, five inputs,
+# every weight re-initialised with ``xavier_normal_`` ("after init"), and,
+# since biases are not printed, something done to the biases (zeros, as the
+# outputs below confirm). The order comes from the random stream, not from
+# the printout (which shows the weights first): only build, then inputs,
+# then re-initialise gives the printed numbers, as the stream below shows.
 import io
 import textwrap
 

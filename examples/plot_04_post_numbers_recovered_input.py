@@ -144,7 +144,7 @@ print(budget)
 
 # %%
 # The residual of each of the 30 printed numbers, per sequence of the batch
-# and time step: all far below half a printed decimal.
+# and time step: all below half a printed decimal.
 with torch.no_grad():
     ours64, _ = lstm64(recovery.input)
 residual = (ours64 - printed_out).abs()
@@ -200,7 +200,9 @@ prove(post.reproduce_experiment_1)
 # parameter values among the first draws of each seed's stream, rounded to 4
 # decimals as printed. The seeds tried: small ones, and PyTorch's default
 # seed (``torch.Generator().initial_seed()``), the one a script that never
-# seeds gets on today's PyTorch; in float32 and float64.
+# seeds gets on today's PyTorch; in float32 and float64. The counts below
+# are values drawn in that dtype (a float64 value takes the stream twice as
+# far as a float32 one).
 printed_params = [post.EXPERIMENT_1[name].value for name, _ in lstm64.named_parameters()]
 searches = [
     ("seeds 0-1,999", range(2000), 1000, torch.float32),
@@ -210,7 +212,7 @@ searches = [
 ]
 for label, seeds, draws, dtype in searches:
     found = post.search_seeds(printed_params, seeds, draws, dtype=dtype)
-    print(f"{label:<14} first {draws:>9,} draws, {dtype!s:<13}: {len(found)} matches")
+    print(f"{label:<14} first {draws:>9,} values, {dtype!s:<13}: {len(found)} matches")
     assert found == []
 
 # %%

@@ -69,8 +69,8 @@ plt.show()
 # %%
 # On a GPU, cuDNN can draw the dropout mask from its own random state, so
 # the masks of ``nn.LSTM`` and of ``nn.Dropout`` can differ even under one
-# seed; the claim below compares ``train()`` mode on the CPU only, and says
-# so elsewhere.
+# seed; the claim below compares ``train()`` mode on the CPU only, and its
+# note says so on other devices.
 # ``eval()`` mode is compared on every device.
 devices = each_device()
 print()
@@ -160,6 +160,9 @@ prove("rnn", devices=devices)
 # compacts them again. The claim asserts that the numbers do not change. Its
 # note says which warnings this run saw on each device (PyTorch may give a
 # warning only once per process, so a GPU run after another may see none).
+# On the CPU ``flatten_parameters()`` does nothing (its docstring: "this
+# works only if the module is on the GPU and cuDNN is enabled. Otherwise,
+# it's a no-op"), so the CPU row is a control, not evidence.
 print()
 prove("flatten", devices=devices)
 if not any(d.type == "cuda" for d in devices):

@@ -112,11 +112,12 @@ for device, (options, _) in measured.items():
         library.enabled = was
 
 # %%
-# How much two builds can differ
-# ------------------------------
+# How much the figures move
+# -------------------------
 # A build measures its own rounds. Splitting the ten rounds above into
 # their first and second five gives two measurements of the same run, n = 5
-# each; this is how far their ratios to the fused call are apart.
+# each; this is how far their ratios to the fused call are apart: the
+# spread within one run.
 widest = 0.0
 for device, (_, timings) in measured.items():
     print(f"{device}: ratio to the fused call, rounds 1-5, rounds 6-10, apart")
@@ -133,11 +134,11 @@ for device, (_, timings) in measured.items():
 print(f"widest: {widest:.0%}")
 
 # %%
-# Two builds on the same quiet machine can be expected to differ about this
-# much. Other load, another number of threads, another machine or another
-# PyTorch build can move the times much further, and can even change which
-# loop is faster: the figures describe the machine and the run that built
-# this page.
+# Two halves of one run share their warm-up and their machine's load, so two
+# separate builds can differ by more than this. Other load, another number
+# of threads, another machine or another PyTorch build can move the times
+# much further, and can even change which loop is faster: the figures
+# describe the machine and the run that built this page.
 #
 # Scaling
 # -------

@@ -155,7 +155,7 @@ class BackendRun:
     node: str
     """:func:`autograd_node` of the whole-sequence call's output: which implementation ran."""
     comparison: Comparison
-    """Step by step against the whole sequence (``output``, then the final state(s), flattened)."""
+    """Step by step against the whole sequence, over ``output`` and then the final state(s), flattened."""
 
     def row(self) -> tuple[str, ...]:
         """The run as the cells of a table row."""
@@ -305,10 +305,23 @@ class ClaimBackends:
     on: ClaimResult
     off: ClaimResult | None
 
+    @property
+    def switch_changed_bits(self) -> bool | None:
+        """Whether the module's own results (the claim's reference) differ bitwise between the settings.
+
+        ``False`` means switching oneDNN changed no bit of what the module
+        computed in this claim; ``None`` where the switch does not apply.
+        """
+        if self.off is None:
+            return None
+        return not all(torch.equal(a, b) for a, b in zip(self.on.reference, self.off.reference, strict=True))
+
     def row(self) -> tuple[str, ...]:
-        """The claim as the cells of a table row: its name and a verdict per setting."""
+        """The claim as the cells of a table row: its name, a verdict per setting, and the switch's effect."""
         cells = [self.name, _result_cell(self.on)]
         cells.append("n/a" if self.off is None else _result_cell(self.off))
+        changed = self.switch_changed_bits
+        cells.append("n/a" if changed is None else ("yes" if changed else "no"))
         return tuple(cells)
 
 
@@ -328,8 +341,8 @@ def claims_by_backend(
 
     Parameters
     ----------
-    claims : dict, optional
-        Name to claim, each called as ``claim(device, dtype)`` and
+    claims : optional
+        A dict of name to claim, each called as ``claim(device, dtype)`` and
         returning a :class:`~lstm_demo.claims.ClaimResult`. Defaults to
         :data:`lstm_demo.claims.CLAIMS`.
     device : torch.device or str
@@ -358,7 +371,7 @@ def claims_by_backend(
     >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
     [('batch-first', True, True)]
     >>> print(claims_table(rows).splitlines()[0])
-    claim        oneDNN on      oneDNN off
+    claim        oneDNN on      oneDNN off     module's bits moved
     """
     if claims is None:
         claims = CLAIMS
@@ -393,4 +406,4 @@ def claims_table(rows: Sequence[ClaimBackends]) -> str:
         If ``rows`` holds anything but :class:`ClaimBackends`.
     """
     _check_rows("rows", rows, ClaimBackends)
-    return _table(("claim", "oneDNN on", "oneDNN off"), [row.row() for row in rows])
+    return _table(("claim", "oneDNN on", "oneDNN off", "module's bits moved"), [row.row() for row in rows])

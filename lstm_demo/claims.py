@@ -867,7 +867,9 @@ def dropout(at: Place) -> Found:
         stacked_eval, (h_stacked, _) = run_stacked([layer_0.eval(), layer_1.eval()], x)
     pairs = {"eval(): output": (stacked_eval, out_eval), "eval(): h_n": (h_stacked, h_eval)}
     if at.device.type != "cpu":
-        return pairs, (f"train() mode not compared on {at.device.type}: cuDNN draws its own dropout masks",)
+        return pairs, (
+            f"train() mode not compared on {at.device.type}: cuDNN can draw its own dropout masks",
+        )
     lstm.train()
     with torch.no_grad():
         with cpu_random(at.seed + 3):  # the same masks for both: the same generator state

@@ -568,7 +568,7 @@ def reproduce_experiment_2(
 # Experiment 2, replayed from its seed
 # --------------------------------------------------------------------------------------------------
 
-#: The seed of the post's experiment 2 (its method-2 listing begins with ``torch.manual_seed(1)``).
+#: The seed of the post's experiment 2, whose method-2 listing begins with ``torch.manual_seed(1)``.
 EXPERIMENT_2_SEED = 1
 
 
@@ -839,7 +839,7 @@ class RoundingBudget:
     random: torch.Tensor
     """Per trial, the greatest ``|out(perturbed) - out|``: ``(trials,)``, float64."""
     worst_case: float
-    """The greatest move any output can make, to first order (``5e-5`` times the sum of ``|d out / d v|``)."""
+    """The greatest move any output can make, to first order, is ``5e-5`` times the sum of ``|d out / d v|``."""
 
     def __str__(self) -> str:
         quartiles = self.random.quantile(torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))

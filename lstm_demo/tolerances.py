@@ -10,7 +10,10 @@ same function in the same dtype, each within ``e`` of the exact result, then
 differ by at most ``2 e``. :func:`measure_rounding` measures ``e`` for the
 claims' own models: the greatest difference of their results in ``dtype``
 (``nn.LSTM`` on the whole sequence, the equations written out, one step at a
-time, and the input gradient) from ``nn.LSTM`` in float64 on the CPU. For
+time, and the gradients of the input and of every parameter) from
+``nn.LSTM`` in float64 on the CPU, each difference divided by
+``1 + |reference|``, the scale :func:`~lstm_demo.compare` applies with
+``atol = rtol`` (outputs lie below 1, weight gradients reach about 10). For
 float64 the reference is itself float64, so the figure is how far float64
 computations in different orders land apart.
 
@@ -90,7 +93,8 @@ class Rounding:
     device: torch.device
     dtype: torch.dtype
     max_abs_error: float
-    """The measured ``e``, the greatest ``|result - reference|`` over the models, implementations and values."""
+    """The measured ``e``, the greatest ``|result - reference| / (1 + |reference|)`` over the models,
+    implementations and values."""
     max_value: float
     """The greatest ``|reference|`` those values had."""
     worst: str
@@ -119,12 +123,15 @@ def _leaves(result: Result) -> list[torch.Tensor]:
     return [output, h_n, c_n]
 
 
-def _input_gradient(lstm: nn.LSTM, x: torch.Tensor) -> torch.Tensor:
+def _gradients(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    """The gradients the ``gradients`` claim compares: the input's, then every parameter's."""
     x = x.detach().clone().requires_grad_(True)
+    lstm.zero_grad()
     output, (h_n, c_n) = lstm(x)
     (output.sum() + h_n.sum() + c_n.sum()).backward()
-    assert x.grad is not None
-    return x.grad
+    grads = [x.grad, *(p.grad for p in lstm.parameters())]
+    lstm.zero_grad()
+    return [g for g in grads if g is not None]
 
 
 @contextmanager
@@ -158,7 +165,7 @@ def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding
         with full_precision():
             with torch.no_grad():
                 reference = _leaves(reference_module(x64))
-            reference_grad = _input_gradient(reference_module, x64)
+            reference_grads = _gradients(reference_module, x64)
             module = reference_module.to(device=device, dtype=dtype)
             x = x64.to(device=device, dtype=dtype)
             runs: dict[str, list[torch.Tensor]] = {}
@@ -167,12 +174,12 @@ def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding
                 runs["equations"] = _leaves(scratch_lstm(module, x))
                 if not module.bidirectional:
                     runs["step by step"] = _leaves(run_stepwise(module, x))
-            runs["input gradient"] = [_input_gradient(module, x)]
-            module.zero_grad()
+            runs["gradients"] = _gradients(module, x)
         for implementation, values in runs.items():
-            expected = [reference_grad] if implementation == "input gradient" else reference
+            expected = reference_grads if implementation == "gradients" else reference
             for got, want in zip(values, expected, strict=True):
-                error = float((got.double().cpu() - want).abs().max())
+                # Scaled like compare's atol + rtol * |expected| with atol = rtol: gradients reach 10.
+                error = float(((got.double().cpu() - want).abs() / (1 + want.abs())).max())
                 largest = max(largest, float(want.abs().max()))
                 if error > worst_error or not worst:
                     worst, worst_error = f"{name}, {implementation}", error
@@ -187,8 +194,8 @@ def measure_rounding(device: torch.device | str = "cpu", dtype: torch.dtype = to
     run as ``nn.LSTM`` on the whole sequence, as the equations written out
     (:func:`~lstm_demo.scratch.scratch_lstm`), one step at a time
     (:func:`~lstm_demo.run_stepwise`, unidirectional models), and backward
-    for the input gradient. Everything runs with TF32 off, on one CPU thread
-    (:func:`one_thread`). Measured once per process for each device and dtype.
+    for the gradients of the input and of every parameter. Everything runs with TF32 off, on one CPU thread
+    (``one_thread``). Measured once per process for each device and dtype.
 
     Raises
     ------
@@ -243,8 +250,9 @@ def coverage(tolerance: Tolerance, rounding: Rounding) -> float:
 
 _MODEL = (
     "Error model: a result in {dtype} lies within e of the exact one, so two computations of it "
-    "within 2e of each other; e measured as the greatest |{dtype} - float64 reference| over the "
-    "claims' models (nn.LSTM, the equations, step by step, the input gradient) on this CPU: "
+    "within 2e of each other; e measured as the greatest |{dtype} - float64 reference| / "
+    "(1 + |reference|) over the "
+    "claims' models (nn.LSTM, the equations, step by step, the input and weight gradients) on this CPU: "
     "{e:.2g} ({units:.2g} u, u = 2**-{bits}; at {worst})."
 )
 
@@ -305,11 +313,13 @@ def site_tolerances() -> dict[str, Tolerance]:
     found["post printed"] = Tolerance(
         0.0,
         PRINTED_TOLERANCE,
-        "Half of the last printed decimal: the post printed 4 decimals, so each printed value lies "
-        f"within {PRINTED_TOLERANCE:g} of what its run computed. A run here differs from that run by "
-        f"rounding, e = {e32.max_abs_error:.2g} in float32 on this CPU "
-        f"({PRINTED_TOLERANCE / e32.max_abs_error:.2g} times smaller), which the allowance does not add: "
-        "a value within e of a rounding boundary could print the other way.",
+        "Half of the last printed decimal: the post printed its outputs to 4 decimals, so each lies "
+        f"within {PRINTED_TOLERANCE:g} of what its run computed. A bar, not a bound from an error "
+        "model: a run here starts from the printed, rounded parameters (experiment 1 also from a "
+        "recovered input), which moves the outputs by more than float32 rounding "
+        f"(e = {e32.max_abs_error:.2g} on this CPU). The post's pages measure that move: within the "
+        "bar for experiment 2, whose first-order worst case page 03 asserts is under it; not for "
+        "experiment 1, where 5e-5 is a bar the recovery clears rather than a derived bound.",
         "the post's 4 printed decimals",
     )
     return found

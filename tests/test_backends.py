@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -224,7 +226,8 @@ def test_claims_run_once_off_the_cpu() -> None:
     rows = claims_by_backend({"one": _recording(seen)}, device="cuda:0")
     assert [(device, dtype) for _, device, dtype in seen] == [(torch.device("cuda:0"), torch.float32)]
     assert rows[0].off is None
-    assert rows[0].row() == ("one", "bitwise equal", "n/a")
+    assert rows[0].row() == ("one", "bitwise equal", "n/a", "n/a")
+    assert rows[0].switch_changed_bits is None
 
 
 def test_claims_by_backend_runs_the_real_claims() -> None:
@@ -246,11 +249,27 @@ def test_claims_table_cells() -> None:
     }
     rows = [ClaimBackends(name, result, result) for name, result in results.items()]
     assert claims_table(rows).splitlines() == [
-        "claim  oneDNN on              oneDNN off",
-        "same   bitwise equal          bitwise equal",
-        "near   max abs diff 9.54e-07  max abs diff 9.54e-07",
-        "far    FAILS, max abs diff 1  FAILS, max abs diff 1",
+        "claim  oneDNN on              oneDNN off             module's bits moved",
+        "same   bitwise equal          bitwise equal          no",
+        "near   max abs diff 9.54e-07  max abs diff 9.54e-07  no",
+        "far    FAILS, max abs diff 1  FAILS, max abs diff 1  no",
     ]
+
+
+def test_the_switch_is_seen_in_the_modules_own_bits() -> None:
+    from lstm_demo.claims import CLAIMS
+
+    # An nn.GRU leaves its bits alone when oneDNN is switched.
+    (row,) = claims_by_backend({"gru": CLAIMS["gru"]})
+    assert row.switch_changed_bits is False
+    assert row.row()[-1] == "no"
+    # Results whose module side differs in one bit say "yes".
+    same = _recording([], 0.0)(torch.device("cpu"), torch.float32)
+    reference = same.reference[0].clone()
+    reference.view(-1)[0] = torch.nextafter(reference.view(-1)[0], torch.tensor(2.0))
+    moved = dataclasses.replace(same, reference=(reference, *same.reference[1:]))
+    assert ClaimBackends("x", same, moved).switch_changed_bits is True
+    assert ClaimBackends("x", same, moved).row()[-1] == "yes"
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,7 @@ def test_dropout_says_what_it_compared(device):
     else:  # cuDNN keeps its own dropout random state
         assert "train(), same seed: output" not in result.comparisons
         assert result.notes == (
-            f"train() mode not compared on {device.type}: cuDNN draws its own dropout masks",
+            f"train() mode not compared on {device.type}: cuDNN can draw its own dropout masks",
         )
 
 

@@ -37,7 +37,7 @@ def test_float32_rounding_covers_a_model_measured_here():
     assert 0 < error < 50 * 2.0**-24  # a few roundings, not more
     assert 0 < rounding.max_abs_error < 50 * 2.0**-24
     assert rounding.in_units == rounding.max_abs_error / 2.0**-24
-    assert 0.3 < rounding.max_value < 10
+    assert 0.3 < rounding.max_value < 20  # weight gradients reach about 10
 
 
 def test_float64_rounding_is_float64_sized():
