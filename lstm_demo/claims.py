@@ -238,7 +238,7 @@ def claim(name: str, sentence: str) -> Callable[[Callable[[Place], Found]], Clai
         run.__doc__ = function.__doc__ or ""
         if "Examples" not in run.__doc__:
             run.__doc__ += _EXAMPLE.format(name=function.__name__)
-        registered: Claim = run  # type: ignore[assignment]  # the attributes are set next
+        registered = cast("Claim", run)  # a function with the attributes set next
         registered.name = name
         registered.sentence = sentence
         CLAIMS[name] = registered

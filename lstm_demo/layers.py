@@ -34,7 +34,7 @@ def _new_module(
 ) -> nn.RNNBase:
     """A fresh module of ``cls`` configured like ``like`` except for its size (and directions)."""
     param = next(like.parameters())
-    kwargs: dict[str, Any] = {
+    kwargs: dict[str, Any] = {  # the constructor arguments of nn.LSTM, nn.GRU or nn.RNN alike
         "input_size": input_size,
         "hidden_size": like.hidden_size,
         "num_layers": num_layers,
