@@ -136,27 +136,37 @@ def test_the_environment_is_part_of_the_fingerprint(package: Path, tmp_path: Pat
     assert glue.SourceState(package, stamp, plain).digest != glue.SourceState(package, stamp).digest
 
 
-def test_viewcode_skips_up_to_date_pages_without_importing(package: Path, tmp_path: Path) -> None:
-    import os
+def _gallery_app(tmp_path: Path, digest: str) -> object:
+    config = type(
+        "Config",
+        (),
+        {
+            "lstm_demo_sources": digest,
+            "lstm_demo_sources_stamp": str(tmp_path / "auto_examples" / ".stamp"),
+            "sphinx_gallery_conf": {"gallery_dirs": "auto_examples"},
+        },
+    )()
+    return type("App", (), {"config": config, "srcdir": tmp_path})()
 
-    from sphinx.ext import viewcode
 
-    glue._patch_viewcode_freshness()
-    glue._patch_viewcode_freshness()  # twice is once
-    check = viewcode.should_generate_module_page
-    assert check.lstm_demo is True
-    config = type("Config", (), {"lstm_demo_package": str(package)})()
-    builder = type("Builder", (), {"out_suffix": ".html"})()
-    app = type("App", (), {"config": config, "builder": builder, "outdir": tmp_path / "html"})()
-    (package / "sub" / "mod.py").write_text("import does_not_exist\n")  # importing it would fail
+def test_a_new_fingerprint_clears_the_gallery_output(tmp_path: Path) -> None:
+    output = tmp_path / "auto_examples"
+    output.mkdir()
+    (output / ".stamp").write_text("old digest\n")
+    (output / "plot_01.rst").write_text("generated")
 
-    assert check(app, "pkg.sub.mod") is True  # no page yet
-    page = tmp_path / "html" / "_modules" / "pkg" / "sub" / "mod.html"
-    page.parent.mkdir(parents=True)
-    page.write_text("<html></html>")
-    source = package / "sub" / "mod.py"
-    os.utime(source, (1_000_000, 1_000_000))
-    os.utime(page, (2_000_000, 2_000_000))
-    assert check(app, "pkg.sub.mod") is False  # page newer than the source
-    os.utime(source, (3_000_000, 3_000_000))
-    assert check(app, "pkg.sub.mod") is True  # source edited since
+    glue.clear_stale_gallery(_gallery_app(tmp_path, "new digest"))
+
+    assert not output.exists()
+    glue.clear_stale_gallery(_gallery_app(tmp_path, "new digest"))  # nothing left: nothing to do
+
+
+def test_the_same_fingerprint_keeps_the_gallery_output(tmp_path: Path) -> None:
+    output = tmp_path / "auto_examples"
+    output.mkdir()
+    (output / ".stamp").write_text("digest\n")
+    (output / "plot_01.rst").write_text("generated")
+
+    glue.clear_stale_gallery(_gallery_app(tmp_path, "digest"))
+
+    assert (output / "plot_01.rst").read_text() == "generated"
