@@ -67,7 +67,9 @@ def _tree_rss(proc: psutil.Process) -> int:
 def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     """Run ``cmd``, sampling the memory of its process tree every 20 ms."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     peak = 0
     done = threading.Event()
 
@@ -197,11 +199,15 @@ def fresh_clone() -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario (default 3)")
     parser.add_argument("--edits", action="store_true", help="also time an edited example and lstm_demo")
     parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to build (default: this one)")
-    parser.add_argument("--fresh-clone", action="store_true", help="also time the README's commands on a clone")
+    parser.add_argument(
+        "--fresh-clone", action="store_true", help="also time the README's commands on a clone"
+    )
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f"expected --repeats of at least 1, but got {args.repeats}")

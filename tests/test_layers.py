@@ -308,9 +308,7 @@ FUNCTIONS = [pytest.param(call_run_stacked, id="run_stacked"), pytest.param(stac
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_empty_list(function):
-    with pytest.raises(
-        ValueError, match=r"^Expected at least one layer in layers, but got an empty list"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected at least one layer in layers, but got an empty list"):
         function([])
 
 
@@ -473,9 +471,7 @@ def test_run_stacked_lstm_hx_a_tensor():
 def test_run_stacked_bidirectional_c0_wrong_shape():
     layers = [nn.LSTM(3, 4, bidirectional=True), nn.LSTM(8, 4, bidirectional=True)]
     hx = (torch.zeros(4, 2, 4), torch.zeros(2, 2, 4))
-    with pytest.raises(
-        ValueError, match=r"^Expected c_0 of shape \(4, 2, 4\) .* but got \(2, 2, 4\)"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected c_0 of shape \(4, 2, 4\) .* but got \(2, 2, 4\)"):
         run_stacked(layers, torch.randn(5, 2, 3), hx)
 
 

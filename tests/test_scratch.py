@@ -324,16 +324,12 @@ def re_shape(shape: tuple[int, ...]) -> str:
 
 
 def test_scratch_lstm_rejects_a_gru():
-    with pytest.raises(
-        TypeError, match=r"^Expected lstm to be an nn\.LSTM, but got an object of type GRU"
-    ):
+    with pytest.raises(TypeError, match=r"^Expected lstm to be an nn\.LSTM, but got an object of type GRU"):
         scratch_lstm(nn.GRU(3, 4), torch.randn(5, 2, 3))
 
 
 def test_scratch_lstm_rejects_an_rnn():
-    with pytest.raises(
-        TypeError, match=r"^Expected lstm to be an nn\.LSTM, but got an object of type RNN"
-    ):
+    with pytest.raises(TypeError, match=r"^Expected lstm to be an nn\.LSTM, but got an object of type RNN"):
         scratch_lstm(nn.RNN(3, 4), torch.randn(5, 2, 3))
 
 

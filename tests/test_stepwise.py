@@ -30,7 +30,10 @@ EQUALS_FORWARD = pairwise(MODULES, NUM_LAYERS, LAYOUTS, WITH_HX)
 
 def test_the_cases_cover_every_pair_of_values():
     factors = [[p.values[0] for p in factor] for factor in (MODULES, NUM_LAYERS, LAYOUTS, WITH_HX)]
-    rows = [[factor.index(value) for factor, value in zip(factors, case.values, strict=True)] for case in EQUALS_FORWARD]
+    rows = [
+        [factor.index(value) for factor, value in zip(factors, case.values, strict=True)]
+        for case in EQUALS_FORWARD
+    ]
     assert len(rows) < 5 * 2 * 4 * 2
     for a, b in itertools.combinations(range(4), 2):
         covered = {(row[a], row[b]) for row in rows}
@@ -294,25 +297,19 @@ def test_lstm_hx_wrong_shape_unbatched(h_shape, c_shape, message):
 def test_lstm_proj_h0_with_hidden_size():
     """With proj_size, h_0 ends in proj_size: hidden_size there is wrong."""
     hx = (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4))
-    with pytest.raises(
-        ValueError, match=r"^Expected h_0 of shape \(1, 2, 2\) .* but got \(1, 2, 4\)"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected h_0 of shape \(1, 2, 2\) .* but got \(1, 2, 4\)"):
         run_stepwise(nn.LSTM(3, 4, proj_size=2), torch.randn(5, 2, 3), hx)
 
 
 def test_lstm_proj_c0_with_proj_size():
     """With proj_size, c_0 still ends in hidden_size."""
     hx = (torch.zeros(1, 2, 2), torch.zeros(1, 2, 2))
-    with pytest.raises(
-        ValueError, match=r"^Expected c_0 of shape \(1, 2, 4\) .* but got \(1, 2, 2\)"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected c_0 of shape \(1, 2, 4\) .* but got \(1, 2, 2\)"):
         run_stepwise(nn.LSTM(3, 4, proj_size=2), torch.randn(5, 2, 3), hx)
 
 
 def test_gru_h0_wrong_shape_unbatched():
-    with pytest.raises(
-        ValueError, match=r"^Expected h_0 of shape \(1, 4\) .* but got \(1, 1, 4\)"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected h_0 of shape \(1, 4\) .* but got \(1, 1, 4\)"):
         run_stepwise(nn.GRU(3, 4), torch.randn(5, 3), torch.zeros(1, 1, 4))
 
 
@@ -336,15 +333,11 @@ def test_hx_dtype_mismatch():
 
 def test_input_device_mismatch():
     """A module on the meta device and an input on the CPU: the only mismatch a CPU can build."""
-    with pytest.raises(
-        ValueError, match=r"^Expected input on the module's device meta, but got cpu"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected input on the module's device meta, but got cpu"):
         run_stepwise(nn.LSTM(3, 4, device="meta"), torch.randn(5, 2, 3))
 
 
 def test_hx_device_mismatch():
     hx = (torch.zeros(1, 2, 4), torch.zeros(1, 2, 4, device="meta"))
-    with pytest.raises(
-        ValueError, match=r"^Expected c_0 on the module's device cpu, but got meta"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected c_0 on the module's device cpu, but got meta"):
         run_stepwise(nn.LSTM(3, 4), torch.randn(5, 2, 3), hx)
