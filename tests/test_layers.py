@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from cases import CLASSES, MODULES
+from cases import CLASSES, MODULES, pairwise
 from torch import nn
 
 from lstm_demo import run_stacked, split_directions, split_layers, stack_layers
@@ -149,10 +149,14 @@ def test_split_layers_non_rnn_module():
 # --- run_stacked --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", MODULES)
-@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
+BIDIRECTIONAL = [pytest.param(False, id="uni"), pytest.param(True, id="bi")]
+WITH_HX = [pytest.param(False, id="no-hx"), pytest.param(True, id="hx")]
+
+
+# Every pair of values of any two factors (cases.pairwise), not all 60 combinations.
+@pytest.mark.parametrize(
+    ("module", "bidirectional", "layout", "with_hx"), pairwise(MODULES, BIDIRECTIONAL, LAYOUTS, WITH_HX)
+)
 def test_run_stacked_equals_forward(module, bidirectional, layout, with_hx, sample, assert_same_result):
     (cls, kwargs), (batch_first, batch) = module, layout
     rnn = cls(3, 4, num_layers=3, bidirectional=bidirectional, batch_first=batch_first, **kwargs)
@@ -540,9 +544,7 @@ def test_split_directions_parameter_names_by_hand():
     assert backward.weight_hr_l0.shape == (2, 4)
 
 
-@pytest.mark.parametrize("module", BIDIRECTIONAL_MODULES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
+@pytest.mark.parametrize(("module", "layout", "with_hx"), pairwise(BIDIRECTIONAL_MODULES, LAYOUTS, WITH_HX))
 def test_split_directions_reproduce_the_bidirectional_output(module, layout, with_hx, sample):
     cls, kwargs = module
     batch_first, batch = layout
