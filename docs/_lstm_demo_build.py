@@ -176,7 +176,8 @@ def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
     its file; for lstm_demo that imports torch (about a second), even when
     nothing changed. With the source given here, viewcode highlights the
     module pages again on every build (its rule for sources it did not
-    find itself), which costs less than that import.
+    find itself): part of every no-op build, which
+    ``benchmarks/build_times.py`` times.
     """
     path = _module_file(app, modname)
     if path is None:
