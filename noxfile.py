@@ -2,7 +2,7 @@
 
     nox                 lint, tests, doctest and the full docs build (the CI command)
     nox -s lint         ruff (lint, formatting) and mypy --strict on lstm_demo
-    nox -s tests        pytest on every core; -- -n 0 for one process, -- -k NAME for some tests
+    nox -s tests        pytest; the docs-build tests on every core; -- -k NAME for some tests
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
     nox -s serve        rebuild and reload in the browser while you edit
@@ -200,8 +200,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """pytest, docs-build tests included, on every core (pytest-xdist)."""
-    _python(session, "-m", "pytest", "-n", "auto", *session.posargs)
+    """pytest, docs-build tests included; arguments after `--` go to one pytest run instead.
+
+    The docs-build tests run on every core (pytest-xdist): each builds a site
+    in its own processes. The others run in one process, where torch already
+    uses every core; spread over workers they took longer.
+    """
+    if session.posargs:
+        _python(session, "-m", "pytest", *session.posargs)
+        return
+    _python(session, "-m", "pytest", "-m", "not docs")
+    _python(session, "-m", "pytest", "-m", "docs", "-n", "auto")
 
 
 @nox.session
