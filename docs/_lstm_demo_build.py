@@ -108,7 +108,7 @@ def clear_stale_gallery(app: Any) -> None:
         return
     if not stamp_differs(Path(config.lstm_demo_sources_stamp), config.lstm_demo_sources):
         return
-    gallery_dirs = config.sphinx_gallery_conf.get("gallery_dirs", [])
+    gallery_dirs = getattr(config, "sphinx_gallery_conf", {}).get("gallery_dirs", [])
     for folder in [gallery_dirs] if isinstance(gallery_dirs, str) else gallery_dirs:
         shutil.rmtree(Path(app.srcdir, folder), ignore_errors=True)
 
