@@ -1,6 +1,8 @@
 """Sessions for building the site and running the checks.
 
     nox                 lint, tests, doctest and the full docs build (the CI command)
+    nox -s lint         ruff (lint, formatting) and mypy --strict on lstm_demo
+    nox -s tests        pytest; the docs-build tests on every core; -- -k NAME for some tests
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
     nox -s serve        rebuild and reload in the browser while you edit
@@ -43,6 +45,10 @@ DEFAULT_TORCH = "torch==2.13.0"
 SYSTEM = "system"
 # What the interpreter running nox must print for LSTM_DEMO_TORCH=system.
 _PROBE = "import json, torch; print(json.dumps({'version': torch.__version__, 'file': torch.__file__}))"
+
+# The package (editable, with its published extra) and the `dev` dependency
+# group of pyproject.toml: test, docs, lint and benchmark tools.
+_PROJECT = ("-e", f"{ROOT}[examples]", "--group", f"{ROOT / 'pyproject.toml'}:dev")
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "tests", "doctest", "docs"]
@@ -152,6 +158,8 @@ def _env(session: nox.Session) -> Path:
     session.run(sys.executable, "-m", "virtualenv", "--quiet", *system_site, str(ENV), external=True)
     python = str(BIN / "python")
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    # `--group` (PEP 735 dependency groups) needs pip 25.1 or newer.
+    session.run(*pip, "pip>=25.1", external=True)
     if choice.system:
         site_packages = session.run(
             python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", silent=True, external=True
@@ -163,7 +171,7 @@ def _env(session: nox.Session) -> Path:
         # The constraint keeps pip from replacing that torch to satisfy anything.
         constraint = ENV / "torch-constraint.txt"
         constraint.write_text(f"torch=={system_torch['version']}\n")
-        session.run(*pip, "--constraint", str(constraint), "-e", f"{ROOT}[dev]", external=True)
+        session.run(*pip, "--constraint", str(constraint), *_PROJECT, external=True)
         after = _torch_of(session, python)
         if after != system_torch:
             session.error(f"pip replaced the system's torch {system_torch} with {after}.")
@@ -172,7 +180,7 @@ def _env(session: nox.Session) -> Path:
         # met and pip does not pull another build.
         index = ["--index-url", choice.index] if choice.index else []
         session.run(*pip, choice.requirement, *index, external=True)
-        session.run(*pip, "-e", f"{ROOT}[dev]", external=True)
+        session.run(*pip, *_PROJECT, external=True)
     marker.write_text(wanted)
     return BIN / "python"
 
@@ -184,15 +192,25 @@ def _python(session: nox.Session, *args: str, **kwargs: object) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
+    """ruff (lint and formatting) and mypy --strict on the package."""
     _python(session, "-m", "ruff", "check", *session.posargs, ".")
     _python(session, "-m", "ruff", "format", "--check", ".")
+    _python(session, "-m", "mypy")  # files and strictness: [tool.mypy] in pyproject.toml
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """pytest, docs-build tests included."""
-    _python(session, "-m", "pytest", *session.posargs)
+    """pytest, docs-build tests included; arguments after `--` go to one pytest run instead.
+
+    The docs-build tests run on every core (pytest-xdist): each builds a site
+    in its own processes. The others run in one process, where torch already
+    uses every core; spread over workers they took longer.
+    """
+    if session.posargs:
+        _python(session, "-m", "pytest", *session.posargs)
+        return
+    _python(session, "-m", "pytest", "-m", "not docs")
+    _python(session, "-m", "pytest", "-m", "docs", "-n", "auto")
 
 
 @nox.session

@@ -1,17 +1,28 @@
-"""Time the docs build: cold, no-op, one edited example, an edited lstm_demo.
+"""Time the docs build against the pages' own computation.
 
-Each scenario runs on a copy of docs/, examples/ and lstm_demo/ in a temporary
-folder (the working tree is never touched) and is repeated; the script prints
-the median and every run, in wall seconds, and the peak resident memory of
-the whole build (Sphinx plus the notebook kernels it starts), sampled every
-20 ms.
+Each build runs on a copy of docs/, examples/ and lstm_demo/ in a temporary
+folder (the working tree is never touched). Repeated ``--repeats`` times:
 
-    python benchmarks/build_times.py                 # the four build scenarios, 3 repeats
-    python benchmarks/build_times.py --repeats 5
-    python benchmarks/build_times.py --fresh-clone   # also: the README's two commands on a fresh clone
+* **cold**: from scratch, every example and page executed;
+* **no-op**: the same tree built again, nothing changed;
+* with ``--edits``, also: one example edited, then ``lstm_demo`` edited.
+
+For each cold build the script also reads what the pages themselves cost:
+the gallery's execution times (sphinx-gallery's own per-example timing, in
+``sg_execution_times.rst``) and each myst-nb page's execution (its kernel's
+start included, as myst-nb reports it). It prints medians with the spread
+(min-max) and every run, in wall seconds, the peak resident memory of the
+whole build (Sphinx plus the notebook kernels it starts), and two ratios:
+cold build over the pages' compute, and no-op over cold. The machine's load
+average is printed before and after: on a shared machine every figure grows.
+
+    python benchmarks/build_times.py                     # cold and no-op, 3 repeats
+    python benchmarks/build_times.py --repeats 5 --edits
+    python benchmarks/build_times.py --tree ../other-checkout   # the same, for another checkout
+    python benchmarks/build_times.py --fresh-clone       # also: the README's two commands on a fresh clone
 
 Run it with the environment nox made (``.nox/lstm-demo/bin/python``), or any
-environment with the docs extra installed.
+environment with the dev dependency group installed.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import argparse
 import contextlib
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -28,11 +40,20 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 IGNORE = shutil.ignore_patterns("_build", "auto_examples", "sg_execution_times.rst", "__pycache__")
+
+
+class Run(NamedTuple):
+    """One build: wall seconds, peak RSS of its process tree in bytes, and what it printed."""
+
+    seconds: float
+    peak: int
+    output: str
 
 
 def _tree_rss(proc: psutil.Process) -> int:
@@ -43,8 +64,8 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Run ``cmd``; return (wall seconds, peak RSS of its process tree in bytes)."""
+def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run ``cmd``, sampling the memory of its process tree every 20 ms."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -70,17 +91,17 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[f
     sampler.join()
     if proc.returncode != 0:
         sys.exit(f"command failed: {' '.join(cmd)}\n{output[-3000:]}")
-    return elapsed, peak
+    return Run(elapsed, peak, output)
 
 
-def project_copy(base: Path) -> Path:
+def project_copy(tree: Path, base: Path) -> Path:
     project = base / "project"
     for name in ("docs", "examples", "lstm_demo"):
-        shutil.copytree(ROOT / name, project / name, ignore=IGNORE)
+        shutil.copytree(tree / name, project / name, ignore=IGNORE)
     return project
 
 
-def build(project: Path) -> tuple[float, int]:
+def build(project: Path) -> Run:
     env = {
         **os.environ,
         "PYTHONPATH": str(project),
@@ -88,7 +109,7 @@ def build(project: Path) -> tuple[float, int]:
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
     docs = project / "docs"
-    cmd = [sys.executable, "-m", "sphinx", "-q", "-b", "html", "-W", "--keep-going", "-n"]
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n"]
     return run([*cmd, str(docs), str(docs / "_build" / "html")], cwd=project, env=env)
 
 
@@ -103,29 +124,66 @@ def touch_file(path: Path, n: int) -> None:
     path.write_text(path.read_text() + f"\n# benchmark edit {n}\n")
 
 
-def report(name: str, runs: list[tuple[float, int]]) -> None:
-    times = [t for t, _ in runs]
-    peak = max(m for _, m in runs) / 2**20
-    listed = ", ".join(f"{t:.2f}" for t in times)
-    print(f"{name:<28} median {statistics.median(times):6.2f} s   runs [{listed}]   peak RSS {peak:6.0f} MiB")
+def gallery_seconds(project: Path) -> float:
+    """The gallery's total execution time, as sphinx-gallery measured it."""
+    text = (project / "docs" / "sg_execution_times.rst").read_text()
+    match = re.search(r"\*\*(\d+):(\d+\.\d+)\*\* total execution time", text)
+    if match is None:
+        sys.exit("no total execution time in sg_execution_times.rst")
+    return int(match.group(1)) * 60 + float(match.group(2))
 
 
-def build_scenarios(repeats: int) -> None:
+def notebook_seconds(output: str) -> float:
+    """The myst-nb pages' execution, kernel start included, from the build's log."""
+    return sum(float(s) for s in re.findall(r"Executed notebook in ([\d.]+) seconds", output))
+
+
+def describe(values: list[float]) -> str:
+    listed = ", ".join(f"{v:.2f}" for v in values)
+    return (
+        f"median {statistics.median(values):6.2f} s  (min {min(values):.2f}, max {max(values):.2f}, "
+        f"n={len(values)})   runs [{listed}]"
+    )
+
+
+def report(name: str, runs: list[Run]) -> None:
+    peak = max(r.peak for r in runs) / 2**20
+    print(f"{name:<30} {describe([r.seconds for r in runs])}   peak RSS {peak:5.0f} MiB")
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def build_scenarios(tree: Path, repeats: int, edits: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        project = project_copy(Path(tmp))
+        project = project_copy(tree, Path(tmp))
         cold, noop, example, package = [], [], [], []
+        gallery, notebooks = [], []
         for n in range(repeats):
             clean(project)
             cold.append(build(project))
+            gallery.append(gallery_seconds(project))
+            notebooks.append(notebook_seconds(cold[-1].output))
             noop.append(build(project))
-            touch_file(project / "examples" / "plot_01_whole_vs_stepwise.py", n)
-            example.append(build(project))
-            touch_file(project / "lstm_demo" / "__init__.py", n)
-            package.append(build(project))
+            if edits:
+                touch_file(project / "examples" / "plot_01_whole_vs_stepwise.py", n)
+                example.append(build(project))
+                touch_file(project / "lstm_demo" / "__init__.py", n)
+                package.append(build(project))
         report("cold build (all executed)", cold)
         report("no-op rebuild", noop)
-        report("one example edited", example)
-        report("lstm_demo edited", package)
+        if edits:
+            report("one example edited", example)
+            report("lstm_demo edited", package)
+        compute = [g + b for g, b in zip(gallery, notebooks, strict=True)]
+        print(f"{'  gallery scripts (own time)':<30} {describe(gallery)}")
+        print(f"{'  myst-nb pages (with kernel)':<30} {describe(notebooks)}")
+        print(f"{'  pages compute (sum)':<30} {describe(compute)}")
+        cold_s = statistics.median(r.seconds for r in cold)
+        noop_s = statistics.median(r.seconds for r in noop)
+        print(f"cold / pages compute: {cold_s / statistics.median(compute):.2f}   (goal: at most 2)")
+        print(f"no-op / cold:         {noop_s / cold_s:.1%}   (goal: at most 10%)")
 
 
 def fresh_clone() -> None:
@@ -145,6 +203,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeats", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument("--edits", action="store_true", help="also time an edited example and lstm_demo")
+    parser.add_argument("--tree", type=Path, default=ROOT, help="the checkout to build (default: this one)")
     parser.add_argument(
         "--fresh-clone", action="store_true", help="also time the README's commands on a clone"
     )
@@ -152,7 +212,9 @@ def main() -> None:
     if args.repeats < 1:
         parser.error(f"expected --repeats of at least 1, but got {args.repeats}")
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {sys.executable}")
-    build_scenarios(args.repeats)
+    print(f"tree: {args.tree.resolve()}   load average (1, 5, 15 min) before: {load()}")
+    build_scenarios(args.tree.resolve(), args.repeats, args.edits)
+    print(f"load average after: {load()}")
     if args.fresh_clone:
         fresh_clone()
 

@@ -7,7 +7,9 @@ Two jobs, kept out of ``conf.py`` so the configuration stays picklable:
   cells; neither notices an edit to ``lstm_demo/``, another torch, or a
   machine with other devices. :class:`SourceState` fingerprints what every
   page's output depends on: when the fingerprint differs from the one stored
-  by the last successful build, every example and page executes again.
+  by the last successful build, every example and page executes again
+  (:func:`clear_stale_gallery`, and a notebook cache named after the
+  fingerprint).
 * **No leakage between examples.** All gallery scripts run in the Sphinx
   process, one after another; :func:`reset_torch` puts torch's global state
   (seed, threads, default dtype, precision flags) back before each one.
@@ -82,10 +84,33 @@ class SourceState:
     @property
     def changed(self) -> bool:
         """True unless the last successful build saw the same sources."""
-        try:
-            return self.stamp.read_text().strip() != self.digest
-        except FileNotFoundError:
-            return True
+        return stamp_differs(self.stamp, self.digest)
+
+
+def stamp_differs(stamp: Path, digest: str) -> bool:
+    """True unless ``stamp`` holds ``digest`` (no stamp: no successful build yet)."""
+    try:
+        return stamp.read_text().strip() != digest
+    except FileNotFoundError:
+        return True
+
+
+def clear_stale_gallery(app: Any) -> None:
+    """``builder-inited``, before sphinx-gallery: on a new fingerprint, remove the gallery's output.
+
+    sphinx-gallery re-runs an example whose file changed or whose output is
+    missing, so every example runs again. Its own ``run_stale_examples``
+    would do the same, but as a setting that flips between builds it makes
+    Sphinx rewrite every page of the next, unchanged build.
+    """
+    config = app.config
+    if not config.lstm_demo_sources_stamp:
+        return
+    if not stamp_differs(Path(config.lstm_demo_sources_stamp), config.lstm_demo_sources):
+        return
+    gallery_dirs = getattr(config, "sphinx_gallery_conf", {}).get("gallery_dirs", [])
+    for folder in [gallery_dirs] if isinstance(gallery_dirs, str) else gallery_dirs:
+        shutil.rmtree(Path(app.srcdir, folder), ignore_errors=True)
 
 
 def prune_caches(cache_root: Path, keep: Path) -> None:
@@ -147,9 +172,12 @@ def _module_file(app: Any, modname: str) -> Path | None:
 def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
     """``viewcode-find-source`` for lstm_demo: read the file, never import it.
 
-    Sphinx's viewcode imports every documented module at the end of each
-    build to locate its file; for lstm_demo that imports torch (about a
-    second), even when nothing changed.
+    Sphinx's viewcode otherwise imports every documented module to locate
+    its file; for lstm_demo that imports torch (about a second), even when
+    nothing changed. With the source given here, viewcode highlights the
+    module pages again on every build (its rule for sources it did not
+    find itself): part of every no-op build, which
+    ``benchmarks/build_times.py`` times.
     """
     path = _module_file(app, modname)
     if path is None:
@@ -159,35 +187,6 @@ def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
     source = path.read_text()
     analyzer = ModuleAnalyzer.for_string(source, modname, str(path))
     return source, analyzer.find_tags()
-
-
-def _patch_viewcode_freshness() -> None:
-    """Let viewcode skip up-to-date lstm_demo pages without importing the package.
-
-    viewcode regenerates a module's highlighted page unless it finds the
-    module's file, which it does by importing the module (torch, a second)
-    or, when :func:`find_source` answers, not at all (every page, every
-    build). This compares the file's and the page's times instead, as
-    viewcode itself would; other modules keep viewcode's own check.
-    """
-    from sphinx.ext import viewcode
-
-    original = getattr(viewcode, "should_generate_module_page", None)
-    if original is None or getattr(original, "lstm_demo", False):
-        return
-
-    def should_generate_module_page(app: Any, modname: str) -> bool:
-        path = _module_file(app, modname)
-        if path is None:
-            return original(app, modname)
-        page = Path(app.outdir, "_modules", *modname.split(".")).with_suffix(app.builder.out_suffix)
-        try:
-            return path.stat().st_mtime > page.stat().st_mtime
-        except OSError:
-            return True
-
-    should_generate_module_page.lstm_demo = True  # type: ignore[attr-defined]
-    viewcode.should_generate_module_page = should_generate_module_page
 
 
 def setup(app: Any) -> dict[str, Any]:
@@ -200,7 +199,8 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("lstm_demo_sources_stamp", "", "", str)
     app.add_config_value("lstm_demo_package", "", "", str)
     app.connect("viewcode-find-source", find_source)
-    _patch_viewcode_freshness()
+    # sphinx-gallery runs the examples on builder-inited, at the default priority 500.
+    app.connect("builder-inited", clear_stale_gallery, priority=400)
 
     def finished(app: Any, exception: BaseException | None) -> None:
         config = app.config

@@ -60,8 +60,9 @@ nitpick_ignore_regex = [
 # --- fresh on change ----------------------------------------------------------
 # A fingerprint of lstm_demo/ and of the environment (torch version, GPUs,
 # LSTM_DEMO_REQUIRE_CUDA, ...): when it differs from the last successful build,
-# every gallery example re-runs and every myst-nb page re-executes (its cache
-# lives in a folder named after the fingerprint).
+# every gallery example re-runs (_lstm_demo_build.clear_stale_gallery) and
+# every myst-nb page re-executes (its cache lives in a folder named after the
+# fingerprint).
 _sources = SourceState(
     ROOT / "lstm_demo",
     DOCS / "auto_examples" / ".lstm_demo-sources",
@@ -77,7 +78,6 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "within_subsection_order": "FileNameSortKey",
-    "run_stale_examples": _sources.changed,
     "reset_modules": ("matplotlib", "_lstm_demo_build.reset_torch"),
     "reset_modules_order": "before",
     "capture_repr": ("_repr_html_", "__repr__"),

@@ -1,6 +1,10 @@
-"""Parameter lists shared by several test modules."""
+"""Parameter lists shared by several test modules, and all-pairs combinations of them."""
 
 from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from torch import nn
@@ -14,3 +18,40 @@ MODULES = [
     pytest.param((nn.RNN, {"nonlinearity": "relu"}), id="rnn-relu"),
 ]
 CLASSES = [pytest.param(nn.LSTM, id="lstm"), pytest.param(nn.GRU, id="gru"), pytest.param(nn.RNN, id="rnn")]
+
+
+def _pairs(row: Sequence[int]) -> set[tuple[int, int, int, int]]:
+    """The (factor, value, factor, value) pairs one row of value indices covers."""
+    return {(i, row[i], j, row[j]) for i, j in itertools.combinations(range(len(row)), 2)}
+
+
+def pairwise(*factors: Sequence[Any]) -> list[Any]:
+    """A few rows in which every pair of values of any two factors appears at least once.
+
+    ``factors`` are lists of values or of ``pytest.param``; each row is a
+    ``pytest.param`` of one value per factor, its id the values' ids joined
+    by ``-``. The rows are chosen greedily (each adds the most pairs not yet
+    covered), in a fixed order: far fewer than the full product once there
+    are more than two factors, e.g. 20 instead of 80 for sizes 5, 4, 2, 2.
+    """
+    sizes = [len(values) for values in factors]
+    wanted = set().union(*(_pairs(row) for row in itertools.product(*map(range, sizes))))
+    rows: list[tuple[int, ...]] = []
+    while wanted:
+        best = max(itertools.product(*map(range, sizes)), key=lambda row: len(_pairs(row) & wanted))
+        rows.append(best)
+        wanted -= _pairs(best)
+    return [_param(factors, row) for row in rows]
+
+
+def _param(factors: Sequence[Sequence[Any]], row: Sequence[int]) -> Any:
+    values, ids = [], []
+    for values_of, index in zip(factors, row, strict=True):
+        value = values_of[index]
+        if isinstance(value, type(pytest.param(None))):
+            values.append(value.values[0])
+            ids.append(str(value.id))
+        else:
+            values.append(value)
+            ids.append(str(value))
+    return pytest.param(*values, id="-".join(ids))

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fixed seed for every test, random inputs and states for a module, cuDNN flag restore."""
+"""Shared fixtures: a fixed seed for every test, random inputs and states for a module, precision flag restore."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
+
+from lstm_demo import tolerances
+from lstm_demo.precision import precision_flags
 
 
 @pytest.fixture(autouse=True)
@@ -52,30 +55,10 @@ def sample() -> Callable[..., tuple[torch.Tensor, Any]]:
 
 
 @pytest.fixture
-def cudnn_fp32_state() -> Iterator[None]:
-    """Restore cuDNN's float32 precision flags after a test sets them (new API or legacy allow_tf32).
-
-    torch keeps the legacy flag apart from the per-operator ones: restoring only the
-    per-operator strings after ``allow_tf32 = False`` leaves a state in which reading
-    ``allow_tf32`` raises. So the legacy flag is restored first, then the strings.
-    """
-    cudnn = torch.backends.cudnn
-    try:
-        allow_tf32: bool | None = cudnn.allow_tf32
-    except RuntimeError:  # already a mix of legacy and new settings
-        allow_tf32 = None
-    saved = {"conv": cudnn.conv.fp32_precision, "rnn": cudnn.rnn.fp32_precision}
-    try:
+def precision_restored() -> Iterator[None]:
+    """Every precision switch (TF32, cuDNN, determinism, oneDNN) as it was, whatever the test sets."""
+    with precision_flags():
         yield
-    finally:
-        if allow_tf32 is not None:
-            cudnn.allow_tf32 = allow_tf32
-        for op, precision in saved.items():
-            flags = getattr(cudnn, op)
-            if flags.fp32_precision != precision:
-                flags.fp32_precision = precision
-        if allow_tf32 is not None:
-            assert cudnn.allow_tf32 == allow_tf32
 
 
 def _assert_same_result(actual, expected, is_lstm: bool) -> None:
@@ -102,23 +85,5 @@ def assert_same_result():
 @pytest.fixture(scope="module")
 def one_thread():
     """Tiny ops: one thread is many times faster than several when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with tolerances.one_thread():
         yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def off_scratch(monkeypatch):
-    """scratch_lstm, as the questions see it, off by 1e-3 in its output."""
-    from lstm_demo import questions
-
-    real = questions.scratch_lstm
-
-    def off(lstm, input, hx=None):
-        output, state = real(lstm, input, hx)
-        return output + 1e-3, state
-
-    monkeypatch.setattr(questions, "scratch_lstm", off)

@@ -16,19 +16,9 @@ from lstm_demo.devices import (
     resolve_placement,
     tolerance_for,
 )
-from lstm_demo.precision import precision_flags, save_flags
 from lstm_demo.tolerances import SAFETY, derived, measure_rounding
 
 CPU = torch.device("cpu")
-
-
-@pytest.fixture
-def precision_restored():
-    """Every precision switch as it was, whatever the test sets."""
-    before = save_flags()
-    with precision_flags():
-        yield
-    assert save_flags() == before
 
 
 @pytest.fixture

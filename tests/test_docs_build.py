@@ -1,10 +1,12 @@
 """The docs build with the project's own configuration: a false claim fails it,
-and an edit to lstm_demo re-executes the pages while an unchanged tree
-re-executes nothing.
+an edit to lstm_demo re-executes the pages while an unchanged tree re-executes
+nothing, and a build that must show GPU results fails without a GPU.
 
-Each test builds a copy of docs/, examples/ and lstm_demo/ in a temporary
-folder, with that copy of lstm_demo first on the path, so edits never touch
-the working tree.
+Each test builds a two-page site in a temporary folder: the site's own
+docs/conf.py and docs/_lstm_demo_build.py, a copy of lstm_demo (first on the
+path, so edits never touch the working tree), and the pages of
+tests/docs_project: one tiny sphinx-gallery example and one tiny myst-nb page.
+The machinery is the real one; only the pages are small.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGES = Path(__file__).resolve().parent / "docs_project"
 pytestmark = pytest.mark.docs
 
 BUILD_OUTPUTS = shutil.ignore_patterns("_build", "auto_examples", "sg_execution_times.rst", "__pycache__")
@@ -48,9 +51,14 @@ assert result.close, f"false claim: {result}"
 
 
 def _project(tmp_path: Path) -> Path:
+    """The two-page site: the real configuration and package, the fixture's pages."""
     project = tmp_path / "project"
-    for name in ("docs", "examples", "lstm_demo"):
-        shutil.copytree(ROOT / name, project / name, ignore=BUILD_OUTPUTS)
+    (project / "docs").mkdir(parents=True)
+    for name in ("conf.py", "_lstm_demo_build.py"):
+        shutil.copy2(ROOT / "docs" / name, project / "docs" / name)
+    shutil.copy2(PAGES / "index.md", project / "docs" / "index.md")
+    shutil.copytree(PAGES / "examples", project / "examples", ignore=BUILD_OUTPUTS)
+    shutil.copytree(ROOT / "lstm_demo", project / "lstm_demo", ignore=BUILD_OUTPUTS)
     return project
 
 
@@ -98,7 +106,7 @@ def _ok(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def test_false_claim_fails_the_build(tmp_path: Path) -> None:
+def test_a_false_claim_fails_the_build(tmp_path: Path) -> None:
     project = _project(tmp_path)
     (project / "examples" / "plot_99_false_claim.py").write_text(FALSE_CLAIM)
 
@@ -113,17 +121,13 @@ def test_false_claim_fails_the_build(tmp_path: Path) -> None:
 def test_fresh_on_change(tmp_path: Path) -> None:
     project = _project(tmp_path)
     html = project / "docs" / "_build" / "html"
-    examples = sorted((project / "examples").glob("plot_*.py"))
-    notebooks = [p for p in (project / "docs").glob("*.md") if "file_format: mystnb" in p.read_text()]
-    assert len(examples) >= 4
-    assert len(notebooks) >= 2
-    everything = (len(examples), len(notebooks))
-    # Every example and the shapes page print the package version in their provenance.
-    pages = [html / "auto_examples" / f"{p.stem}.html" for p in examples] + [html / "shapes.html"]
+    example = project / "examples" / "plot_01_tiny.py"
+    # The example and the page print the package version.
+    pages = [html / "auto_examples" / "plot_01_tiny.html", html / "index.html"]
 
     cold = _build(project)
     _ok(cold)
-    assert (_gallery_runs(cold), _notebook_runs(cold)) == everything
+    assert (_gallery_runs(cold), _notebook_runs(cold)) == (1, 1)
 
     # An unchanged tree executes nothing, and does not even import torch
     # (about a second of every no-op build).
@@ -133,30 +137,32 @@ def test_fresh_on_change(tmp_path: Path) -> None:
     assert not re.search(r"\|\s+torch$", again.stderr, re.MULTILINE)
 
     # An edited example re-runs alone.
-    example = project / "examples" / "plot_01_whole_vs_stepwise.py"
     example.write_text(example.read_text() + "\n# an edit\n")
     one = _build(project)
     _ok(one)
     assert (_gallery_runs(one), _notebook_runs(one)) == (1, 0)
 
-    # An edit to lstm_demo re-executes every example and page: each page
-    # prints the package version in its provenance, so the new one shows.
+    # An edit to lstm_demo re-executes every example and page: each prints
+    # the package version, so the new one shows.
     version_file = project / "lstm_demo" / "_version.py"
     version_file.write_text('__version__ = "0.0.0+edited"\n')
     edited = _build(project)
     _ok(edited)
-    assert (_gallery_runs(edited), _notebook_runs(edited)) == everything
+    assert (_gallery_runs(edited), _notebook_runs(edited)) == (1, 1)
     for page in pages:
         assert "0.0.0+edited" in page.read_text(), page.name
 
-    # Asking for a GPU re-executes everything too (the setting is part of the
-    # fingerprint), and on a machine without one the build fails.
+
+def test_a_gpu_build_fails_without_a_gpu(tmp_path: Path) -> None:
+    """LSTM_DEMO_REQUIRE_CUDA=1: a build that must publish GPU results fails where there is none."""
+    project = _project(tmp_path)
+
     require = _build(project, LSTM_DEMO_REQUIRE_CUDA="1")
+
     output = require.stdout + require.stderr
     if "cuda" in _torch_devices():
         _ok(require)
     else:
         assert require.returncode != 0
         assert "RuntimeError: Expected a CUDA device, since LSTM_DEMO_REQUIRE_CUDA=1" in output
-        for example in examples:
-            assert example.name in output
+        assert "plot_01_tiny.py" in output

@@ -6,7 +6,7 @@ import re
 
 import pytest
 import torch
-from cases import CLASSES, MODULES
+from cases import CLASSES, MODULES, pairwise
 from torch import nn
 
 from lstm_demo import run_stacked, split_directions, split_layers, stack_layers
@@ -141,7 +141,7 @@ def test_split_layers_repr():
 def test_split_layers_non_rnn_module():
     with pytest.raises(
         TypeError,
-        match=r"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN, but got an object of type Linear instead\.$",
+        match=r"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN, but got an object of type Linear",
     ):
         split_layers(nn.Linear(3, 4))
 
@@ -149,10 +149,14 @@ def test_split_layers_non_rnn_module():
 # --- run_stacked --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", MODULES)
-@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
+BIDIRECTIONAL = [pytest.param(False, id="uni"), pytest.param(True, id="bi")]
+WITH_HX = [pytest.param(False, id="no-hx"), pytest.param(True, id="hx")]
+
+
+# Every pair of values of any two factors (cases.pairwise), not all 60 combinations.
+@pytest.mark.parametrize(
+    ("module", "bidirectional", "layout", "with_hx"), pairwise(MODULES, BIDIRECTIONAL, LAYOUTS, WITH_HX)
+)
 def test_run_stacked_equals_forward(module, bidirectional, layout, with_hx, sample, assert_same_result):
     (cls, kwargs), (batch_first, batch) = module, layout
     rnn = cls(3, 4, num_layers=3, bidirectional=bidirectional, batch_first=batch_first, **kwargs)
@@ -308,9 +312,7 @@ FUNCTIONS = [pytest.param(call_run_stacked, id="run_stacked"), pytest.param(stac
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_empty_list(function):
-    with pytest.raises(
-        ValueError, match=r"^Expected at least one layer in layers, but got an empty list instead\.$"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected at least one layer in layers, but got an empty list"):
         function([])
 
 
@@ -318,7 +320,7 @@ def test_empty_list(function):
 def test_a_single_module_not_a_list(function):
     with pytest.raises(
         TypeError,
-        match=r"^Expected layers to be a list of single-layer modules, but got an object of type LSTM instead\.$",
+        match=r"^Expected layers to be a list of single-layer modules, but got an object of type LSTM",
     ):
         function(nn.LSTM(3, 4))
 
@@ -327,8 +329,7 @@ def test_a_single_module_not_a_list(function):
 def test_non_rnn_module_in_list(function):
     with pytest.raises(
         TypeError,
-        match=r"^Expected layers\[1\] to be an nn\.LSTM, nn\.GRU or nn\.RNN, "
-        r"but got an object of type Linear instead\.$",
+        match=r"^Expected layers\[1\] to be an nn\.LSTM, nn\.GRU or nn\.RNN,",
     ):
         function([nn.LSTM(3, 4), nn.Linear(4, 4)])
 
@@ -337,7 +338,7 @@ def test_non_rnn_module_in_list(function):
 def test_mixed_classes(function):
     with pytest.raises(
         TypeError,
-        match=r"^Expected every layer to be nn\.LSTM like layers\[0\], but got nn\.GRU at layers\[1\] instead\.$",
+        match=r"^Expected every layer to be nn\.LSTM like layers\[0\], but got nn\.GRU at layers\[1\]",
     ):
         function([nn.LSTM(3, 4), nn.GRU(4, 4)])
 
@@ -346,8 +347,7 @@ def test_mixed_classes(function):
 def test_multi_layer_module_in_list(function):
     with pytest.raises(
         ValueError,
-        match=r"^Expected single-layer modules, but got layers\[1\] with num_layers=2 instead; "
-        r"split it with split_layers first\.$",
+        match=r"^Expected single-layer modules, but got layers\[1\] with num_layers=2 instead;",
     ):
         function([nn.LSTM(3, 4), nn.LSTM(4, 4, num_layers=2)])
 
@@ -356,8 +356,7 @@ def test_multi_layer_module_in_list(function):
 def test_input_size_chain_broken(function):
     with pytest.raises(
         ValueError,
-        match=r"^Expected layers\[2\] to take input_size=4 \(the output features of layers\[1\]\), "
-        r"but got input_size=5 instead\.$",
+        match=r"^Expected layers\[2\] to take input_size=4 \(the output features of layers\[1\]\),",
     ):
         function([nn.GRU(3, 4), nn.GRU(4, 4), nn.GRU(5, 4)])
 
@@ -398,8 +397,7 @@ def test_layer_configuration_mismatch(function, second, attr, first_value, secon
 def test_rnn_nonlinearity_mismatch(function):
     with pytest.raises(
         ValueError,
-        match=r"^Expected every layer to have nonlinearity=tanh like layers\[0\], "
-        r"but got nonlinearity=relu at layers\[1\] instead\.$",
+        match=r"^Expected every layer to have nonlinearity=tanh like layers\[0\],",
     ):
         function([nn.RNN(3, 4), nn.RNN(4, 4, nonlinearity="relu")])
 
@@ -439,8 +437,7 @@ def test_counting_layers_count_each_layer(counting_layers):
 def test_run_stacked_bad_hx_shape_raises_before_any_layer_runs(counting_layers):
     with pytest.raises(
         ValueError,
-        match=r"^Expected h_0 of shape \(3, 2, 4\) \(num_layers \* num_directions, batch, out_size\) "
-        r"for this input, but got \(2, 2, 4\) instead\.$",
+        match=r"^Expected h_0 of shape \(3, 2, 4\) \(num_layers \* num_directions, batch, out_size\)",
     ):
         run_stacked(counting_layers, torch.randn(5, 2, 3), torch.zeros(2, 2, 4))
     assert CountingGRU.calls == 0
@@ -456,15 +453,14 @@ def test_run_stacked_broken_chain_raises_before_any_layer_runs(counting_layers):
 def test_run_stacked_input_wrong_feature_size():
     with pytest.raises(
         ValueError,
-        match=r"^Expected input with 3 features in its last dimension \(the module's input_size\), "
-        r"but got shape \(5, 2, 4\) instead\.$",
+        match=r"^Expected input with 3 features in its last dimension \(the module's input_size\),",
     ):
         run_stacked([nn.LSTM(3, 4), nn.LSTM(4, 4)], torch.randn(5, 2, 4))
 
 
 def test_run_stacked_non_tensor_input():
     with pytest.raises(
-        TypeError, match=r"^Expected input to be a torch\.Tensor, but got an object of type list instead\.$"
+        TypeError, match=r"^Expected input to be a torch\.Tensor, but got an object of type list"
     ):
         run_stacked([nn.LSTM(3, 4)], [[1.0, 2.0, 3.0]])
 
@@ -479,16 +475,14 @@ def test_run_stacked_lstm_hx_a_tensor():
 def test_run_stacked_bidirectional_c0_wrong_shape():
     layers = [nn.LSTM(3, 4, bidirectional=True), nn.LSTM(8, 4, bidirectional=True)]
     hx = (torch.zeros(4, 2, 4), torch.zeros(2, 2, 4))
-    with pytest.raises(
-        ValueError, match=r"^Expected c_0 of shape \(4, 2, 4\) .* but got \(2, 2, 4\) instead\.$"
-    ):
+    with pytest.raises(ValueError, match=r"^Expected c_0 of shape \(4, 2, 4\) .* but got \(2, 2, 4\)"):
         run_stacked(layers, torch.randn(5, 2, 3), hx)
 
 
 def test_run_stacked_input_dtype_mismatch():
     with pytest.raises(
         ValueError,
-        match=r"^Expected input of the module's dtype torch\.float32, but got torch\.float64 instead\.$",
+        match=r"^Expected input of the module's dtype torch\.float32, but got torch\.float64",
     ):
         run_stacked([nn.GRU(3, 4)], torch.randn(5, 2, 3, dtype=torch.float64))
 
@@ -550,9 +544,7 @@ def test_split_directions_parameter_names_by_hand():
     assert backward.weight_hr_l0.shape == (2, 4)
 
 
-@pytest.mark.parametrize("module", BIDIRECTIONAL_MODULES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("with_hx", [False, True], ids=["no-hx", "hx"])
+@pytest.mark.parametrize(("module", "layout", "with_hx"), pairwise(BIDIRECTIONAL_MODULES, LAYOUTS, WITH_HX))
 def test_split_directions_reproduce_the_bidirectional_output(module, layout, with_hx, sample):
     cls, kwargs = module
     batch_first, batch = layout
@@ -648,8 +640,7 @@ def test_split_directions_repr():
 def test_split_directions_of_a_unidirectional_module(cls):
     with pytest.raises(
         ValueError,
-        match=r"^Expected a one-layer bidirectional module, but got num_layers=1, bidirectional=False "
-        r"instead; split a multi-layer module into layers with split_layers first\.$",
+        match=r"^Expected a one-layer bidirectional module, but got num_layers=1, bidirectional=False",
     ):
         split_directions(cls(3, 4))
 
@@ -658,8 +649,7 @@ def test_split_directions_of_a_unidirectional_module(cls):
 def test_split_directions_of_two_layers(cls):
     with pytest.raises(
         ValueError,
-        match=r"^Expected a one-layer bidirectional module, but got num_layers=2, bidirectional=True "
-        r"instead; split a multi-layer module into layers with split_layers first\.$",
+        match=r"^Expected a one-layer bidirectional module, but got num_layers=2, bidirectional=True",
     ):
         split_directions(cls(3, 4, num_layers=2, bidirectional=True))
 
@@ -681,6 +671,6 @@ def test_split_directions_after_split_layers():
 def test_split_directions_non_rnn_module(value, kind):
     with pytest.raises(
         TypeError,
-        match=rf"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN, but got an object of type {kind} instead\.$",
+        match=rf"^Expected rnn to be an nn\.LSTM, nn\.GRU or nn\.RNN, but got an object of type {kind}",
     ):
         split_directions(value)

@@ -81,7 +81,7 @@ def test_str_shows_a_changed_flag(restore_deterministic):
     assert "deterministic   True" in str(report).splitlines()
 
 
-def test_report_with_cudnn_rnn_precision_set_by_the_new_api(cudnn_fp32_state):
+def test_report_with_cudnn_rnn_precision_set_by_the_new_api(precision_restored):
     """PyTorch recommends torch.backends.cudnn.rnn.fp32_precision; a report must still be printable."""
     torch.backends.cudnn.rnn.fp32_precision = "ieee"
     report = environment_report()

@@ -206,7 +206,7 @@ def test_invert_step_max_iter_one_still_returns():
 )
 def test_invert_step_not_an_lstm(module: nn.Module, kind: str):
     message = f"Expected lstm to be an nn.LSTM or nn.LSTMCell, but got an object of type {kind} instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         invert_step(module, torch.zeros(6))
 
 
@@ -225,7 +225,7 @@ def test_invert_step_lstm_it_cannot_invert(kwargs: dict, setting: str):
         "Expected a one-layer, unidirectional nn.LSTM without projection, but got "
         f"{setting} instead: invert one layer at a time (see split_layers)."
     )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(lstm, torch.zeros(6))
 
 
@@ -239,14 +239,14 @@ def test_invert_step_lstm_it_cannot_invert(kwargs: dict, setting: str):
 )
 def test_invert_step_target_not_a_tensor(target, described: str):
     message = f"Expected target to be a torch.Tensor, but got {described} instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), target)
 
 
 @pytest.mark.parametrize("shape", [(), (1, 2, 6), (2, 5), (7,), (2, 6, 1)])
 def test_invert_step_target_of_the_wrong_shape(shape: tuple[int, ...]):
     message = f"Expected target of shape (batch, 6) or (6,), but got {shape} instead."
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(shape, dtype=F64))
 
 
@@ -261,7 +261,7 @@ def test_invert_step_target_out_of_range(value: float, index: tuple[int, int], p
         "Expected every element of target in (-1, 1), the range of h = o * tanh(c), "
         f"but got {printed} at {index} instead."
     )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), target)
 
 
@@ -282,7 +282,7 @@ def test_invert_step_target_just_inside_the_range_is_accepted():
 @pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.bool])
 def test_invert_step_integer_target(dtype: torch.dtype):
     message = f"Expected target of a floating-point dtype, but got {dtype} instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=dtype))
 
 
@@ -297,14 +297,14 @@ def test_invert_step_integer_target(dtype: torch.dtype):
 )
 def test_invert_step_state_not_a_pair(state, described: str):
     message = f"Expected state to be a tuple (h, c) of two tensors, but got {described} instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64), state)
 
 
 def test_invert_step_state_element_not_a_tensor():
     h0 = torch.zeros(2, 6, dtype=F64)
     message = "Expected state[1] (c) to be a torch.Tensor, but got an object of type float instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64), (h0, 0.0))
 
 
@@ -319,14 +319,14 @@ def test_invert_step_state_element_not_a_tensor():
 def test_invert_step_state_of_the_wrong_shape(h_shape, c_shape, which: str, got: tuple[int, ...]):
     state = (torch.zeros(h_shape, dtype=F64), torch.zeros(c_shape, dtype=F64))
     message = f"Expected {which} of shape (2, 6), but got {got} instead."
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64), state)
 
 
 def test_invert_step_integer_state():
     state = (torch.zeros(2, 6, dtype=torch.int64), torch.zeros(2, 6, dtype=F64))
     message = "Expected state[0] (h) of a floating-point dtype, but got torch.int64 instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64), state)
 
 
@@ -335,13 +335,13 @@ def test_invert_step_integer_state():
 )
 def test_invert_step_bad_max_iter(max_iter, shown: str):
     message = f"Expected max_iter to be a positive int, but got {shown} instead."
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64), max_iter=max_iter)
 
 
 def test_invert_step_target_on_another_device():
     message = "Expected target on the module's device cpu, but got meta instead."
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64, device="meta"))
     # The same target on the CPU is fine.
     assert tuple(invert_step(_cell(), torch.zeros(2, 6, dtype=F64)).input.shape) == (2, 3)
@@ -350,7 +350,7 @@ def test_invert_step_target_on_another_device():
 def test_invert_step_state_on_another_device():
     state = (torch.zeros(2, 6, dtype=F64), torch.zeros(2, 6, dtype=F64, device="meta"))
     message = "Expected state[1] (c) on the module's device cpu, but got meta instead."
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         invert_step(_cell(), torch.zeros(2, 6, dtype=F64), state)
 
 
@@ -471,7 +471,7 @@ def test_input_recovery_str_by_hand():
 )
 def test_recover_inputs_not_an_lstm(module: nn.Module, kind: str):
     message = f"Expected lstm to be an nn.LSTM, but got an object of type {kind} instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         recover_inputs(module, torch.zeros(4, 2, 6))
 
 
@@ -491,7 +491,7 @@ def test_recover_inputs_lstm_it_cannot_invert(kwargs: dict, setting: str):
 def test_recover_inputs_output_not_a_tensor():
     message = "Expected output to be a torch.Tensor, but got an object of type tuple instead."
     lstm = nn.LSTM(3, 6)
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         recover_inputs(lstm, lstm(torch.zeros(4, 2, 3)))  # the whole (output, (h_n, c_n)) pair
 
 
@@ -510,7 +510,7 @@ def test_recover_inputs_output_of_the_wrong_shape(batch_first: bool, shape: tupl
         f"Expected output of shape {layout} or (seq_len, hidden_size) with hidden_size=6, "
         f"but got {shape} instead."
     )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         recover_inputs(nn.LSTM(3, 6, batch_first=batch_first), torch.zeros(shape))
 
 
@@ -542,7 +542,7 @@ def test_recover_inputs_empty_sequence(output_shape: tuple[int, ...]):
 )
 def test_recover_inputs_hx_not_a_pair(hx, described: str):
     message = f"Expected hx to be a tuple (h_0, c_0) of two tensors, but got {described} instead."
-    with pytest.raises(TypeError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
         recover_inputs(nn.LSTM(3, 6), torch.zeros(4, 2, 6), hx)
 
 
@@ -557,7 +557,7 @@ def test_recover_inputs_hx_not_a_pair(hx, described: str):
 )
 def test_recover_inputs_hx_of_the_wrong_shape(output_shape, hx_shapes, message: str):
     hx = tuple(torch.zeros(shape) for shape in hx_shapes)
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}"):
         recover_inputs(nn.LSTM(3, 6), torch.zeros(output_shape), hx)
 
 
