@@ -36,7 +36,7 @@ def default_tolerance(dtype: torch.dtype) -> tuple[float, float]:
     return DEFAULT_TOLERANCES.get(dtype, (0.0, 0.0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Comparison:
     """How ``actual`` compares with ``expected``, element by element.
 
@@ -172,7 +172,10 @@ def compare(
     equal = torch.equal(a, e)
     numel = a.numel()
     if numel == 0:
-        return Comparison(equal, True, 0.0, 0.0, None, 0, 0, rtol, atol, actual.dtype)
+        return Comparison(
+            equal=equal, close=True, max_abs_diff=0.0, max_rel_diff=0.0, where=None,
+            mismatched=0, numel=0, rtol=rtol, atol=atol, dtype=actual.dtype,
+        )  # fmt: skip
 
     # Closeness is decided as torch.testing.assert_close decides it: by
     # torch.isclose in the tensors' own dtype. Wider copies only report.

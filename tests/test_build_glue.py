@@ -162,11 +162,16 @@ def _gallery_app(tmp_path: Path, digest: str) -> object:
     return type("App", (), {"config": config, "srcdir": tmp_path})()
 
 
-def test_a_new_fingerprint_clears_the_gallery_output(tmp_path: Path) -> None:
+def _gallery_output(tmp_path: Path, stamp: str) -> Path:
     output = tmp_path / "auto_examples"
     output.mkdir()
-    (output / ".stamp").write_text("old digest\n")
+    (output / ".stamp").write_text(f"{stamp}\n")
     (output / "plot_01.rst").write_text("generated")
+    return output
+
+
+def test_a_new_fingerprint_clears_the_gallery_output(tmp_path: Path) -> None:
+    output = _gallery_output(tmp_path, "old digest")
 
     glue.clear_stale_gallery(_gallery_app(tmp_path, "new digest"))
 
@@ -175,10 +180,7 @@ def test_a_new_fingerprint_clears_the_gallery_output(tmp_path: Path) -> None:
 
 
 def test_the_same_fingerprint_keeps_the_gallery_output(tmp_path: Path) -> None:
-    output = tmp_path / "auto_examples"
-    output.mkdir()
-    (output / ".stamp").write_text("digest\n")
-    (output / "plot_01.rst").write_text("generated")
+    output = _gallery_output(tmp_path, "digest")
 
     glue.clear_stale_gallery(_gallery_app(tmp_path, "digest"))
 
