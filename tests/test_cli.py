@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -345,17 +345,14 @@ def test_unknown_option(capsys):
 # --- python -m lstm_demo -------------------------------------------------------------------------
 
 
-def test_module_entry_point():
-    done = subprocess.run(
-        [sys.executable, "-m", "lstm_demo", "check", "--claim", "rnn"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+def test_module_entry_point(monkeypatch, capsys):
+    # What `python -m lstm_demo check --claim rnn` runs, in this process (a new
+    # interpreter would spend seconds importing torch again).
+    monkeypatch.setattr(sys, "argv", ["lstm_demo", "check", "--claim", "rnn"])
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("lstm_demo", run_name="__main__", alter_sys=True)
+    assert exited.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"torch {torch.__version__} on cpu")
     assert lines[0].endswith("; 1 claim")
     assert lines[1] == HEADER
