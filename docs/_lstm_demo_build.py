@@ -17,6 +17,7 @@ Two jobs, kept out of ``conf.py`` so the configuration stays picklable:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import os
@@ -182,11 +183,16 @@ def find_source(app: Any, modname: str) -> tuple[str, dict[str, Any]] | None:
     path = _module_file(app, modname)
     if path is None:
         return None
+    source = path.read_text()
+    return source, _tags(source, modname, str(path))
+
+
+@functools.lru_cache(maxsize=64)
+def _tags(source: str, modname: str, path: str) -> dict[str, Any]:
+    """The module's tags, parsed once per source text: viewcode asks for every documented object."""
     from sphinx.pycode import ModuleAnalyzer
 
-    source = path.read_text()
-    analyzer = ModuleAnalyzer.for_string(source, modname, str(path))
-    return source, analyzer.find_tags()
+    return ModuleAnalyzer.for_string(source, modname, path).find_tags()
 
 
 def setup(app: Any) -> dict[str, Any]:
