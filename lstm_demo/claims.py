@@ -89,14 +89,31 @@ class ClaimResult:
             raise AssertionError(msg)
 
     def __str__(self) -> str:
+        return self.report()
+
+    def report(self, width: int | None = 79) -> str:
+        """The result as text: a header line, the tolerance, each comparison, the notes.
+
+        Lines longer than ``width`` are folded under their value's column (the
+        verdict comes first, so a page shows it without scrolling); ``None``
+        leaves them whole, for a terminal.
+        """
         verdict = "holds" if self.holds else "FAILS"
         dtype = str(self.dtype).removeprefix("torch.")
-        width = max((len(k) for k in self.comparisons), default=0)
-        width = max(width, len("tolerance"))
+        column = max((len(k) for k in self.comparisons), default=0)
+        column = max(column, len("tolerance"))
+        rows = [("tolerance", str(self.tolerance))]
+        rows += [(name, c.describe(tolerance=False)) for name, c in self.comparisons.items()]
+        rows += [("note:", note) for note in self.notes]
         lines = [f"{device_name(self.device)}, {dtype}: {verdict}"]
-        lines.append(f"  {'tolerance':<{width}}  {self.tolerance}")
-        lines += [f"  {name:<{width}}  {c.describe(tolerance=False)}" for name, c in self.comparisons.items()]
-        lines += [f"  note: {note}" for note in self.notes]
+        for name, text in rows:
+            first = "  note: " if name == "note:" else f"  {name:<{column}}  "
+            if width is None:
+                lines.append(first + text)
+            else:
+                lines.append(
+                    textwrap.fill(text, width, initial_indent=first, subsequent_indent=" " * len(first))
+                )
         return "\n".join(lines)
 
 

@@ -245,7 +245,10 @@ def _run_claims(
                 else:
                     print(_row(name, result), file=out)
                     if args.verbose or not result.holds:
-                        print("\n".join(f"    {line}" for line in str(result).splitlines()[1:]), file=out)
+                        print(
+                            "\n".join(f"    {line}" for line in result.report(width=None).splitlines()[1:]),
+                            file=out,
+                        )
                 progress.flush()
     return failed
 

@@ -623,11 +623,14 @@ def test_str_of_a_failing_claim_result():
     assert str(result).splitlines() == [
         "cpu, float32: FAILS",
         "  tolerance     rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)",
-        (
-            "  a long label  NOT close: 1 / 2 (50.0%) elements outside the tolerance; "
-            "max abs diff 0.5 at (1,), max rel diff 0.2"
-        ),
+        # folded at 79 columns, under the verdict's column
+        "  a long label  NOT close: 1 / 2 (50.0%) elements outside the tolerance; max",
+        "                abs diff 0.5 at (1,), max rel diff 0.2",
     ]
+    assert result.report(width=None).splitlines()[2] == (
+        "  a long label  NOT close: 1 / 2 (50.0%) elements outside the tolerance; "
+        "max abs diff 0.5 at (1,), max rel diff 0.2"
+    )
     with pytest.raises(AssertionError, match=r"^claim failed: A claim\.\ncpu, float32: FAILS\n"):
         result.assert_holds()
 
