@@ -16,7 +16,8 @@
 # file; summary.txt lists each step's exit code and time, and the script exits
 # with 1 if any step failed. Results land in $OUT (default benchmarks/gpu-out/):
 # summary.txt, check-tf32-off.json, check-defaults.json, mutants.json,
-# speed.json (or speed.txt), logs.tar.gz, html.tar.gz.
+# probe.txt, probe-cublas.txt (benchmarks/gpu_probe.py without and with
+# CUBLAS_WORKSPACE_CONFIG), speed.json (or speed.txt), logs.tar.gz, html.tar.gz.
 #
 #   LSTM_DEMO_REQUIRE_CUDA=1 benchmarks/gpu_run.sh     # on the GPU machine: no GPU is an error
 #   benchmarks/gpu_run.sh                              # anywhere: the same run on this machine's devices
@@ -36,7 +37,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/lstm-demo-gpu-run.XXXXXX")
 LOGS=$WORK/logs
 VENV=$WORK/venv
 mkdir -p "$OUT" "$LOGS"
-rm -f "$OUT"/summary.txt "$OUT"/*.json "$OUT"/speed.txt "$OUT"/*.tar.gz
+rm -f "$OUT"/summary.txt "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.tar.gz
 SUMMARY=$OUT/summary.txt
 : >"$SUMMARY"
 FAILED=0
@@ -144,6 +145,10 @@ if "$PY" -m lstm_demo --help 2>/dev/null | grep -qE "^ +mutants( |$)"; then
 else
   note mutants "not available: this version of python -m lstm_demo has no mutants command"
 fi
+
+# --- 3b. what only a GPU shows: errors, determinism, dropout masks ---------------------------
+step probe "$OUT/probe.txt" "$PY" benchmarks/gpu_probe.py
+step probe-cublas "$OUT/probe-cublas.txt" env CUBLAS_WORKSPACE_CONFIG=:4096:8 "$PY" benchmarks/gpu_probe.py
 
 # --- 4. speed ---------------------------------------------------------------------------
 SPEED_HELP=$("$PY" benchmarks/speed.py --help 2>/dev/null)
