@@ -58,9 +58,8 @@ def _spread(lstm: nn.LSTM, x: torch.Tensor) -> tuple[float, float, int]:
     for _ in range(REPEATS - 1):
         again = _run(lstm, x)
         out_diff = max(out_diff, float((again[0] - first[0]).abs().max()))
-        grad_diff = max(
-            grad_diff, max(float((a - b).abs().max()) for a, b in zip(again[1:], first[1:], strict=True))
-        )
+        grads = [float((a - b).abs().max()) for a, b in zip(again[1:], first[1:], strict=True)]
+        grad_diff = max(grad_diff, *grads)
         unequal += not all(torch.equal(a, b) for a, b in zip(again, first, strict=True))
     return out_diff, grad_diff, unequal
 
