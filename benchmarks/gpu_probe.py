@@ -81,13 +81,20 @@ def probe(device: torch.device) -> None:
     padded = torch.randn(3, 5, 64, device=device)
     print(
         "lengths on the GPU          :",
-        _error(lambda: pack_padded_sequence(padded, torch.tensor([5, 3, 2], device=device))),
+        _error(
+            lambda: pack_padded_sequence(padded, torch.tensor([5, 3, 2], device=device), batch_first=True)
+        ),
     )
     print(
         "lengths int32 on the CPU    :",
-        _error(lambda: pack_padded_sequence(padded, torch.tensor([5, 3, 2], dtype=torch.int32))),
+        _error(
+            lambda: pack_padded_sequence(padded, torch.tensor([5, 3, 2], dtype=torch.int32), batch_first=True)
+        ),
     )
-    print("lengths as a list           :", _error(lambda: pack_padded_sequence(padded, [5, 3, 2])))
+    print(
+        "lengths as a list           :",
+        _error(lambda: pack_padded_sequence(padded, [5, 3, 2], batch_first=True)),
+    )
 
     lstm = _model(device).train()
     for label, flags in (
