@@ -38,7 +38,7 @@ def _gradients(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
     output, (h_n, c_n) = lstm(x)
     (output.sum() + h_n.sum() + c_n.sum()).backward()
     grads = [x.grad, *(p.grad for p in lstm.parameters())]
-    return [g for g in grads if g is not None]
+    return [g.detach().clone() for g in grads if g is not None]
 
 
 def errors(device: torch.device, dtype: torch.dtype) -> dict[tuple[str, str], float]:
