@@ -259,3 +259,16 @@ def test_benchmark_bad_arguments(benchmark, capsys, argv, message):
         benchmark.main([*argv, "--no-pages", "--json"])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_benchmark_keeps_its_timings_when_a_page_fails(benchmark, capsys, monkeypatch, tmp_path):
+    failing, passing = tmp_path / "fails.py", tmp_path / "passes.py"
+    failing.write_text("raise SystemExit(3)\n")
+    passing.write_text("print('ok')\n")
+    monkeypatch.setattr(benchmark, "PAGES", [str(failing), str(passing)])
+    with pytest.raises(SystemExit) as exit_:
+        benchmark.main(["--json", *(a for a in TINY_ARGS if a != "--no-pages")])
+    assert exit_.value.code == 1
+    document = json.loads(capsys.readouterr().out)
+    assert len(document["results"]) == 8
+    assert [(p["page"], p["returncode"]) for p in document["pages"]] == [(str(failing), 3), (str(passing), 0)]

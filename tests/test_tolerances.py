@@ -51,6 +51,17 @@ def test_measure_rounding_is_measured_once_per_device_and_dtype():
     assert measure_rounding("cpu", torch.float32) is measure_rounding(CPU, torch.float32)
 
 
+def test_cudnn_switch_leaves_the_cpu_measurement_alone():
+    # The CPU never runs cuDNN: switching it off measures the same thing, once.
+    assert measure_rounding("cpu", torch.float32, cudnn=False) is measure_rounding("cpu", torch.float32)
+    assert torch.backends.cudnn.enabled
+
+
+def test_measure_rounding_cudnn_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"^Expected cudnn to be True or False, but got 'no' instead\.$"):
+        measure_rounding("cpu", torch.float32, cudnn="no")
+
+
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
