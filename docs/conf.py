@@ -77,7 +77,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "_reading_order.ReadingOrder",
     "reset_modules": ("matplotlib", "_lstm_demo_build.reset_torch"),
     "reset_modules_order": "before",
     "capture_repr": ("_repr_html_", "__repr__"),
