@@ -649,3 +649,61 @@ def test_claim_result_mismatched_shapes():
         ValueError, match=r"^Expected tensors of the same shape, but got actual \(2,\) and expected \(3,\)"
     ):
         claim_result("A claim.", "cpu", torch.float32, {"x": (torch.zeros(2), torch.zeros(3))})
+
+
+# --- eval-backward and repeatable ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_eval_backward_holds_on_the_cpu_with_every_gradient(dtype):
+    from lstm_demo.claims import eval_backward
+
+    result = eval_backward("cpu", dtype)
+    assert result.holds
+    assert result.notes == ("eval() backward ran: no cuDNN on this device",)
+    weights = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    names = [f"gradient of {n}" for n in ("input", *(f"{w}_l{k}" for k in (0, 1) for w in weights))]
+    assert list(result.comparisons) == names
+
+
+def test_claim_gradients_match_autograd_grad():
+    from lstm_demo.claims import _gradients
+
+    lstm = nn.LSTM(3, 4)
+    x = torch.randn(5, 2, 3)
+    grads = _gradients(lstm, x)
+    x_ = x.clone().requires_grad_(True)
+    output, (h_n, c_n) = lstm(x_)
+    expected = torch.autograd.grad(output.sum() + h_n.sum() + c_n.sum(), [x_, *lstm.parameters()])
+    assert list(grads) == ["input", "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    for got, want in zip(grads.values(), expected, strict=True):
+        torch.testing.assert_close(got, want)
+    assert all(p.grad is None for p in lstm.parameters())  # left as it found them
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_repeatable_holds_bitwise_on_the_cpu(dtype):
+    from lstm_demo.claims import repeatable
+
+    result = repeatable("cpu", dtype)
+    assert result.holds and result.bitwise
+    assert result.notes == ("bitwise equal: yes",)
+    assert list(result.comparisons)[:3] == ["output", "h_n", "c_n"]
+
+
+def test_repeatable_model_really_drops_out():
+    # Without the seed, two train() runs of the claim's model differ: the claim is not vacuous.
+    lstm = nn.LSTM(3, 4, num_layers=3, dropout=0.5).train()
+    x = torch.randn(6, 3, 3)
+    with torch.no_grad():
+        assert not torch.equal(lstm(x)[0], lstm(x)[0])
+
+
+def test_repeatable_leaves_the_random_state_alone():
+    from lstm_demo.claims import repeatable
+
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    repeatable("cpu")
+    assert torch.equal(torch.rand(3), expected)
