@@ -13,7 +13,7 @@ Then it runs the same claim on every device of the machine that built it.
 
 You will see:
 
-* what ``nn.LSTM``'s parameters look like and which rows belong to which gate;
+* what ``nn.LSTM``'s parameters look like;
 * that ``output[:, t]`` of one call equals the output of the ``t``-th
   single-step call, and that the final ``(h, c)`` agree too;
 * what kind of "equal" that is on this machine: bitwise, or within a
@@ -55,11 +55,9 @@ for param in model.parameters():
 print(model)
 
 # %%
-# Its four parameters. ``weight_ih_l0`` stacks the input weights of the four
-# gates, in PyTorch's order input, forget, cell (g) and output: rows 0-4 are
-# the input gate, 5-9 the forget gate, 10-14 the cell candidate, 15-19 the
-# output gate. ``weight_hh_l0`` does the same for the previous hidden state,
-# and the two bias vectors are simply added.
+# Its four parameters, printed as the post printed them. Each stacks the
+# four gates' rows (20 = 4 x 5); which rows belong to which gate is on
+# :ref:`sphx_glr_auto_examples_plot_05_equations_by_hand.py`.
 for name, param in model.named_parameters():
     print(f"{name} {tuple(param.shape)}")
     print(param.data)
