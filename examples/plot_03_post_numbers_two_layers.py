@@ -13,6 +13,14 @@ experiment from the seed alone, puts the replay's printout next to the
 post's, explains which random draws went where, and reproduces the 15
 printed outputs, on every device of the machine that built it.
 
+The recipe the random stream reveals, ``torch.manual_seed(1)``, an
+``nn.LSTM(3, 3)`` (here with ``num_layers=2``) and then five
+``torch.randn(1, 3)`` inputs, is the opening of the first example in
+PyTorch's own tutorial `Sequence Models and Long Short-Term Memory Networks
+<https://pytorch.org/tutorials/beginner/nlp/sequence_models_tutorial.html>`_,
+which steps those five inputs through the LSTM one at a time and then feeds
+them as one sequence: the post's first question, in the tutorial's words.
+
 The post printed 4 decimals, so a printed ``0.0374`` stands for a number in
 ``[0.03735, 0.03745]``: "reproduced" means within ``5e-5`` of the printed
 value, half of the last printed decimal. On a GPU the runs switch cuDNN's
@@ -73,7 +81,13 @@ assert same_inputs
 # saved page shows it, then the same block printed by this run. The saved page lost torch's alignment spaces and
 # indentation, so the two are compared character for character with every run
 # of whitespace counted as one space (``lstm_demo.post.same_text``); long
-# lines are folded here for reading.
+# lines are folded here for reading. The blocks run to about a hundred
+# lines, so they sit behind a fold; each comparison is asserted either way.
+#
+# .. raw:: html
+#
+#    <details class="lstm-demo-fold"><summary>The post's printout and this run's, block by block</summary>
+
 printout = post.experiment_2_printout(lstm, torch.stack(inputs))
 
 
@@ -91,6 +105,10 @@ for name, ours in printout.items():
     assert post.same_text(ours, block.text)
 
 # %%
+# .. raw:: html
+#
+#    </details>
+#
 # Every printed weight and input is reproduced digit for digit: 144 weights
 # and 15 inputs, all the printed numbers of the experiment except its
 # outputs. Only ``weight_ih_l1``'s digits are not 4 decimals:

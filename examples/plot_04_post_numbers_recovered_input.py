@@ -35,11 +35,22 @@ from lstm_demo import post
 from lstm_demo.claims import prove
 from lstm_demo.recover import invert_step, recover_inputs
 
+# %%
+# The blocks run to about a hundred lines, so they sit behind a fold:
+#
+# .. raw:: html
+#
+#    <details class="lstm-demo-fold"><summary>The post's printout of experiment 1</summary>
+
 for block in post.EXPERIMENT_1.values():
     print(f"--- the post printed ({block.name}):")
     print(block.text)
 
 # %%
+# .. raw:: html
+#
+#    </details>
+#
 # The model, from the printed parameters
 # --------------------------------------
 # All four parameters were printed, so :func:`lstm_demo.post.experiment_1_lstm`
