@@ -860,10 +860,11 @@ def state_layout(at: Place) -> Found:
         "unbatched: h_n": (h1_bf, h1_tf),
         "unbatched: c_n": (c1_bf, c1_tf),
     }
-    return pairs, (
+    note = (
         f"h_0 laid out batch-first (transposed) runs without an error where num_layers == batch "
-        f"== {BATCH}; its output is off by up to {(wrong - out_bf).abs().max():.3g}",
+        f"== {BATCH}; its output is off by up to {(wrong - out_bf).abs().max():.3g}"
     )
+    return pairs, (note,)
 
 
 @claim(
@@ -899,11 +900,12 @@ def no_hidden_memory(at: Place) -> Found:
         "(h, c) passed on: c_n": (c_c, c),
     }
     gap = (second - whole[6:]).abs().amax(dim=(1, 2))
-    return pairs, (
+    note = (
         f"two calls without passing (h, c) vs one call: the second chunk's output is off by up to "
         f"{gap.max():.3g} (first step {gap[0]:.3g}, last step {gap[-1]:.3g}); h_n by up to "
-        f"{(h_2 - h).abs().max():.3g}",
+        f"{(h_2 - h).abs().max():.3g}"
     )
+    return pairs, (note,)
 
 
 @claim(
