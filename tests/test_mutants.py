@@ -7,7 +7,6 @@ import copy
 import pytest
 import torch
 from torch import nn
-
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_demo.layers import split_layers
