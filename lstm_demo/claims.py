@@ -941,12 +941,12 @@ def truncated_bptt(at: Place) -> Found:
 
     def constant(first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.no_grad():
-            _, state = lstm(first)
-        return state
+            _, (h, c) = lstm(first)
+        return h, c
 
     def carried(first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _, state = lstm(first)
-        return state
+        _, (h, c) = lstm(first)
+        return h, c
 
     with_detach, alone, full = grads(detached), grads(constant), grads(carried)
     pairs = {

@@ -24,7 +24,7 @@ import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, overload
+from typing import Any, TypeAlias, cast, overload
 
 import torch
 from torch import nn
@@ -42,11 +42,12 @@ from lstm_demo.scratch import run_layers, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import one_thread, site_tolerances
 
-Forward = Callable[..., ModuleResult]
 #: What a forward takes as input: a tensor, or a packed batch.
 Input: TypeAlias = "torch.Tensor | PackedSequence"
 #: What ``nn.LSTM`` returns for a packed batch.
 PackedResult: TypeAlias = "tuple[PackedSequence, LSTMState]"
+#: An independent side: ``forward(lstm, input, hx=None)`` with ``nn.LSTM``'s forward contract.
+Forward = Callable[..., "ModuleResult | PackedResult"]
 
 
 def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -187,10 +188,11 @@ def each_sequence(
     (torch.Size([8, 4]), torch.Size([1, 2, 4]))
     """
     padded, lengths = pad_packed_sequence(packed)  # (T, B, F), in the batch's order
-    results = []
+    results: list[LSTMResult] = []
     for b, n in enumerate(lengths.tolist()):
         state = None if hx is None else (hx[0][:, b], hx[1][:, b])
-        results.append(forward(lstm, padded[: len(padded) if padding_as_steps else n, b], state))
+        steps = padded[: len(padded) if padding_as_steps else n, b]  # unbatched: (steps, features)
+        results.append(cast("LSTMResult", forward(lstm, steps, state)))
     out_padded = padded.new_zeros(len(padded), len(lengths), results[0][0].shape[-1])
     for b, n in enumerate(lengths.tolist()):
         out_padded[:n, b] = results[b][0][:n]
@@ -313,7 +315,7 @@ def _module_leaves(lstm: nn.LSTM, x: Input, hx: LSTMState | None = None) -> list
 #: A check's model and input, and optionally the initial state its forward is given.
 Made: TypeAlias = "tuple[nn.LSTM, Input] | tuple[nn.LSTM, Input, LSTMState]"
 #: How a check runs a forward for the values it compares: ``drive(forward, lstm, x, hx)``.
-Drive: TypeAlias = "Callable[[Forward, nn.LSTM, Input, LSTMState | None], list[torch.Tensor]]"
+Drive: TypeAlias = "Callable[[Forward, nn.LSTM, Any, LSTMState | None], list[torch.Tensor]]"
 
 
 @dataclass(frozen=True)
@@ -367,7 +369,7 @@ class Check:
             if self.drive is not None:
                 return self.drive(forward, lstm, x, hx)
             result = forward(lstm, x) if hx is None else forward(lstm, x, hx)
-        return [result[0]] if self.printed else _leaves(result)
+        return _leaves(result)[:1] if self.printed else _leaves(result)
 
     def pairs(
         self, forward: Forward, device: torch.device, dtype: torch.dtype
@@ -452,7 +454,7 @@ def _two_chunks(device: torch.device, dtype: torch.dtype) -> Made:
     return at.lstm(IN, HIDDEN), at.randn(12, BATCH, IN)
 
 
-def _two_calls(forward: Forward, lstm: nn.LSTM, x: Input, hx: LSTMState | None) -> list[torch.Tensor]:
+def _two_calls(forward: Forward, lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None) -> list[torch.Tensor]:
     """Chunk 1, then chunk 2 without a state, then chunk 2 given chunk 1's state."""
     _, state = forward(lstm, x[:6])
     return [*_leaves(forward(lstm, x[6:])), *_leaves(forward(lstm, x[6:], state))]
@@ -477,12 +479,14 @@ def _chunk_2_gradients(lstm: nn.LSTM, output: torch.Tensor, second: torch.Tensor
     ]
 
 
-def _detached_carry(forward: Forward, lstm: nn.LSTM, x: Input, hx: LSTMState | None) -> list[torch.Tensor]:
+def _detached_carry(
+    forward: Forward, lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None
+) -> list[torch.Tensor]:
     """Chunk 1, its state detached, then chunk 2 from it, backpropagated."""
     with torch.enable_grad():
-        _, (h, c) = forward(lstm, x[:6])
+        _, (h, c) = cast("LSTMResult", forward(lstm, x[:6]))
         second = x[6:].clone().requires_grad_(True)
-        output, _ = forward(lstm, second, (h.detach(), c.detach()))
+        output, _ = cast("LSTMResult", forward(lstm, second, (h.detach(), c.detach())))
         return _chunk_2_gradients(lstm, output, second)
 
 
