@@ -77,7 +77,7 @@ class Equations:
     stateful: bool = False
     """A call without ``hx`` starts from the module's last ``(h_n, c_n)`` (Keras's ``stateful=True``)."""
     padding_as_steps: bool = False
-    """A packed batch's padding is run as real steps: ``h_n`` is taken after it."""
+    """A packed batch's padding is run as real steps, so ``h_n`` is taken after it."""
 
     @overload
     def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult: ...
@@ -344,8 +344,8 @@ class Check:
     drive: Drive | None = None
     """How the forward is run for the compared values; default one call, every result."""
     exercises: frozenset[str] = frozenset()
-    """What the check exercises beyond one call from zeros, for :attr:`Mutant.needs`: ``"hx"`` (a
-    given initial state), ``"calls"`` (a call without ``hx`` after another), ``"packed"`` (a packed batch)."""
+    """What the check exercises beyond one call from zeros, for :attr:`Mutant.needs`, among ``"hx"`` (a
+    given initial state), ``"calls"`` (a call without ``hx`` after another) and ``"packed"`` (a packed batch)."""
 
     def build(self, device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, Input, LSTMState | None]:
         """``setup(device, dtype)`` as ``(lstm, x, hx)``, ``hx`` ``None`` where the setup gives none."""
