@@ -2,11 +2,12 @@ r"""
 Which output is the last one? Directions and layout
 ===================================================
 
-Three questions readers ask once their LSTM runs: is ``output[:, -1]`` the
+Four questions readers ask once their LSTM runs: is ``output[:, -1]`` the
 same as ``h_n``? What does ``bidirectional=True`` really compute, and where
-in ``h_n`` is each direction? And what does ``batch_first`` change? Each
-answer is shown with the code a reader would write, then run as a claim on
-every device of the machine that built this page.
+in ``h_n`` is each direction? What does ``batch_first`` change? And what
+shape do ``h_0`` and ``c_0`` take with ``batch_first=True``? Each answer is
+shown with the code a reader would write, then run as a claim on every
+device of the machine that built this page.
 """
 
 # %%
@@ -167,6 +168,75 @@ assert result.close, result
 # On every device:
 print()
 prove("batch-first", devices=devices)
+
+# %%
+# ``h_0`` and ``c_0`` are never batch-first
+# -----------------------------------------
+# The initial state follows ``h_n``: ``(num_layers * directions, batch,
+# hidden_size)``, whatever ``batch_first`` says. Laid out batch-first,
+# ``(batch, num_layers, hidden_size)``, the state is refused; this is
+# PyTorch's own message, caught from the call:
+h_0 = torch.randn(3, 2, 4)  # (batch, num_layers, hidden_size): the wrong layout
+c_0 = torch.randn(3, 2, 4)
+try:
+    batch_first(xb, (h_0, c_0))
+    refused = False
+except RuntimeError as error:
+    print(f"RuntimeError: {error}")
+    refused = True
+assert refused
+
+# %%
+# The right layout is the one ``h_n`` has. Given the same ``(h_0, c_0)``,
+# the ``batch_first=True`` module on ``xb`` equals the ``batch_first=False``
+# module on ``x``, its output transposed. Asserted close within float32's
+# default tolerance; each line says whether it was also bitwise equal:
+h_0, c_0 = h_0.transpose(0, 1), c_0.transpose(0, 1)  # (num_layers, batch, hidden_size)
+with torch.no_grad():
+    out_b, (h_b, c_b) = batch_first(xb, (h_0, c_0))
+    out_t, (h_t, c_t) = time_first(x, (h_0, c_0))
+print("h_0", tuple(h_0.shape), " h_n", tuple(h_b.shape))
+for name, mine, theirs in [("output", out_b.transpose(0, 1), out_t), ("h_n", h_b, h_t), ("c_n", c_b, c_t)]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}, batch_first=True vs False: {verdict(result)}")
+    assert result.close, result
+
+# %%
+# Unbatched input, ``(seq_len, input_size)``, has no batch axis for
+# ``batch_first`` to move: both modules read it, and its state
+# ``(num_layers, hidden_size)``, the same way. One sequence of the batch,
+# alone, gives that sequence's row of the batched run:
+single = x[:, 0]  # (seq_len, input_size)
+with torch.no_grad():
+    out_1b, (h_1b, _) = batch_first(single, (h_0[:, 0], c_0[:, 0]))
+    out_1t, (h_1t, _) = time_first(single, (h_0[:, 0], c_0[:, 0]))
+for name, mine, theirs in [
+    ("unbatched, batch_first=True vs False", out_1b, out_1t),
+    ("unbatched vs the batch's sequence 0", out_1b, out_t[:, 0]),
+]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}: {verdict(result)}")
+    assert result.close, result
+
+# %%
+# The nasty case: where ``num_layers * directions`` equals the batch size,
+# a state laid out batch-first has the expected shape, and PyTorch cannot
+# tell. Three layers and a batch of three: the call runs without an error,
+# each layer starting from states meant for other sequences.
+three = nn.LSTM(3, 4, num_layers=3, batch_first=True)
+per_sequence = torch.randn(3, 3, 4), torch.randn(3, 3, 4)  # (batch, num_layers, H): one state per sequence
+with torch.no_grad():
+    wrong, _ = three(xb, per_sequence)  # no error
+    right, _ = three(xb, tuple(s.transpose(0, 1) for s in per_sequence))
+result = lstm_demo.compare(wrong, right)
+print("batch-first state, num_layers == batch: no error; output vs the right layout:", verdict(result))
+assert not result.close
+
+# %%
+# On every device, including that unbatched input ignores ``batch_first``;
+# the note measures the silent case:
+print()
+prove("state-layout", devices=devices)
 
 # %%
 # What produced this page

@@ -1,13 +1,15 @@
 r"""
-Padded batches, long sequences and gradients
-============================================
+Padded batches, state between calls, and gradients
+===================================================
 
-Three questions from training loops. Does packing a padded batch give each
-sequence what it would get alone, and where is its last state? Can a long
-sequence be fed in chunks, carrying ``(h, c)``, and what does ``detach()``
-between the chunks change? And do gradients through a step-by-step loop
-equal those through the fused call? Each answer is shown with the code a
-reader would write, then run as a claim on every device.
+Four questions from training loops. Does packing a padded batch give each
+sequence what it would get alone, and what goes wrong without packing? Does
+``nn.LSTM`` remember anything from one call to the next? How is the state
+carried across batches without the "backward through the graph a second
+time" error, and what does ``detach()`` do to the gradients? And do
+gradients through a step-by-step loop equal those through the fused call?
+Each answer is shown with the code a reader would write, then run as a
+claim on every device.
 """
 
 # %%
@@ -16,6 +18,8 @@ reader would write, then run as a claim on every device.
 # A batch of three sequences of lengths 6, 4 and 2, zero-padded to 6 steps.
 # :func:`torch.nn.utils.rnn.pack_padded_sequence` tells the LSTM the true
 # lengths; each sequence then stops at its own last step.
+import textwrap
+
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
@@ -79,10 +83,94 @@ print("h_n, unsorted vs sorted (reordered):", verdict(result))
 assert result.close, result
 
 # %%
+# ``lengths`` is read as a CPU int64 tensor. A list is turned into one, and
+# an int32 tensor is converted; both pack the batch the same way:
+as_list = pack_padded_sequence(x, lengths)
+as_int32 = pack_padded_sequence(x, torch.tensor(lengths, dtype=torch.int32))
+print("batch_sizes from a list:", as_list.batch_sizes.tolist(), " from int32:", as_int32.batch_sizes.tolist())
+assert torch.equal(as_list.batch_sizes, as_int32.batch_sizes)
+assert torch.equal(as_list.data, as_int32.data)
+
+# %%
+# ``lengths`` on a GPU is refused, even where the batch itself is on that
+# GPU; the message below is PyTorch's, from a run on each GPU of the
+# machine that built this page:
+gpus = [device for device in lstm_demo.available_devices() if device.type == "cuda"]
+for device in gpus:
+    try:
+        pack_padded_sequence(x.to(device), torch.tensor(lengths, device=device))
+        refused = False
+    except RuntimeError as error:
+        print(f"{device}: RuntimeError: {error}")
+        refused = True
+    assert refused, device
+if not gpus:
+    print("No GPU on this machine: lengths on a GPU were not tried in this build.")
+
+# %%
 # On every device, sorted and unsorted:
 devices = each_device()
 print()
 prove("packed", devices=devices)
+
+# %%
+# Padding without packing
+# -----------------------
+# Passed as a plain tensor, the padded batch is just a batch of three
+# sequences of 6 steps: the LSTM runs the zeros as input. For a
+# bidirectional LSTM both final states are then wrong for the shorter
+# sequences: the forward direction's ``h_n`` is taken after the padding,
+# and the backward direction reads the padding before the real steps.
+bi = nn.LSTM(3, 4, bidirectional=True)
+with torch.no_grad():
+    _, (h_padded, _) = bi(x)  # not packed
+    _, (h_true, _) = bi(pack_padded_sequence(x, lengths))
+    with_padding = torch.stack([bi(x[:, b])[1][0] for b in range(3)], dim=1)  # each alone, padding included
+for direction, name in enumerate(["forward", "backward"]):
+    gap = (h_padded[direction] - h_true[direction]).abs().amax(dim=-1)
+    print(f"{name} h_n, padded vs packed, lengths 6, 4, 2:", ", ".join(f"{g:.3g}" for g in gap.tolist()))
+    assert gap[0] < 1e-5  # the full-length sequence has no padding
+    assert (gap[1:] > 1e-3).all()
+result = lstm_demo.compare(h_padded, with_padding)
+print("padded h_n vs each sequence alone with its padding:", verdict(result))
+assert result.close, result
+
+# %%
+# On every device; the notes measure, per direction, how far the padded
+# ``h_n`` is from each sequence's true one:
+print()
+prove("padded-unpacked", devices=devices)
+
+# %%
+# No state between calls
+# ----------------------
+# Keras layers built with ``stateful=True`` keep their last state from one
+# call to the next. ``nn.LSTM`` has no such switch: a call without
+# ``(h_0, c_0)`` starts from zeros, whatever ran before. Two calls on the
+# two halves of a sequence:
+long = torch.randn(12, 2, 3)
+first, second = long[:6], long[6:]
+zeros = torch.zeros(1, 2, 4)
+with torch.no_grad():
+    whole, _ = lstm(long)
+    _, state = lstm(first)
+    out_second, _ = lstm(second)  # no state given
+    out_zeros, _ = lstm(second, (zeros, zeros))
+    out_carried, _ = lstm(second, state)
+for name, mine, theirs, holds in [
+    ("second call vs the same call from zeros", out_second, out_zeros, True),
+    ("second call vs one call over both", out_second, whole[6:], False),
+    ("second call given (h, c) vs one call over both", out_carried, whole[6:], True),
+]:
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}: {verdict(result)}")
+    assert result.close == holds, result
+
+# %%
+# On every device, with a fresh copy of the module for the call from
+# zeros; the note measures how far the two calls are from one call:
+print()
+prove("no-hidden-memory", devices=devices)
 
 # %%
 # Carrying state across chunks
@@ -99,7 +187,6 @@ prove("packed", devices=devices)
 #
 # Here, the gradient of the last output with respect to every input step,
 # with and without ``detach()``:
-long = torch.randn(12, 2, 3)
 whole, _, grad_whole = run_in_chunks(lstm, long)
 carried, _, grad_carried = run_in_chunks(lstm, long, 4)
 detached, _, grad_detached = run_in_chunks(lstm, long, 4, detach=True)
@@ -131,6 +218,66 @@ plt.show()
 # On every device:
 print()
 prove("chunked", devices=devices)
+
+# %%
+# Carrying state across batches in training
+# -----------------------------------------
+# A training loop that passes the state from one batch to the next, and
+# calls ``backward()`` on each batch's loss, fails at the second batch: the
+# state still belongs to the first batch's graph, whose saved tensors the
+# first ``backward()`` freed. This is PyTorch's message, caught from the
+# loop:
+state = None
+try:
+    for chunk in long.split(6):
+        output, state = lstm(chunk, state)
+        output.pow(2).mean().backward()
+    failed = False
+except RuntimeError as error:
+    print(textwrap.fill(f"RuntimeError: {error}", 79))
+    failed = True
+assert failed
+
+# %%
+# The fix is to ``detach()`` the state before passing it on. The same loop,
+# each batch's gradients kept:
+lstm.zero_grad()
+state, gradients = None, []
+for chunk in long.split(6):
+    if state is not None:
+        state = tuple(s.detach() for s in state)
+    output, state = lstm(chunk, state)
+    output.pow(2).mean().backward()
+    gradients.append(lstm.weight_hh_l0.grad.clone())
+    lstm.zero_grad()
+print("batches trained:", len(gradients))
+
+# %%
+# ``detach()`` makes the carried state a constant for the next batch. Batch
+# 2's gradient then equals that of batch 2 run alone from the state computed
+# without gradients; with the graph kept, it is the gradient through both
+# batches, which differs:
+with torch.no_grad():
+    _, constant = lstm(first)
+lstm(second, constant)[0].pow(2).mean().backward()
+alone = lstm.weight_hh_l0.grad.clone()
+lstm.zero_grad()
+lstm(second, lstm(first)[1])[0].pow(2).mean().backward()  # through both batches
+through_both = lstm.weight_hh_l0.grad.clone()
+lstm.zero_grad()
+for name, theirs, holds in [
+    ("batch 2 alone from a constant", alone, True),
+    ("through both", through_both, False),
+]:
+    result = lstm_demo.compare(gradients[1], theirs)
+    print(f"d loss / d weight_hh_l0, detach() vs {name}: {verdict(result)}")
+    assert result.close == holds, result
+
+# %%
+# On every device, for chunk 2's input and every parameter; the notes
+# measure how far full backpropagation is from the detached one:
+print()
+prove("truncated-bptt", devices=devices)
 
 # %%
 # Gradients, fused and step by step

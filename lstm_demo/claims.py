@@ -820,6 +820,194 @@ def chunked(at: Place) -> Found:
     )
 
 
+@claim(
+    "state-layout",
+    "(h_0, c_0) is (num_layers * directions, batch, hidden_size) with batch_first=True too: "
+    "such a module given (h_0, c_0) equals the batch_first=False module on the transposed input "
+    "with the same state; unbatched input ignores batch_first.",
+)
+def state_layout(at: Place) -> Found:
+    """Claim: ``batch_first`` never applies to ``h_0``/``c_0``, and unbatched input ignores it.
+
+    Three layers and a batch of three, so ``num_layers * directions == batch``:
+    the one case where an ``h_0`` laid out batch-first, ``(batch, num_layers,
+    hidden_size)``, has the expected shape and runs without an error. The
+    note says how far the result then is from the right one.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import state_layout
+    >>> result = state_layout()
+    >>> result.holds, list(result.comparisons)[:3]
+    (True, ['output (transposed)', 'h_n', 'c_n'])
+    """
+    first = at.lstm(IN, HIDDEN, num_layers=BATCH, batch_first=True)
+    time_first = at.lstm(IN, HIDDEN, num_layers=BATCH)
+    x = at.randn(BATCH, SEQ, IN)  # (batch, seq_len, features)
+    h_0, c_0 = at.randn(BATCH, BATCH, HIDDEN, offset=2), at.randn(BATCH, BATCH, HIDDEN, offset=3)
+    single = at.randn(SEQ, IN, offset=4)  # unbatched: (seq_len, features)
+    with torch.no_grad():
+        out_bf, (h_bf, c_bf) = first(x, (h_0, c_0))
+        out_tf, (h_tf, c_tf) = time_first(x.transpose(0, 1), (h_0, c_0))
+        one_bf, (h1_bf, c1_bf) = first(single, (h_0[:, 0], c_0[:, 0]))
+        one_tf, (h1_tf, c1_tf) = time_first(single, (h_0[:, 0], c_0[:, 0]))
+        wrong, _ = first(x, (h_0.transpose(0, 1), c_0.transpose(0, 1)))
+    pairs = {
+        "output (transposed)": (out_bf.transpose(0, 1), out_tf),
+        "h_n": (h_bf, h_tf),
+        "c_n": (c_bf, c_tf),
+        "unbatched: output": (one_bf, one_tf),
+        "unbatched: h_n": (h1_bf, h1_tf),
+        "unbatched: c_n": (c1_bf, c1_tf),
+    }
+    note = (
+        f"h_0 laid out batch-first (transposed) runs without an error where num_layers == batch "
+        f"== {BATCH}; its output is off by up to {(wrong - out_bf).abs().max():.3g}"
+    )
+    return pairs, (note,)
+
+
+@claim(
+    "no-hidden-memory",
+    "nn.LSTM keeps no state between calls: a call without (h_0, c_0) equals a fresh module's call "
+    "from zeros, whatever ran before; passing (h, c) on makes two calls equal one call.",
+)
+def no_hidden_memory(at: Place) -> Found:
+    """Claim: a second call starts from zeros unless given the first call's ``(h, c)``.
+
+    A sequence of 12 steps in two chunks of 6, through a two-layer module.
+    The second call without a state is compared with a deep copy of the
+    module, made before any call, given explicit zeros; with the state
+    carried, with one call over both chunks. The notes say how far the two
+    calls without a state are from the one call.
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2)
+    fresh = copy.deepcopy(lstm)
+    x = at.randn(12, BATCH, IN)
+    zeros = x.new_zeros(2, BATCH, HIDDEN)
+    with torch.no_grad():
+        whole, (h, c) = lstm(x)
+        _, state = lstm(x[:6])
+        second, (h_2, c_2) = lstm(x[6:])  # no state given
+        carried, (h_c, c_c) = lstm(x[6:], state)
+        from_zeros, (h_z, c_z) = fresh(x[6:], (zeros, zeros))
+    pairs = {
+        "second call, no state: output": (second, from_zeros),
+        "second call, no state: h_n": (h_2, h_z),
+        "second call, no state: c_n": (c_2, c_z),
+        "(h, c) passed on: output": (carried, whole[6:]),
+        "(h, c) passed on: h_n": (h_c, h),
+        "(h, c) passed on: c_n": (c_c, c),
+    }
+    gap = (second - whole[6:]).abs().amax(dim=(1, 2))
+    note = (
+        f"two calls without passing (h, c) vs one call: the second chunk's output is off by up to "
+        f"{gap.max():.3g} (first step {gap[0]:.3g}, last step {gap[-1]:.3g}); h_n by up to "
+        f"{(h_2 - h).abs().max():.3g}"
+    )
+    return pairs, (note,)
+
+
+@claim(
+    "truncated-bptt",
+    "With the carried state detached, the gradients of chunk 2's loss equal those of chunk 2 run "
+    "alone from that state given as a constant; without detach() the weights' gradients differ.",
+)
+def truncated_bptt(at: Place) -> Found:
+    """Claim: ``detach()`` on the carried state turns chunk 1's result into a constant for chunk 2's loss.
+
+    Chunks of 6 steps; the loss weighs chunk 2's output with fixed random
+    weights. Compared: the gradients with respect to chunk 2's input and
+    every parameter, with the state detached, and with chunk 1 run under
+    ``torch.no_grad()`` (its state a constant). Chunk 2's input gradient is
+    also the same with full backpropagation; the notes say how far the
+    weights' gradients are from full backpropagation through both chunks.
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    x = at.randn(12, 2, IN)
+    weights = at.randn(6, 2, HIDDEN, offset=2)
+
+    def grads(carry: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        first, second = x[:6].clone().requires_grad_(True), x[6:].clone().requires_grad_(True)
+        output, _ = lstm(second, carry(first))
+        loss = (output * weights).sum()
+        found = torch.autograd.grad(loss, [second, first, *lstm.parameters()], allow_unused=True)
+        names = ["chunk 2 input", "chunk 1 input", *(n for n, _ in lstm.named_parameters())]
+        return {n: torch.zeros_like(first) if g is None else g for n, g in zip(names, found, strict=True)}
+
+    def detached(first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, (h, c) = lstm(first)
+        return h.detach(), c.detach()
+
+    def constant(first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            _, (h, c) = lstm(first)
+        return h, c
+
+    def carried(first: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, (h, c) = lstm(first)
+        return h, c
+
+    with_detach, alone, full = grads(detached), grads(constant), grads(carried)
+    pairs = {
+        f"d loss / d {name}": (with_detach[name], alone[name]) for name in alone if name != "chunk 1 input"
+    }
+    pairs["full backprop: d loss / d chunk 2 input"] = (full["chunk 2 input"], with_detach["chunk 2 input"])
+    gaps = ", ".join(
+        f"{n} {float((full[n] - with_detach[n]).abs().max() / full[n].abs().max()):.3g}"
+        for n, _ in lstm.named_parameters()
+    )
+    return pairs, (
+        f"full backprop vs detach(), max |difference| / max |full gradient|: {gaps}",
+        f"full backprop also reaches chunk 1's input: max |gradient| {full['chunk 1 input'].abs().max():.3g}",
+    )
+
+
+@claim(
+    "padded-unpacked",
+    "Without packing, a padded batch runs its zero padding as real steps: h_n equals each sequence "
+    "run alone with its padding, not at its true length, in both directions.",
+)
+def padded_unpacked(at: Place) -> Found:
+    """Claim: a padded batch that is not packed gives each sequence the padding as input.
+
+    A bidirectional LSTM and three sequences of lengths 6, 4 and 2,
+    zero-padded to 6 and passed as a plain tensor. The forward direction's
+    outputs at the real steps are still right (the padding comes after
+    them); its ``h_n`` is taken after the padding, and the backward
+    direction reads the padding first. The notes give how far the padded
+    ``h_n`` is from the true one (each sequence alone at its true length),
+    per direction.
+    """
+    bi = at.lstm(IN, HIDDEN, bidirectional=True)
+    lengths = [6, 4, 2]
+    x = at.randn(SEQ, BATCH, IN)
+    for b, n in enumerate(lengths):
+        x[n:, b] = 0
+    with torch.no_grad():
+        output, (h_n, c_n) = bi(x)
+        with_padding = [bi(x[:, b]) for b in range(BATCH)]  # unbatched: (seq_len, features)
+        true = [bi(x[:n, b]) for b, n in enumerate(lengths)]
+    forward_real = torch.cat([output[:n, b, :HIDDEN] for b, n in enumerate(lengths)])
+    pairs = {
+        "output": (output, torch.stack([o for o, _ in with_padding], dim=1)),
+        "h_n": (h_n, torch.stack([h for _, (h, _) in with_padding], dim=1)),
+        "c_n": (c_n, torch.stack([c for _, (_, c) in with_padding], dim=1)),
+        "forward direction, real steps: output": (
+            forward_real,
+            torch.cat([o[:, :HIDDEN] for o, _ in true]),
+        ),
+    }
+    true_h = torch.stack([h for _, (h, _) in true], dim=1)
+    gap = (h_n - true_h).abs().amax(dim=-1)  # (directions, batch)
+    notes = tuple(
+        f"padded h_n vs true h_n, {name} direction, lengths 6, 4, 2: "
+        + ", ".join(f"{g:.3g}" for g in gap[d].tolist())
+        for d, name in enumerate(("forward", "backward"))
+    )
+    return pairs, notes
+
+
 @claim("gradients", "Backward through the step-by-step loop equals backward through the fused call.")
 def gradients(at: Place) -> Pairs:
     """Claim: input and weight gradients agree between :func:`~lstm_demo.run_stepwise` and the fused call.

@@ -21,11 +21,14 @@ import copy
 import dataclasses
 import functools
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeAlias, cast, overload
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstm_demo import post
 from lstm_demo._types import LSTMResult, LSTMState
@@ -39,7 +42,12 @@ from lstm_demo.scratch import run_layers, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import one_thread, site_tolerances
 
-Forward = Callable[..., ModuleResult]
+#: What a forward takes as input: a tensor, or a packed batch.
+Input: TypeAlias = "torch.Tensor | PackedSequence"
+#: What ``nn.LSTM`` returns for a packed batch.
+PackedResult: TypeAlias = "tuple[PackedSequence, LSTMState]"
+#: An independent side: ``forward(lstm, input, hx=None)`` with ``nn.LSTM``'s forward contract.
+Forward = Callable[..., "ModuleResult | PackedResult"]
 
 
 def _hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -64,16 +72,40 @@ class Equations:
     """``output[t]`` holds the state before step ``t`` rather than after it."""
     layers_read_input: bool = False
     """Every layer reads the module's input instead of the layer below's output."""
+    hx_batch_first: bool = False
+    """A ``batch_first`` module reads a batched ``h_0``/``c_0`` as ``(batch, rows, H)``."""
+    stateful: bool = False
+    """A call without ``hx`` starts from the module's last ``(h_n, c_n)`` (Keras's ``stateful=True``)."""
+    padding_as_steps: bool = False
+    """A packed batch's padding is run as real steps, so ``h_n`` is taken after it."""
 
-    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
-        """``lstm(input, hx)`` as these equations compute it (batched or not, ``batch_first`` either way)."""
+    @overload
+    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult: ...
+
+    @overload
+    def __call__(self, lstm: nn.LSTM, input: PackedSequence, hx: LSTMState | None = None) -> PackedResult: ...
+
+    def __call__(self, lstm: nn.LSTM, input: Input, hx: LSTMState | None = None) -> LSTMResult | PackedResult:
+        """``lstm(input, hx)`` as these equations compute it (batched, unbatched or packed; ``batch_first`` either way)."""
         if not isinstance(lstm, nn.LSTM) or lstm.proj_size:
             msg = f"Expected lstm to be an nn.LSTM without proj_size, but got {describe(lstm)} instead."
             raise TypeError(msg)
+        if isinstance(input, PackedSequence):
+            return each_sequence(self, lstm, input, hx, padding_as_steps=self.padding_as_steps)
         spec = StackSpec.of(lstm)
         spec.check_input(input)
         spec.check_hx(hx, input)
-        return run_layers(lstm, input, hx, self._direction, layers_read_input=self.layers_read_input)
+        if self.stateful and hx is None:
+            hx = _remembered(lstm, input)
+        if self.hx_batch_first and lstm.batch_first and hx is not None and input.dim() == 3:
+            if hx[0].shape[0] != hx[0].shape[1]:
+                msg = f"Expected num_layers * directions == batch for the mistake, but got h_0 {tuple(hx[0].shape)} instead."
+                raise NotApplicableError(msg)
+            hx = (hx[0].transpose(0, 1), hx[1].transpose(0, 1))
+        result = run_layers(lstm, input, hx, self._direction, layers_read_input=self.layers_read_input)
+        if self.stateful:
+            _MEMORY[lstm] = (result[1][0].detach(), result[1][1].detach())
+        return result
 
     def _direction(
         self,
@@ -111,6 +143,68 @@ class Equations:
         return torch.stack(outputs), last, c
 
 
+#: What a stateful mutant remembers, per module: its last ``(h_n, c_n)``.
+_MEMORY: weakref.WeakKeyDictionary[nn.Module, LSTMState] = weakref.WeakKeyDictionary()
+
+
+def _remembered(lstm: nn.LSTM, input: torch.Tensor) -> LSTMState | None:
+    """The module's last ``(h_n, c_n)``, where it fits this input's batch (else none: zeros)."""
+    state = _MEMORY.get(lstm)
+    if state is None:
+        return None
+    batched = input.dim() == 3
+    batch = input.shape[0 if lstm.batch_first else 1] if batched else None
+    fits = state[0].dim() == input.dim() and (not batched or state[0].shape[1] == batch)
+    return state if fits else None
+
+
+def each_sequence(
+    forward: Forward,
+    lstm: nn.LSTM,
+    packed: PackedSequence,
+    hx: LSTMState | None = None,
+    *,
+    padding_as_steps: bool = False,
+) -> PackedResult:
+    """``lstm(packed, hx)`` computed by running each sequence alone, unbatched, through ``forward``.
+
+    Each sequence runs at its true length; with ``padding_as_steps`` it runs
+    with its padding as real steps (the bug of an unpacked padded batch), so
+    its final state is taken after the padding. Returns a packed output laid
+    out as ``packed`` is, and ``(h_n, c_n)`` in the batch's order, as
+    ``nn.LSTM`` does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from torch.nn.utils.rnn import pack_padded_sequence
+    >>> from lstm_demo.mutants import each_sequence
+    >>> lstm = nn.LSTM(3, 4)
+    >>> packed = pack_padded_sequence(torch.randn(5, 2, 3), [3, 5], enforce_sorted=False)
+    >>> output, (h_n, c_n) = each_sequence(lambda m, x, hx: m(x, hx), lstm, packed)
+    >>> torch.testing.assert_close(h_n, lstm(packed)[1][0])
+    >>> output.data.shape, h_n.shape
+    (torch.Size([8, 4]), torch.Size([1, 2, 4]))
+    """
+    padded, lengths = pad_packed_sequence(packed)  # (T, B, F), in the batch's order
+    results: list[LSTMResult] = []
+    for b, n in enumerate(lengths.tolist()):
+        state = None if hx is None else (hx[0][:, b], hx[1][:, b])
+        steps = padded[: len(padded) if padding_as_steps else n, b]  # unbatched: (steps, features)
+        results.append(cast("LSTMResult", forward(lstm, steps, state)))
+    out_padded = padded.new_zeros(len(padded), len(lengths), results[0][0].shape[-1])
+    for b, n in enumerate(lengths.tolist()):
+        out_padded[:n, b] = results[b][0][:n]
+    order = packed.sorted_indices if packed.sorted_indices is not None else torch.arange(len(lengths))
+    sorted_output = out_padded.index_select(1, order.to(out_padded.device))
+    data = pack_padded_sequence(sorted_output, lengths[order.cpu()]).data
+    output = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    h_n = torch.stack([r[1][0] for r in results], dim=1)
+    c_n = torch.stack([r[1][1] for r in results], dim=1)
+    return output, (h_n, c_n)
+
+
 def _multi_layer_square(lstm: nn.LSTM) -> bool:
     """Layer 2 can read the input only where the input has as many features as layer 1's output."""
     return lstm.num_layers > 1 and lstm.input_size == lstm.hidden_size * (2 if lstm.bidirectional else 1)
@@ -134,8 +228,16 @@ class Mutant:
     equations: Equations
     applies: Callable[[nn.LSTM], bool] = lambda lstm: True
     """Whether the mistake can be made on this module (e.g. a second layer exists)."""
+    needs: frozenset[str] = frozenset()
+    """What a check must exercise for the mistake to show (see :attr:`Check.exercises`)."""
 
-    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
+    @overload
+    def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult: ...
+
+    @overload
+    def __call__(self, lstm: nn.LSTM, input: PackedSequence, hx: LSTMState | None = None) -> PackedResult: ...
+
+    def __call__(self, lstm: nn.LSTM, input: Input, hx: LSTMState | None = None) -> LSTMResult | PackedResult:
         if not self.applies(lstm):
             msg = f"Expected a module the mistake {self.name!r} can be made on, but got {lstm} instead."
             raise NotApplicableError(msg)
@@ -174,6 +276,25 @@ MUTANTS: dict[str, Mutant] = {
             Equations(layers_read_input=True),
             _multi_layer_square,
         ),
+        Mutant(
+            "h0-batch-first",
+            "a batch_first module reads h_0 and c_0 as (batch, num_layers * directions, H)",
+            Equations(hx_batch_first=True),
+            lambda lstm: lstm.batch_first,
+            frozenset({"hx"}),
+        ),
+        Mutant(
+            "stateful",
+            "a call without hx starts from the last call's (h_n, c_n), as Keras's stateful=True does",
+            Equations(stateful=True),
+            needs=frozenset({"calls"}),
+        ),
+        Mutant(
+            "padding-as-steps",
+            "a packed batch's padding run as real steps: h_n taken after the padding",
+            Equations(padding_as_steps=True),
+            needs=frozenset({"packed"}),
+        ),
     )
 }
 
@@ -181,48 +302,82 @@ MUTANTS: dict[str, Mutant] = {
 # --- the checks -------------------------------------------------------------------------------------
 
 
-def _leaves(result: ModuleResult) -> list[torch.Tensor]:
+def _leaves(result: ModuleResult | PackedResult) -> list[torch.Tensor]:
     output, state = result
-    return [output, *state] if isinstance(state, tuple) else [output, state]
+    data = output.data if isinstance(output, PackedSequence) else output
+    return [data, *state] if isinstance(state, tuple) else [data, state]
 
 
-def _module_leaves(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
-    return _leaves(lstm(x))
+def _module_leaves(lstm: nn.LSTM, x: Input, hx: LSTMState | None = None) -> list[torch.Tensor]:
+    return _leaves(lstm(x, hx))
+
+
+#: A check's model and input, and optionally the initial state its forward is given.
+Made: TypeAlias = "tuple[nn.LSTM, Input] | tuple[nn.LSTM, Input, LSTMState]"
+#: How a check runs a forward for the values it compares: ``drive(forward, lstm, x, hx)``.
+Drive: TypeAlias = "Callable[[Forward, nn.LSTM, Any, LSTMState | None], list[torch.Tensor]]"
 
 
 @dataclass(frozen=True)
 class Check:
     """A claim's comparison with its independent side left open.
 
-    ``setup(device, dtype)`` builds the claim's model and input there;
-    ``expected(lstm, x)`` is the side that stays (``nn.LSTM``'s results, the
-    post's printed numbers, the CPU's results); the independent side is any
-    ``forward(lstm, x)``, the claim's own being ``real``.
+    ``setup(device, dtype)`` builds the claim's model and input there, and
+    optionally an initial state ``hx``; ``expected(lstm, x)`` (``expected(lstm,
+    x, hx)`` where there is a state) is the side that stays (``nn.LSTM``'s
+    results, the post's printed numbers, the CPU's results); the independent
+    side is any ``forward(lstm, x, hx=None)``, the claim's own being ``real``.
+    By default the forward is called once and every result compared; a
+    ``drive(forward, lstm, x, hx)`` calls it as the claim does (twice,
+    passing the state on; or backpropagating, under ``torch.enable_grad()``)
+    and returns the values to compare.
     """
 
     name: str
     claim: str
-    setup: Callable[[torch.device, torch.dtype], tuple[nn.LSTM, torch.Tensor]]
+    setup: Callable[[torch.device, torch.dtype], Made]
     real: Forward
-    expected: Callable[[nn.LSTM, torch.Tensor], list[torch.Tensor]] = _module_leaves
+    expected: Callable[..., list[torch.Tensor]] = _module_leaves
     printed: bool = False
     """Compared with printed outputs, so only the post's tolerance applies."""
     gpu_only: bool = False
+    drive: Drive | None = None
+    """How the forward is run for the compared values; default one call, every result."""
+    exercises: frozenset[str] = frozenset()
+    """What the check exercises beyond one call from zeros, for :attr:`Mutant.needs`, among ``"hx"`` (a
+    given initial state), ``"calls"`` (a call without ``hx`` after another) and ``"packed"`` (a packed batch)."""
 
-    def actual(self, forward: Forward, lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    def build(self, device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, Input, LSTMState | None]:
+        """``setup(device, dtype)`` as ``(lstm, x, hx)``, ``hx`` ``None`` where the setup gives none."""
+        made = self.setup(device, dtype)
+        return (made[0], made[1], made[2]) if len(made) == 3 else (made[0], made[1], None)
+
+    def reference(self, lstm: nn.LSTM, x: Input, hx: LSTMState | None = None) -> list[torch.Tensor]:
+        """The side that stays (a reference that backpropagates turns gradients on itself)."""
+        with torch.no_grad():
+            return self.expected(lstm, x) if hx is None else self.expected(lstm, x, hx)
+
+    def tries(self, forward: Forward) -> bool:
+        """Whether the check can catch ``forward``: a mutant's needs are all exercised."""
+        return not isinstance(forward, Mutant) or forward.needs <= self.exercises
+
+    def actual(
+        self, forward: Forward, lstm: nn.LSTM, x: Input, hx: LSTMState | None = None
+    ) -> list[torch.Tensor]:
         """What ``forward`` gives for the compared values: every result, or the output alone (printed)."""
         with torch.no_grad():
-            result = forward(lstm, x)
-        return [result[0]] if self.printed else _leaves(result)
+            if self.drive is not None:
+                return self.drive(forward, lstm, x, hx)
+            result = forward(lstm, x) if hx is None else forward(lstm, x, hx)
+        return _leaves(result)[:1] if self.printed else _leaves(result)
 
     def pairs(
         self, forward: Forward, device: torch.device, dtype: torch.dtype
     ) -> tuple[nn.LSTM, list[tuple[torch.Tensor, torch.Tensor]]]:
         """The module, and ``(actual, expected)`` pairs in float64 on the CPU, with ``forward`` as the independent side."""
-        lstm, x = self.setup(device, dtype)
-        with torch.no_grad():
-            expected = self.expected(lstm, x)
-        actual = self.actual(forward, lstm, x)
+        lstm, x, hx = self.build(device, dtype)
+        expected = self.reference(lstm, x, hx)
+        actual = self.actual(forward, lstm, x, hx)
         return lstm, [(a.double().cpu(), e.double().cpu()) for a, e in zip(actual, expected, strict=True)]
 
 
@@ -278,6 +433,100 @@ def _module(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTM
     return result
 
 
+def _state_layout(device: torch.device, dtype: torch.dtype) -> Made:
+    """``batch_first=True`` with ``num_layers == batch``: an ``h_0`` read batch-first still fits."""
+    at = Place(device, dtype)
+    lstm = at.lstm(IN, HIDDEN, num_layers=BATCH, batch_first=True)
+    hx = at.randn(BATCH, BATCH, HIDDEN, offset=2), at.randn(BATCH, BATCH, HIDDEN, offset=3)
+    return lstm, at.randn(BATCH, SEQ, IN), hx
+
+
+def _time_first(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
+    """The same module with ``batch_first=False``, on the transposed input, with the same state."""
+    other = copy.deepcopy(lstm)
+    other.batch_first = False
+    output, state = other(x.transpose(0, 1), hx)
+    return output.transpose(0, 1), state
+
+
+def _two_chunks(device: torch.device, dtype: torch.dtype) -> Made:
+    at = Place(device, dtype)
+    return at.lstm(IN, HIDDEN), at.randn(12, BATCH, IN)
+
+
+def _two_calls(forward: Forward, lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None) -> list[torch.Tensor]:
+    """Chunk 1, then chunk 2 without a state, then chunk 2 given chunk 1's state."""
+    _, state = forward(lstm, x[:6])
+    return [*_leaves(forward(lstm, x[6:])), *_leaves(forward(lstm, x[6:], state))]
+
+
+def _fresh_then_whole(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    """A copy of the module on chunk 2 from explicit zeros; one call over both chunks."""
+    zeros = x.new_zeros(lstm.num_layers, x.shape[1], lstm.hidden_size)
+    whole, (h_n, c_n) = lstm(x)
+    return [*_leaves(copy.deepcopy(lstm)(x[6:], (zeros, zeros))), whole[6:], h_n, c_n]
+
+
+def _chunk_2_gradients(lstm: nn.LSTM, output: torch.Tensor, second: torch.Tensor) -> list[torch.Tensor]:
+    """Chunk 2's output and the gradients of a fixed random weighting of it, w.r.t. its input and every parameter."""
+    weights = torch.randn(output.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    loss = (output * weights.to(output)).sum()
+    wrt = [second, *lstm.parameters()]
+    found = torch.autograd.grad(loss, wrt, allow_unused=True)  # a mutant may leave a parameter out
+    return [
+        output.detach(),
+        *(torch.zeros_like(w) if g is None else g for w, g in zip(wrt, found, strict=True)),
+    ]
+
+
+def _detached_carry(
+    forward: Forward, lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None
+) -> list[torch.Tensor]:
+    """Chunk 1, its state detached, then chunk 2 from it, backpropagated."""
+    with torch.enable_grad():
+        _, (h, c) = cast("LSTMResult", forward(lstm, x[:6]))
+        second = x[6:].clone().requires_grad_(True)
+        output, _ = cast("LSTMResult", forward(lstm, second, (h.detach(), c.detach())))
+        return _chunk_2_gradients(lstm, output, second)
+
+
+def _from_a_constant(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    """Chunk 1 without gradients, then chunk 2 from its state as a constant, backpropagated."""
+    with torch.no_grad():
+        _, state = lstm(x[:6])
+    with torch.enable_grad():
+        second = x[6:].clone().requires_grad_(True)
+        output, _ = lstm(second, state)
+        return _chunk_2_gradients(lstm, output, second)
+
+
+_LENGTHS = [2, 6, 4]
+
+
+def _padded(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
+    """A bidirectional LSTM and a batch of lengths 2, 6 and 4, zero-padded to 6."""
+    at = Place(device, dtype)
+    x = at.randn(SEQ, BATCH, IN)
+    for b, n in enumerate(_LENGTHS):
+        x[n:, b] = 0
+    return at.lstm(IN, HIDDEN, bidirectional=True), x
+
+
+def _packed(device: torch.device, dtype: torch.dtype) -> Made:
+    lstm, x = _padded(device, dtype)
+    return lstm, pack_padded_sequence(x, _LENGTHS, enforce_sorted=False)
+
+
+def _each_with_padding(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult:
+    """Each sequence of the batch alone (unbatched), its padding run as real steps."""
+    results = [lstm(x[:, b]) for b in range(x.shape[1])]
+    output = torch.stack([o for o, _ in results], dim=1)
+    return output, (
+        torch.stack([h for _, (h, _) in results], dim=1),
+        torch.stack([c for _, (_, c) in results], dim=1),
+    )
+
+
 _CHECKS = (
     Check(
         "post-stepwise",
@@ -327,6 +576,45 @@ _CHECKS = (
         _module,
         _on_the_cpu,
         gpu_only=True,
+    ),
+    Check(
+        "state-layout",
+        "the batch_first=False module on the transposed input vs batch_first=True, same (h_0, c_0); "
+        "num_layers == batch == 3, so a batch-first h_0 fits",
+        _state_layout,
+        _time_first,
+        exercises=frozenset({"hx"}),
+    ),
+    Check(
+        "no-hidden-memory",
+        "two calls vs a fresh module from zeros (no state passed) and one call (state passed)",
+        _two_chunks,
+        _module,
+        _fresh_then_whole,
+        drive=_two_calls,
+        exercises=frozenset({"hx", "calls"}),
+    ),
+    Check(
+        "truncated-bptt",
+        "gradients of chunk 2's loss, state detached vs chunk 1 run without gradients",
+        _two_chunks,
+        _module,
+        _from_a_constant,
+        drive=_detached_carry,
+        exercises=frozenset({"hx"}),
+    ),
+    Check(
+        "padded-unpacked",
+        "each sequence alone, padding as steps, vs the padded batch; bidirectional",
+        _padded,
+        _each_with_padding,
+    ),
+    Check(
+        "packed",
+        "each sequence alone at its true length vs the packed batch (enforce_sorted=False); bidirectional",
+        _packed,
+        functools.partial(each_sequence, _module),
+        exercises=frozenset({"packed"}),
     ),
 )
 #: Every check, by the claim name ``python -m lstm_demo check`` uses where there is one.
@@ -455,13 +743,12 @@ def run(
                 if check.gpu_only and device.type == "cpu":
                     continue
                 sides: dict[str, Forward] = {CONTROL: check.real}
-                sides.update({n: MUTANTS[n] for n in mutants or MUTANTS})
-                lstm, x = check.setup(device, dtype)
-                with torch.no_grad():
-                    expected = [e.double().cpu() for e in check.expected(lstm, x)]
+                sides.update({n: MUTANTS[n] for n in mutants or MUTANTS if check.tries(MUTANTS[n])})
+                lstm, x, hx = check.build(device, dtype)
+                expected = [e.double().cpu() for e in check.reference(lstm, x, hx)]
                 for name, forward in sides.items():
                     try:
-                        actual = check.actual(forward, lstm, x)
+                        actual = check.actual(forward, lstm, x, hx)
                     except NotApplicableError:
                         continue
                     pairs = [(a.double().cpu(), e) for a, e in zip(actual, expected, strict=True)]
@@ -616,13 +903,13 @@ def smallest_caught(
         raise ValueError(msg)
     chosen_tolerances = {n: site_tolerances()[n] for n in tolerances or allowed}
     cache: dict[float, dict[str, float]] = {}
-    with full_precision(), one_thread(), torch.no_grad():
-        lstm, x = spec.setup(device, dtype)
-        expected = [e.double().cpu() for e in spec.expected(lstm, x)]
+    with full_precision(), one_thread():
+        lstm, x, hx = spec.build(device, dtype)
+        expected = [e.double().cpu() for e in spec.reference(lstm, x, hx)]
 
     def ratios(log_offset: float) -> dict[str, float]:
         if log_offset not in cache:
-            actual = spec.actual(Equations(forget_offset=10.0**log_offset), lstm, x)
+            actual = spec.actual(Equations(forget_offset=10.0**log_offset), lstm, x, hx)
             pairs = [(a.double().cpu(), e) for a, e in zip(actual, expected, strict=True)]
             cache[log_offset] = {n: _ratio(pairs, t) for n, t in chosen_tolerances.items()}
         return cache[log_offset]

@@ -190,6 +190,25 @@ EXPECTED_KEYS = {
         "with detach(): gradient before the last chunk",
         "with detach(): gradient in the last chunk",
     ],
+    "state-layout": [
+        "output (transposed)",
+        "h_n",
+        "c_n",
+        "unbatched: output",
+        "unbatched: h_n",
+        "unbatched: c_n",
+    ],
+    "no-hidden-memory": [
+        f"{how}: {what}"
+        for how in ("second call, no state", "(h, c) passed on")
+        for what in ("output", "h_n", "c_n")
+    ],
+    "truncated-bptt": [
+        "d loss / d chunk 2 input",
+        *(f"d loss / d {kind}_l0" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+        "full backprop: d loss / d chunk 2 input",
+    ],
+    "padded-unpacked": ["output", "h_n", "c_n", "forward direction, real steps: output"],
     "gradients": ["d loss / d input"]
     + [
         f"d loss / d {kind}_l{layer}"
@@ -267,6 +286,77 @@ def test_run_in_chunks_carries_the_state():
     torch.testing.assert_close(grad_c, grad)
     assert grad.shape == x.shape
     assert x.grad is None  # the caller's input is not touched
+
+
+# --- state and padding: state-layout, no-hidden-memory, truncated-bptt, padded-unpacked -------------
+
+
+def test_state_layout_a_batch_first_h0_fails_or_runs_silently():
+    result = claims.state_layout()
+    assert result.comparisons["h_n"].numel == 3 * 3 * 4  # num_layers 3, batch 3, hidden 4
+    assert result.comparisons["unbatched: h_n"].numel == 3 * 4
+    (note,) = result.notes
+    match = re.fullmatch(
+        r"h_0 laid out batch-first \(transposed\) runs without an error where num_layers == batch "
+        r"== 3; its output is off by up to (\S+)",
+        note,
+    )
+    assert match, note
+    assert float(match[1]) > 0.01
+    # Where num_layers != batch, PyTorch refuses the batch-first layout.
+    lstm = nn.LSTM(3, 4, num_layers=2, batch_first=True)
+    with pytest.raises(RuntimeError, match=re.escape("Expected hidden[0] size (2, 3, 4), got [3, 2, 4]")):
+        lstm(torch.randn(3, 5, 3), (torch.zeros(3, 2, 4), torch.zeros(3, 2, 4)))
+
+
+def test_no_hidden_memory_measures_two_calls_against_one():
+    result = claims.no_hidden_memory()
+    assert result.comparisons["second call, no state: output"].numel == 6 * 3 * 4
+    assert result.comparisons["(h, c) passed on: h_n"].numel == 2 * 3 * 4
+    (note,) = result.notes
+    match = re.fullmatch(
+        r"two calls without passing \(h, c\) vs one call: the second chunk's output is off by up to "
+        r"(\S+) \(first step (\S+), last step (\S+)\); h_n by up to (\S+)",
+        note,
+    )
+    assert match, note
+    most, first, last, h_n = (float(g) for g in match.groups())
+    assert most == first > last > 0  # the missing state matters most at the chunk's first step
+    assert most > 0.01
+    assert h_n > 0
+
+
+def test_truncated_bptt_measures_what_detach_changes():
+    result = claims.truncated_bptt()
+    assert result.comparisons["d loss / d chunk 2 input"].numel == 6 * 2 * 3
+    assert result.comparisons["d loss / d weight_hh_l0"].numel == 16 * 4
+    assert result.comparisons["full backprop: d loss / d chunk 2 input"].close is True
+    weights, chunk_1 = result.notes
+    match = re.fullmatch(
+        r"full backprop vs detach\(\), max \|difference\| / max \|full gradient\|: "
+        r"weight_ih_l0 (\S+), weight_hh_l0 (\S+), bias_ih_l0 (\S+), bias_hh_l0 (\S+)",
+        weights,
+    )
+    assert match, weights
+    assert all(float(g) > 0.05 for g in match.groups())
+    match = re.fullmatch(r"full backprop also reaches chunk 1's input: max \|gradient\| (\S+)", chunk_1)
+    assert match, chunk_1
+    assert float(match[1]) > 0.01
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_padded_unpacked_h_n_is_wrong_for_the_shorter_sequences(dtype):
+    result = claims.padded_unpacked(dtype=dtype)
+    assert result.comparisons["output"].numel == 6 * 3 * 8
+    assert result.comparisons["forward direction, real steps: output"].numel == (6 + 4 + 2) * 4
+    for note, direction in zip(result.notes, ("forward", "backward"), strict=True):
+        match = re.fullmatch(
+            rf"padded h_n vs true h_n, {direction} direction, lengths 6, 4, 2: (\S+), (\S+), (\S+)", note
+        )
+        assert match, note
+        full, *shorter = (float(g) for g in match.groups())
+        assert full <= TOLERANCES[dtype][1]  # the full-length sequence has no padding
+        assert all(g > 0.01 for g in shorter)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_demo.layers import split_layers
 from lstm_demo.mutants import (
@@ -14,9 +15,11 @@ from lstm_demo.mutants import (
     CONTROL,
     MUTANTS,
     RESOLUTION,
+    Check,
     Equations,
     NotApplicableError,
     as_json,
+    each_sequence,
     escapes,
     run,
     smallest_caught,
@@ -68,7 +71,16 @@ def test_which_mutants_apply_where(results):
     }  # the two-layer models with input_size == hidden_size
     one_bias = {claim for mutant, claim in ran if mutant == "one-bias"}
     assert one_bias == set(CPU_CHECKS) - {"post-experiment-2"}  # the post's experiment 2 has zero biases
-    for mutant in set(MUTANTS) - {"layer-2-gets-input", "one-bias"}:
+    # Mistakes that show only where a check exercises them: a given state on a batch_first
+    # module, a call without a state after another, a packed batch.
+    only = {
+        "h0-batch-first": {"state-layout"},
+        "stateful": {"no-hidden-memory"},
+        "padding-as-steps": {"packed"},
+    }
+    for mutant, where in only.items():
+        assert {claim for m, claim in ran if m == mutant} == where
+    for mutant in set(MUTANTS) - {"layer-2-gets-input", "one-bias", *only}:
         assert {claim for m, claim in ran if m == mutant} == set(CPU_CHECKS)
 
 
@@ -215,6 +227,109 @@ def test_off_by_one_step_outputs_the_state_before_each_step():
     assert torch.equal(output[0], torch.zeros(2, 4, dtype=torch.float64))
     torch.testing.assert_close(output[1:], expected[:-1])
     torch.testing.assert_close(h_n, h_e)
+
+
+def test_h0_batch_first_reads_the_state_transposed():
+    lstm = _lstm(3, 4, num_layers=2, batch_first=True)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)  # batch 2 == num_layers 2
+    h_0, c_0 = torch.randn(2, 2, 4, dtype=torch.float64), torch.randn(2, 2, 4, dtype=torch.float64)
+    found = MUTANTS["h0-batch-first"](lstm, x, (h_0, c_0))
+    torch.testing.assert_close(found, lstm(x, (h_0.transpose(0, 1), c_0.transpose(0, 1))))
+    # Unbatched input and a missing state are read as PyTorch reads them.
+    torch.testing.assert_close(
+        MUTANTS["h0-batch-first"](lstm, x[0], (h_0[:, 0], c_0[:, 0])), lstm(x[0], (h_0[:, 0], c_0[:, 0]))
+    )
+    torch.testing.assert_close(MUTANTS["h0-batch-first"](lstm, x), lstm(x))
+
+
+def test_h0_batch_first_needs_a_batch_first_module_and_a_square_state():
+    with pytest.raises(NotApplicableError, match=r"^Expected a module the mistake 'h0-batch-first' can be"):
+        MUTANTS["h0-batch-first"](_lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64))
+    lstm, x = _lstm(3, 4, num_layers=2, batch_first=True), torch.randn(3, 5, 3, dtype=torch.float64)
+    hx = torch.zeros(2, 3, 4, dtype=torch.float64), torch.zeros(2, 3, 4, dtype=torch.float64)
+    with pytest.raises(
+        NotApplicableError,
+        match=r"^Expected num_layers \* directions == batch for the mistake, but got h_0 \(2, 3, 4\) instead\.$",
+    ):
+        MUTANTS["h0-batch-first"](lstm, x, hx)
+
+
+def test_stateful_starts_from_the_last_calls_state():
+    lstm = _lstm(3, 4, num_layers=2)
+    first, second = torch.randn(5, 2, 3, dtype=torch.float64), torch.randn(4, 2, 3, dtype=torch.float64)
+    stateful = MUTANTS["stateful"]
+    out_1, state = stateful(lstm, first)
+    torch.testing.assert_close((out_1, state), lstm(first))  # nothing remembered yet: zeros
+    torch.testing.assert_close(stateful(lstm, second), lstm(second, state))
+    # A given state is used as given; another batch size starts from zeros.
+    hx = torch.randn(2, 2, 4, dtype=torch.float64), torch.randn(2, 2, 4, dtype=torch.float64)
+    torch.testing.assert_close(stateful(lstm, second, hx), lstm(second, hx))
+    torch.testing.assert_close(stateful(lstm, first[:, :1]), lstm(first[:, :1]))
+    # Each module remembers its own state.
+    other = _lstm(3, 4, num_layers=2, seed=1)
+    torch.testing.assert_close(stateful(other, second), other(second))
+
+
+@pytest.mark.parametrize("enforce_sorted", [True, False], ids=["sorted", "unsorted"])
+def test_equations_and_each_sequence_take_a_packed_batch(enforce_sorted):
+    lstm = _lstm(3, 4, num_layers=2, bidirectional=True)
+    lengths = [5, 3, 1] if enforce_sorted else [3, 5, 1]
+    packed = pack_padded_sequence(
+        torch.randn(5, 3, 3, dtype=torch.float64), lengths, enforce_sorted=enforce_sorted
+    )
+    hx = torch.randn(4, 3, 4, dtype=torch.float64), torch.randn(4, 3, 4, dtype=torch.float64)
+    output, state = lstm(packed, hx)
+    for found in (Equations()(lstm, packed, hx), each_sequence(lambda m, x, h: m(x, h), lstm, packed, hx)):
+        torch.testing.assert_close(found[0].data, output.data)
+        assert torch.equal(found[0].batch_sizes, output.batch_sizes)
+        torch.testing.assert_close(found[1], state)
+
+
+def test_padding_as_steps_is_the_unpacked_padded_batch():
+    lstm = _lstm(3, 4, bidirectional=True)
+    x = torch.randn(5, 3, 3, dtype=torch.float64)
+    lengths = [3, 5, 2]
+    for b, n in enumerate(lengths):
+        x[n:, b] = 0
+    _, (h_n, c_n) = MUTANTS["padding-as-steps"](lstm, pack_padded_sequence(x, lengths, enforce_sorted=False))
+    _, (h_padded, c_padded) = lstm(x)
+    torch.testing.assert_close((h_n, c_n), (h_padded, c_padded))
+    _, (h_true, _) = lstm(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    assert (h_n - h_true).abs().amax(dim=(0, 2)).gt(0.01).tolist() == [
+        True,
+        False,
+        True,
+    ]  # not the length-5 one
+
+
+def test_a_check_of_the_first_form_still_runs():
+    def setup(device, dtype):
+        return _lstm(3, 4).to(device, dtype), torch.randn(5, 2, 3, dtype=dtype)
+
+    check = Check("plain", "nn.LSTM vs itself", setup, lambda lstm, x, hx=None: lstm(x, hx))
+    assert check.build(torch.device("cpu"), torch.float64)[2] is None
+    _, pairs = check.pairs(MUTANTS["gate-order"], torch.device("cpu"), torch.float64)
+    assert [a.shape for a, _ in pairs] == [(5, 2, 4), (1, 2, 4), (1, 2, 4)]
+    assert not torch.allclose(*pairs[0])
+    assert check.tries(MUTANTS["gate-order"]) is True
+    assert check.tries(MUTANTS["stateful"]) is False
+
+
+def test_the_gradient_check_compares_every_gradient():
+    lstm, pairs = CHECKS["truncated-bptt"].pairs(
+        MUTANTS["forget-bias+0.1"], torch.device("cpu"), torch.float64
+    )
+    # chunk 2's output, then d loss / d chunk 2 input and each parameter
+    assert [tuple(e.shape) for _, e in pairs] == [
+        (6, 3, 4),
+        (6, 3, 3),
+        *(tuple(p.shape) for p in lstm.parameters()),
+    ]
+    assert all(not torch.allclose(a, e) for a, e in pairs)
+    _, control = CHECKS["truncated-bptt"].pairs(
+        CHECKS["truncated-bptt"].real, torch.device("cpu"), torch.float64
+    )
+    assert all(torch.equal(a, e) for a, e in control)
 
 
 def test_layer_2_gets_input_runs_layer_2_on_the_input():
