@@ -169,7 +169,7 @@ for rounding in roundings:
 
 # %%
 # On a GPU, ``nn.LSTM`` runs cuDNN's RNN kernels. Measured again with cuDNN
-# switched off (``torch.backends.cudnn.flags(enabled=False)``), the same
+# switched off (:func:`lstm_demo.precision.cudnn`), the same
 # models run on PyTorch's own CUDA kernels: the difference between the two
 # figures is cuDNN's own rounding.
 gpus = [d for d in devices if d.type == "cuda"]

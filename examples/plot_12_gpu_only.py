@@ -111,17 +111,19 @@ def spread(device, repeats=5):
     return worst, unequal
 
 
-settings = {
-    "defaults": {},
-    "cudnn.deterministic=True": {"deterministic": True},
-}
 for device in devices:
-    for label, flags in settings.items():
-        with torch.backends.cudnn.flags(enabled=True, **flags):
-            worst, unequal = spread(device)
-        print(
-            f"{device!s:<8} {label:<28} max |run - run 1| = {worst:.3g}, {unequal} of 4 runs not bitwise equal"
-        )
+    worst, unequal = spread(device)
+    print(
+        f"{device!s:<8} {'defaults':<28} max |run - run 1| = {worst:.3g}, {unequal} of 4 runs not bitwise equal"
+    )
+    before = torch.backends.cudnn.deterministic
+    torch.backends.cudnn.deterministic = True
+    try:
+        worst, unequal = spread(device)
+    finally:
+        torch.backends.cudnn.deterministic = before
+    label = "cudnn.deterministic=True"
+    print(f"{device!s:<8} {label:<28} max |run - run 1| = {worst:.3g}, {unequal} of 4 runs not bitwise equal")
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         worst, unequal = spread(device)
@@ -173,20 +175,22 @@ if not gpus:
 # Backward after an ``eval()``-mode forward is common: saliency maps,
 # adversarial inputs, gradients with respect to the input of a frozen model.
 # On each device, the same model and input, backward after a forward in each
-# mode, and again with cuDNN switched off
-# (``torch.backends.cudnn.flags(enabled=False)``):
+# mode, and again with cuDNN switched off (:func:`lstm_demo.precision.cudnn`,
+# which sets ``torch.backends.cudnn.enabled`` for a block):
+from lstm_demo.precision import cudnn
+
 for device in devices:
     model = nn.LSTM(3, 4, num_layers=2).to(device)
     inputs = torch.randn(6, 3, 3, device=device, requires_grad=True)
-    for mode, cudnn in (("train", True), ("eval", True), ("eval", False)):
+    for mode, use_cudnn in (("train", True), ("eval", True), ("eval", False)):
         model.train(mode == "train")
-        with torch.backends.cudnn.flags(enabled=cudnn):
+        with cudnn(use_cudnn):
             try:
                 model(inputs)[0].sum().backward()
                 outcome = "backward ran"
             except RuntimeError as error:
                 outcome = f"RuntimeError: {error}"
-        print(f"{device!s:<8} {mode + '(),':<9} cuDNN {'on ' if cudnn else 'off'}: {outcome}")
+        print(f"{device!s:<8} {mode + '(),':<9} cuDNN {'on ' if use_cudnn else 'off'}: {outcome}")
 
 # %%
 # On a GPU the error comes from the pair, cuDNN and ``eval()`` mode: either

@@ -37,7 +37,7 @@ from lstm_demo._validate import StackSpec, check_module, describe
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
 from lstm_demo.layers import run_stacked, split_directions, split_layers
-from lstm_demo.precision import full_precision
+from lstm_demo.precision import cudnn, full_precision
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 
@@ -1224,7 +1224,7 @@ def eval_backward(at: Place) -> Found:
     after an ``eval()``-mode forward, PyTorch raises ``cudnn RNN backward can
     only be called in training mode``. The claim runs backward in both modes;
     where the ``eval()`` run raises, it runs both again inside
-    ``torch.backends.cudnn.flags(enabled=False)``, and its note quotes the
+    :func:`~lstm_demo.precision.cudnn` (``False``), and its note quotes the
     error. The CPU never uses cuDNN, and its note says that ``eval()``
     backward ran.
 
@@ -1240,9 +1240,13 @@ def eval_backward(at: Place) -> Found:
     train = _gradients(lstm.train(), x)
     try:
         evaluated = _gradients(lstm.eval(), x)
-        note = "eval() backward ran: no cuDNN on this device" if at.device.type != "cuda" else "eval() backward ran"
+        note = (
+            "eval() backward ran: no cuDNN on this device"
+            if at.device.type != "cuda"
+            else "eval() backward ran"
+        )
     except RuntimeError as error:
-        with torch.backends.cudnn.flags(enabled=False):
+        with cudnn(False):
             evaluated = _gradients(lstm.eval(), x)
             train = _gradients(lstm.train(), x)
         note = f"cuDNN refused: {error}; both modes repeated with cuDNN off"

@@ -37,7 +37,7 @@ from lstm_demo._validate import StackSpec, describe
 from lstm_demo.claims import BATCH, HIDDEN, IN, SEQ, Place, post_stepwise_model, run_cell_loop
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
-from lstm_demo.precision import full_precision
+from lstm_demo.precision import cudnn, full_precision
 from lstm_demo.scratch import run_layers, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import one_thread, site_tolerances
@@ -527,6 +527,41 @@ def _each_with_padding(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = No
     )
 
 
+def _gradients_of(forward: Forward, lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
+    """The gradients of ``output.sum() + h_n.sum() + c_n.sum()`` through ``forward``, input first."""
+    with torch.enable_grad():
+        x = x.detach().clone().requires_grad_(True)
+        output, (h_n, c_n) = cast("LSTMResult", forward(lstm, x))
+        wrt = [x, *lstm.parameters()]
+        found = torch.autograd.grad(output.sum() + h_n.sum() + c_n.sum(), wrt, allow_unused=True)
+    return [torch.zeros_like(w) if g is None else g for w, g in zip(wrt, found, strict=True)]
+
+
+def _in_eval_mode(forward: Forward, lstm: nn.LSTM, x: Any, hx: LSTMState | None) -> list[torch.Tensor]:
+    """Backward through ``forward`` with the module in eval() mode (cuDNN off: cuDNN refuses it)."""
+    with cudnn(False):
+        return _gradients_of(forward, lstm.eval(), x)
+
+
+def _in_train_mode(lstm: nn.LSTM, x: Any) -> list[torch.Tensor]:
+    """``nn.LSTM``'s gradients in train() mode, cuDNN off like the eval() side."""
+    with cudnn(False):
+        return _gradients_of(_module, lstm.train(), x)
+
+
+def _dropout_model(device: torch.device, dtype: torch.dtype) -> Made:
+    at = Place(device, dtype)
+    lstm = at.module(functools.partial(nn.LSTM, IN, HIDDEN, num_layers=3, dropout=0.5)).train()
+    return lstm, at.randn(SEQ, BATCH, IN)
+
+
+def _seeded(forward: Forward, lstm: nn.LSTM, x: Any, hx: LSTMState | None = None) -> list[torch.Tensor]:
+    """``forward``'s results after ``torch.manual_seed(1234)``, the caller's random state left alone."""
+    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
+        torch.manual_seed(1234)
+        return _leaves(forward(lstm, x))
+
+
 _CHECKS = (
     Check(
         "post-stepwise",
@@ -615,6 +650,22 @@ _CHECKS = (
         _packed,
         functools.partial(each_sequence, _module),
         exercises=frozenset({"packed"}),
+    ),
+    Check(
+        "eval-backward",
+        "gradients with the module in eval() mode vs nn.LSTM's in train() mode, no dropout; cuDNN off",
+        _two_layers,
+        _module,
+        _in_train_mode,
+        drive=_in_eval_mode,
+    ),
+    Check(
+        "repeatable",
+        "a second run from the same seed vs nn.LSTM's first, train() mode, dropout 0.5 between 3 layers",
+        _dropout_model,
+        _module,
+        functools.partial(_seeded, _module),
+        drive=_seeded,
     ),
 )
 #: Every check, by the claim name ``python -m lstm_demo check`` uses where there is one.

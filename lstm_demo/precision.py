@@ -218,6 +218,43 @@ def precision_flags(
 
 
 @contextmanager
+def cudnn(enabled: bool) -> Iterator[None]:
+    """Set ``torch.backends.cudnn.enabled`` for a ``with`` block; restore it afterwards.
+
+    With ``False``, CUDA recurrent modules run PyTorch's own CUDA kernels
+    instead of cuDNN's; the CPU never uses cuDNN. Unlike
+    ``torch.backends.cudnn.flags(enabled=...)``, which also re-applies the
+    TF32 switches through PyTorch's older API and raises once the newer
+    per-operator ones (:func:`full_precision`) have set
+    cuDNN's convolutions and RNNs apart, this touches nothing else.
+
+    Raises
+    ------
+    TypeError
+        If ``enabled`` is not True or False.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.precision import cudnn
+    >>> with cudnn(False):
+    ...     torch.backends.cudnn.enabled
+    False
+    >>> torch.backends.cudnn.enabled
+    True
+    """
+    if not isinstance(enabled, bool):
+        msg = f"Expected enabled to be True or False, but got {enabled!r} instead."
+        raise TypeError(msg)
+    before = torch.backends.cudnn.enabled
+    try:
+        torch.backends.cudnn.enabled = enabled  # type: ignore[assignment]  # torch types the flag as its descriptor
+        yield
+    finally:
+        torch.backends.cudnn.enabled = before
+
+
+@contextmanager
 def full_precision() -> Iterator[None]:
     """TF32 off for cuDNN's RNNs and for CUDA matrix products, for a ``with`` block.
 

@@ -52,6 +52,7 @@ from lstm_demo._random import cpu_random
 from lstm_demo._types import Result
 from lstm_demo.comparison import default_tolerance
 from lstm_demo.devices import Tolerance, resolve_placement
+from lstm_demo.precision import cudnn as cudnn_enabled
 from lstm_demo.precision import full_precision
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
@@ -158,7 +159,7 @@ def one_thread() -> Iterator[None]:
 
 @functools.cache
 def _measure(device: torch.device, dtype: torch.dtype, cudnn: bool) -> Rounding:
-    with one_thread(), torch.backends.cudnn.flags(enabled=cudnn):
+    with one_thread(), cudnn_enabled(cudnn):
         return _measure_on_one_thread(device, dtype)
 
 
@@ -204,7 +205,7 @@ def measure_rounding(
     (:func:`~lstm_demo.run_stepwise`, unidirectional models), and backward
     for the gradients of the input and of every parameter. Everything runs with TF32 off, on one CPU thread
     (``one_thread``). ``cudnn=False`` runs it with cuDNN switched off
-    (``torch.backends.cudnn.flags(enabled=False)``), so that a CUDA device
+    (:func:`~lstm_demo.precision.cudnn`), so that a CUDA device
     uses PyTorch's own kernels; the CPU never uses cuDNN. Measured once per
     process for each device, dtype and setting.
 

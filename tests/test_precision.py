@@ -234,3 +234,30 @@ def test_describe_flags_reports_the_switches_in_force():
     assert flags["deterministic"] == "True"
     with full_precision():
         assert describe_flags()["cuDNN RNN"] == "ieee"
+
+
+def test_cudnn_switch_sets_and_restores_only_enabled():
+    from lstm_demo.precision import cudnn
+
+    before = save_flags()
+    with cudnn(False):
+        assert torch.backends.cudnn.enabled is False
+    assert torch.backends.cudnn.enabled is True
+    assert save_flags() == before
+
+
+def test_cudnn_switch_restores_after_an_error_and_inside_full_precision():
+    from lstm_demo.precision import cudnn
+
+    with full_precision(), pytest.raises(ZeroDivisionError), cudnn(False):
+        assert torch.backends.cudnn.enabled is False
+        1 / 0  # noqa: B018
+    assert torch.backends.cudnn.enabled is True
+
+
+def test_cudnn_switch_takes_a_bool():
+    from lstm_demo.precision import cudnn
+
+    with pytest.raises(TypeError, match=r"^Expected enabled to be True or False, but got 0 instead\.$"):
+        with cudnn(0):
+            pass
