@@ -248,7 +248,7 @@ def cudnn(enabled: bool) -> Iterator[None]:
         raise TypeError(msg)
     before = torch.backends.cudnn.enabled
     try:
-        torch.backends.cudnn.enabled = enabled  # type: ignore[assignment]  # torch types the flag as its descriptor
+        torch.backends.cudnn.enabled = enabled
         yield
     finally:
         torch.backends.cudnn.enabled = before

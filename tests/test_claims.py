@@ -776,7 +776,8 @@ def test_repeatable_holds_bitwise_on_the_cpu(dtype):
     from lstm_demo.claims import repeatable
 
     result = repeatable("cpu", dtype)
-    assert result.holds and result.bitwise
+    assert result.holds
+    assert result.bitwise
     assert result.notes == ("bitwise equal: yes",)
     assert list(result.comparisons)[:3] == ["output", "h_n", "c_n"]
 

@@ -249,15 +249,21 @@ def test_cudnn_switch_sets_and_restores_only_enabled():
 def test_cudnn_switch_restores_after_an_error_and_inside_full_precision():
     from lstm_demo.precision import cudnn
 
-    with full_precision(), pytest.raises(ZeroDivisionError), cudnn(False):
-        assert torch.backends.cudnn.enabled is False
-        1 / 0  # noqa: B018
+    seen = []
+
+    def fails() -> None:
+        with cudnn(False):
+            seen.append(torch.backends.cudnn.enabled)
+            raise ZeroDivisionError
+
+    with full_precision():
+        pytest.raises(ZeroDivisionError, fails)
+    assert seen == [False]
     assert torch.backends.cudnn.enabled is True
 
 
 def test_cudnn_switch_takes_a_bool():
     from lstm_demo.precision import cudnn
 
-    with pytest.raises(TypeError, match=r"^Expected enabled to be True or False, but got 0 instead\.$"):
-        with cudnn(0):
-            pass
+    with pytest.raises(TypeError, match=r"^Expected enabled to be True or False, but got 0 instead\.$"), cudnn(0):
+        pass

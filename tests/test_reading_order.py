@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 
-from _reading_order import EXAMPLES, SECTIONS, ReadingOrder  # noqa: E402
+from _reading_order import EXAMPLES, SECTIONS, ReadingOrder
 
 
 def test_every_gallery_script_has_one_place_on_the_path():
@@ -24,7 +24,7 @@ def test_the_landing_page_tables_of_contents_follow_the_path():
     text = (ROOT / "docs" / "index.md").read_text()
     found = [
         (caption, entries.split())
-        for caption, entries in re.findall(r"```\{toctree\}\n:hidden:\n:caption: ([^\n]*)\n\n(.*?)```", text, re.S)
+        for caption, entries in re.findall(r"```\{toctree\}\n:hidden:\n:caption: ([^\n]*)\n\n(.*?)```", text, re.DOTALL)
     ]
     assert found == [*SECTIONS, ("Reference", ["auto_examples/index", "api"])]
 
