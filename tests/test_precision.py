@@ -256,8 +256,8 @@ def test_cudnn_switch_restores_after_an_error_and_inside_full_precision():
             seen.append(torch.backends.cudnn.enabled)
             raise ZeroDivisionError
 
-    with full_precision():
-        pytest.raises(ZeroDivisionError, fails)
+    with full_precision(), pytest.raises(ZeroDivisionError):
+        fails()
     assert seen == [False]
     assert torch.backends.cudnn.enabled is True
 
