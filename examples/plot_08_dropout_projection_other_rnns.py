@@ -5,7 +5,7 @@ Dropout, projections, GRU and RNN, and ``flatten_parameters``
 The rest of ``nn.LSTM``'s options, and its siblings. What does ``dropout``
 do between layers, and can it be rebuilt by hand? What does ``proj_size``
 change in the shapes and the equations? Do the post's two answers hold for
-``nn.GRU`` and ``nn.RNN``? And what is the warning about weights "not part
+``nn.GRU`` and ``nn.RNN``, and can GRU's biases be merged as LSTM's can? And what is the warning about weights "not part
 of single contiguous chunk of memory"? Each answer is shown with the code a
 reader would write, then run as a claim on every device.
 """

@@ -85,7 +85,7 @@ class Equations:
     layers_read_input: bool = False
     """Every layer reads the module's input instead of the layer below's output."""
     peephole: float = 0.0
-    """A diagonal peephole weight, every unit alike: ``c_{t-1}`` into i and f, ``c_t`` into o."""
+    """A diagonal peephole weight, the same for every unit; ``c_{t-1}`` feeds i and f, ``c_t`` feeds o."""
 
     module_class: ClassVar[type[nn.RNNBase]] = nn.LSTM
     """The module these equations stand in for."""
@@ -363,7 +363,7 @@ class GRUEquations:
     """The GRU equations with switches for the mistakes; the defaults compute ``nn.GRU``."""
 
     reset_after: bool = True
-    """Where ``r`` is applied: ``r * (W_hn h + b_hn)`` (PyTorch) or ``W_hn (r * h) + b_hn`` (Cho et al.)."""
+    """Whether ``r`` is applied after the product, ``r * (W_hn h + b_hn)`` (PyTorch), or before it (Cho et al.)."""
     b_hn_inside: bool = True
     """``b_hn`` inside ``r * (...)``; outside it is what moving ``b_hn`` into ``b_in`` computes."""
     update_offset: float = 0.0
