@@ -36,7 +36,10 @@ SECTIONS: list[tuple[str, list[str]]] = [
     ),
     (
         "The post's own numbers",
-        ["auto_examples/plot_03_post_numbers_two_layers", "auto_examples/plot_04_post_numbers_recovered_input"],
+        [
+            "auto_examples/plot_03_post_numbers_two_layers",
+            "auto_examples/plot_04_post_numbers_recovered_input",
+        ],
     ),
 ]
 

@@ -165,6 +165,112 @@ for name in ("scratch", "lstmcell-loop", "projection"):
     prove(name, devices=devices)
 
 # %%
+# Two biases, one sum
+# -------------------
+# Every gate adds two bias vectors, ``bias_ih`` next to :math:`W_{i\cdot} x_t`
+# and ``bias_hh`` next to :math:`W_{h\cdot} h_{t-1}`, and nothing else ever
+# reads them: only their sum enters the equations, so one vector would do.
+# cuDNN's RNN functions also take one bias per matrix product, which can be
+# why PyTorch keeps two. Moving all of ``bias_hh`` into ``bias_ih`` leaves
+# ``output``, ``h_n`` and ``c_n`` the same, within float32's default
+# tolerance: ``(W x + b_ih) + b_hh`` and ``W x + (b_ih + b_hh)`` are the same
+# sum grouped another way, which can round differently. The run says whether
+# it did here.
+import copy
+
+merged = copy.deepcopy(lstm)
+with torch.no_grad():
+    merged.bias_ih_l0 += merged.bias_hh_l0
+    merged.bias_hh_l0.zero_()
+    sequence = torch.randn(7, 2, 4)
+    before = lstm(sequence)
+    after = merged(sequence)
+for name, mine, theirs in zip(
+    ["output", "h_n", "c_n"], [after[0], *after[1]], [before[0], *before[1]], strict=True
+):
+    result = lstm_demo.compare(mine, theirs)
+    print(f"{name}, bias_hh moved into bias_ih: {verdict(result)}")
+    assert result.close, result
+
+# %%
+# So a forget-gate bias is set in *one* of the two. A common recipe starts
+# the forget gate open by setting its bias to 1 (rows ``H:2H``, the second
+# block above) in every parameter whose name contains "bias", which sets it
+# in both vectors: the forget gate then starts with a bias of 2, not 1.
+recipe = copy.deepcopy(lstm)
+with torch.no_grad():
+    for name, param in recipe.named_parameters():
+        if "bias" in name:
+            param[H : 2 * H] = 1.0
+effective = recipe.bias_ih_l0[H : 2 * H] + recipe.bias_hh_l0[H : 2 * H]
+print("forget bias, 1 in both vectors:", effective.detach())
+assert torch.equal(effective, torch.full((H,), 2.0))
+
+meant = copy.deepcopy(lstm)
+with torch.no_grad():
+    meant.bias_ih_l0[H : 2 * H] = 1.0  # 1 in one vector,
+    meant.bias_hh_l0[H : 2 * H] = 0.0  # 0 in the other
+effective = meant.bias_ih_l0[H : 2 * H] + meant.bias_hh_l0[H : 2 * H]
+print("forget bias, 1 in bias_ih, 0 in bias_hh:", effective.detach())
+assert torch.equal(effective, torch.ones(H))
+
+# %%
+# On every device, with two layers: the biases moved, the recipe's forget
+# bias (asserted bitwise: 1 + 1 is exactly 2), and the recipe against a
+# bias of 2 in ``bias_ih`` alone. The note gives how far the recipe's
+# outputs are from those of the forget bias of 1 it meant.
+prove("two-biases", devices=devices)
+
+# %%
+# No peepholes
+# ------------
+# Some LSTMs let the gates look at the cell state: the peephole LSTM of Gers
+# and Schmidhuber feeds :math:`c_{t-1}` into the input and forget gates and
+# :math:`c_t` into the output gate, each through a diagonal weight
+# (TensorFlow 1's ``LSTMCell(use_peepholes=True)`` is one). ``nn.LSTM`` has
+# none: the parameter list at the top of this page is all it has, and its
+# gates read :math:`x_t` and :math:`h_{t-1}` only. One consequence can be
+# checked from outside: with ``x_1`` and ``h_0`` fixed, :math:`c_1 = f_1
+# \odot c_0 + i_1 \odot g_1` is linear in :math:`c_0`, so doubling
+# :math:`c_0` moves :math:`c_1` by as much as going from zero to :math:`c_0`.
+x_1 = torch.randn(1, 2, 4)  # one time step
+h_0, c_0 = torch.randn(1, 2, H), torch.randn(1, 2, H)
+
+
+def c_1(c_start):
+    with torch.no_grad():
+        _, (_, c_next) = lstm(x_1, (h_0, c_start))
+    return c_next
+
+
+result = lstm_demo.compare(c_1(2 * c_0) - c_1(c_0), c_1(c_0) - c_1(torch.zeros_like(c_0)))
+print("c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0):", verdict(result))
+assert result.close, result
+
+# %%
+# A peephole LSTM with the same weights, plus peephole weights
+# :math:`w_{ci}, w_{cf}, w_{co}` (one number per unit each),
+# :func:`lstm_demo.scratch.peephole_lstm`, is another function: without
+# peepholes it gives ``nn.LSTM``'s results, with them it does not.
+from lstm_demo.scratch import peephole_lstm
+
+peephole = torch.randn(3, H)  # rows w_ci, w_cf, w_co
+with torch.no_grad():
+    expected, _ = lstm(sequence, (h_0, c_0))
+    without, _ = peephole_lstm(lstm, sequence, None, (h_0, c_0))
+    with_peepholes, _ = peephole_lstm(lstm, sequence, peephole, (h_0, c_0))
+result = lstm_demo.compare(without, expected)
+print("no peepholes vs nn.LSTM:", verdict(result))
+assert result.close, result
+result = lstm_demo.compare(with_peepholes, expected)
+print("peepholes vs nn.LSTM:", verdict(result))
+assert not result.close
+
+# %%
+# On every device:
+prove("no-peepholes", devices=devices)
+
+# %%
 # What produced this page
 # -----------------------
 print(lstm_demo.environment_report())

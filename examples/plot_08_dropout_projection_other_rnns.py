@@ -5,7 +5,7 @@ Dropout, projections, GRU and RNN, and ``flatten_parameters``
 The rest of ``nn.LSTM``'s options, and its siblings. What does ``dropout``
 do between layers, and can it be rebuilt by hand? What does ``proj_size``
 change in the shapes and the equations? Do the post's two answers hold for
-``nn.GRU`` and ``nn.RNN``? And what is the warning about weights "not part
+``nn.GRU`` and ``nn.RNN``, and can GRU's biases be merged as LSTM's can? And what is the warning about weights "not part
 of single contiguous chunk of memory"? Each answer is shown with the code a
 reader would write, then run as a claim on every device.
 """
@@ -19,6 +19,7 @@ reader would write, then run as a claim on every device.
 # ``train()`` mode it draws a random mask; on the CPU it draws it from the
 # CPU generator exactly as ``nn.Dropout`` does, so under the same seed the
 # two layers with an ``nn.Dropout(p)`` between them give the same numbers.
+import copy
 import warnings
 
 import matplotlib.pyplot as plt
@@ -77,6 +78,28 @@ print()
 prove("dropout", devices=devices)
 
 # %%
+# ``dropout`` with one layer
+# --------------------------
+# With ``num_layers=1`` there is no "between layers", so ``dropout`` has
+# nothing to act on. PyTorch says so when the module is built; the warning,
+# caught from a live call:
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    single = nn.LSTM(3, 4, dropout=0.5)
+for warning in caught:
+    print(f"{warning.category.__name__}: {warning.message}")
+assert [w.category for w in caught] == [UserWarning]
+
+# %%
+# And it does nothing: ``train()`` and ``eval()`` give the same output
+# (asserted bitwise).
+with torch.no_grad():
+    out_train, _ = single.train()(x)
+    out_eval, _ = single.eval()(x)
+print("one layer, dropout=0.5, train() vs eval():", verdict(lstm_demo.compare(out_train, out_eval)))
+assert torch.equal(out_train, out_eval)
+
+# %%
 # ``proj_size``: a smaller ``h``
 # ------------------------------
 # With ``proj_size=P``, each step's hidden state is projected down:
@@ -99,6 +122,17 @@ assert c_n.shape == (2, 3, 4)
 # :func:`lstm_demo.scratch.scratch_lstm`, give the same numbers:
 print()
 prove("projection", devices=devices)
+
+# %%
+# ``proj_size`` must be smaller than ``hidden_size``: a projection to as many
+# features or more would not make ``h`` smaller. The error from a live call:
+refused = None
+try:
+    nn.LSTM(3, 4, proj_size=4)
+except ValueError as error:
+    refused = error
+    print(f"ValueError: {error}")
+assert refused is not None
 
 # %%
 # ``nn.GRU`` and ``nn.RNN``
@@ -146,6 +180,50 @@ print()
 prove("gru", devices=devices)
 print()
 prove("rnn", devices=devices)
+
+# %%
+# GRU's ``b_hn`` is not redundant
+# -------------------------------
+# For ``nn.LSTM`` only ``bias_ih + bias_hh`` matters (page
+# :ref:`sphx_glr_auto_examples_plot_05_equations_by_hand.py`). For
+# ``nn.GRU`` that holds for the r and z blocks, but not for n: ``b_hn`` sits
+# inside :math:`r_t \odot (W_{hn} h_{t-1} + b_{hn})`, so it is scaled by the
+# reset gate while ``b_in`` is not. Move the r and z blocks (rows ``0:2H``)
+# of ``bias_hh`` into ``bias_ih`` and nothing changes; move the n block
+# (rows ``2H:3H``) and the output changes:
+Hg = gru.hidden_size
+
+
+def moved(rows):
+    """A copy of ``gru`` with ``bias_hh[rows]`` added to ``bias_ih`` and zeroed, in every layer."""
+    copy_ = copy.deepcopy(gru)
+    with torch.no_grad():
+        for name, bias_hh in copy_.named_parameters():
+            if name.startswith("bias_hh"):
+                getattr(copy_, name.replace("hh", "ih"))[rows] += bias_hh[rows]
+                bias_hh[rows] = 0
+    return copy_
+
+
+with torch.no_grad():
+    expected, _ = gru(x)
+    rz_moved, _ = moved(slice(0, 2 * Hg))(x)
+    n_moved, _ = moved(slice(2 * Hg, 3 * Hg))(x)
+result = lstm_demo.compare(rz_moved, expected)
+print("b_hr, b_hz moved into b_ir, b_iz:", verdict(result))
+assert result.close, result
+result = lstm_demo.compare(n_moved, expected)
+print("b_hn moved into b_in:           ", verdict(result))
+assert not result.close
+
+# %%
+# The claim also toggles the cause: with the reset gate held at exactly 1
+# (its ``bias_ih`` rows set to 50, where the sigmoid rounds to 1), moving
+# ``b_hn`` changes nothing; and the moved model equals the GRU equations
+# written out with ``b_hn`` outside :math:`r_t`. Its note gives how far
+# moving ``b_hn`` is from ``nn.GRU``, on every device.
+print()
+prove("gru-bias", devices=devices)
 
 # %%
 # ``flatten_parameters`` and the contiguous-weights warning

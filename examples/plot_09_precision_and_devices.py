@@ -297,11 +297,11 @@ print(f"{sum(r.caught for r in tried)} of {len(tried)} mutant runs caught; every
 # %%
 # The smallest bug each check catches
 # -----------------------------------
-# How small a mistake does each check notice? The forget gate's bias is
-# moved by an offset, bisected down to the smallest each check still
-# catches (to about 1%), per tolerance, on the CPU (the cpu-vs-gpu check on
-# a GPU): float32 runs at the float32 tolerances and the post's, float64
-# runs at the float64 ones. The post-experiment-1 row is optimistic: its
+# How small a mistake does each check notice? The forget gate's bias (the
+# update gate's, for the GRU checks) is moved by an offset, bisected down to
+# the smallest each check still catches (to about 1%), per tolerance, on
+# the CPU (the cpu-vs-gpu check on a GPU): float32 runs at the float32
+# tolerances and the post's, float64 runs at the float64 ones. The post-experiment-1 row is optimistic: its
 # input was recovered for PyTorch's LSTM, and a wrong LSTM allowed to fit an
 # input of its own would match the printed outputs more closely.
 columns = [  # (dtype, tolerance, column heading)

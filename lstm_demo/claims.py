@@ -38,7 +38,7 @@ from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
 from lstm_demo.layers import run_stacked, split_directions, split_layers
 from lstm_demo.precision import cudnn, full_precision
-from lstm_demo.scratch import scratch_lstm
+from lstm_demo.scratch import _gru_direction, _run_gru, peephole_lstm, scratch_gru, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 
 #: What a claim compares: a label and an ``(actual, expected)`` pair of tensors each.
@@ -1195,6 +1195,370 @@ def flatten(at: Place) -> Found:
     return pairs, (
         f"warning before flatten_parameters(): {yes_no[warned_before]}; after: {yes_no[warned_after]}",
     )
+
+
+# --- biases, peepholes, and the notations of papers and tutorials -------------------------------
+
+#: Gates per block of rows in each class's weights: nn.LSTM i, f, g, o; nn.GRU r, z, n; nn.RNN one.
+_GATE_COUNT = {nn.LSTM: 4, nn.GRU: 3, nn.RNN: 1}
+
+#: A bias that holds a sigmoid at exactly 1: sigmoid(50 - a few) rounds to 1 in float32 and float64.
+OPEN = 50.0
+
+
+def move_bias_hh(rnn: M, gates: Sequence[int] | None = None) -> M:
+    """A copy of ``rnn`` with ``bias_hh`` moved into ``bias_ih``, in every layer and direction.
+
+    Each moved block of rows is added to ``bias_ih`` and zeroed in
+    ``bias_hh``, so their sum stays the same; ``rnn`` is not changed.
+
+    Parameters
+    ----------
+    rnn : nn.LSTM, nn.GRU or nn.RNN
+        A module with ``bias=True``.
+    gates : sequence of int, optional
+        The gate blocks to move, by position in the module's gate order
+        (``nn.LSTM``: 0-3 for i, f, g, o; ``nn.GRU``: 0-2 for r, z, n;
+        ``nn.RNN``: 0). Default: all.
+
+    Raises
+    ------
+    TypeError
+        If ``rnn`` is not an ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN``.
+    ValueError
+        If ``rnn`` has no biases, or a gate is not one of its gates.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo.claims import move_bias_hh
+    >>> gru = nn.GRU(3, 2)
+    >>> moved = move_bias_hh(gru, gates=[0, 1])  # r and z, not n
+    >>> moved.bias_hh_l0.tolist()[:4], bool(moved.bias_hh_l0[4:].ne(0).all())
+    ([0.0, 0.0, 0.0, 0.0], True)
+    >>> torch.testing.assert_close(moved.bias_ih_l0 + moved.bias_hh_l0, gru.bias_ih_l0 + gru.bias_hh_l0)
+    """
+    cls = check_module(rnn)
+    if not rnn.bias:
+        msg = "Expected a module with bias=True, but got bias=False instead."
+        raise ValueError(msg)
+    count = _GATE_COUNT[cls]
+    chosen = list(range(count)) if gates is None else list(gates)
+    wrong = [g for g in chosen if isinstance(g, bool) or not isinstance(g, int) or not 0 <= g < count]
+    if wrong or not chosen:
+        msg = f"Expected gates from 0 to {count - 1} for an {cls.__name__}, but got {chosen} instead."
+        raise ValueError(msg)
+    moved = copy.deepcopy(rnn)
+    H = cast("int", rnn.hidden_size)
+    with torch.no_grad():
+        for name, bias_hh in moved.named_parameters():
+            if name.startswith("bias_hh"):
+                bias_ih = getattr(moved, name.replace("bias_hh", "bias_ih"))
+                for g in chosen:
+                    bias_ih[g * H : (g + 1) * H] += bias_hh[g * H : (g + 1) * H]
+                    bias_hh[g * H : (g + 1) * H] = 0
+    return moved
+
+
+def _set_bias(rnn: M, which: str, gate: int, value: float) -> M:
+    """A copy of ``rnn`` with gate block ``gate`` of every ``bias_ih`` or ``bias_hh`` (``which``) set to ``value``."""
+    changed = copy.deepcopy(rnn)
+    H = cast("int", rnn.hidden_size)
+    with torch.no_grad():
+        for name, bias in changed.named_parameters():
+            if name.startswith(which):
+                bias[gate * H : (gate + 1) * H] = value
+    return changed
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).abs().max())
+
+
+@claim(
+    "two-biases",
+    "nn.LSTM adds two bias vectors, bias_ih and bias_hh, and only their sum matters: bias_hh moved "
+    "into bias_ih gives the same output, h_n and c_n; a forget bias of 1 set in both is a forget bias of 2.",
+)
+def two_biases(at: Place) -> Found:
+    """Claim: only ``bias_ih + bias_hh`` matters; "forget bias 1" in both vectors is a forget bias of 2.
+
+    :func:`move_bias_hh` moves every ``bias_hh`` into ``bias_ih``. Then the
+    forget gate's rows (``H:2H``, PyTorch's gate order i, f, g, o) are set to
+    1 in both vectors, as a "forget bias = 1" recipe applied to every bias
+    parameter does: that equals 2 in ``bias_ih`` and 0 in ``bias_hh``. The
+    note gives how far that is from the forget bias of 1 the recipe meant.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import two_biases
+    >>> result = two_biases()
+    >>> result.holds, result.comparisons["forget 1 in both: (b_ih + b_hh)[H:2H]"].equal
+    (True, True)
+    """
+    lstm = at.lstm(IN, HIDDEN, num_layers=2)
+    x = at.randn(SEQ, BATCH, IN)
+    merged = move_bias_hh(lstm)
+    both = _set_bias(_set_bias(lstm, "bias_ih", 1, 1.0), "bias_hh", 1, 1.0)  # the recipe, on both vectors
+    two = _set_bias(_set_bias(lstm, "bias_ih", 1, 2.0), "bias_hh", 1, 0.0)
+    meant = _set_bias(_set_bias(lstm, "bias_ih", 1, 1.0), "bias_hh", 1, 0.0)
+    forget = slice(HIDDEN, 2 * HIDDEN)
+    with torch.no_grad():
+        pairs = _pairs(merged(x), lstm(x))
+        out_both, _ = both(x)
+        out_two, _ = two(x)
+        out_meant, _ = meant(x)
+        effective = both.get_parameter("bias_ih_l0")[forget] + both.get_parameter("bias_hh_l0")[forget]
+    pairs["forget 1 in both: (b_ih + b_hh)[H:2H]"] = (effective, torch.full_like(effective, 2.0))
+    pairs["forget 1 + 1 vs 2 + 0: output"] = (out_both, out_two)
+    return pairs, (
+        f"forget bias 1 in both vectors vs 1 in total: output differs by {_max_diff(out_both, out_meant):.3g}",
+    )
+
+
+@claim(
+    "no-peepholes",
+    "nn.LSTM has no peephole connections: its gates read x_t and h_{t-1} only, as the equations "
+    "without peepholes compute, so c_1 is linear in c_0; a peephole LSTM with the same weights differs.",
+)
+def no_peepholes(at: Place) -> Found:
+    """Claim: ``nn.LSTM`` equals :func:`~lstm_demo.scratch.peephole_lstm` without peepholes, not with them.
+
+    From a random ``(h_0, c_0)``. The gates do not read ``c``, so one step's
+    ``c_1 = f * c_0 + i * g`` is linear in ``c_0``: with ``c_0`` doubled,
+    ``c_1`` moves by as much as from zero to ``c_0``. The notes give how far
+    a peephole LSTM (Gers & Schmidhuber; peephole weights drawn from N(0, 1))
+    with the same other weights is from ``nn.LSTM``, and how far its ``c_1``
+    is from linear.
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    x = at.randn(SEQ, BATCH, IN)
+    hx = (at.randn(1, BATCH, HIDDEN, offset=2), at.randn(1, BATCH, HIDDEN, offset=3))
+    peephole = at.randn(3, HIDDEN, offset=4)
+    c_0 = hx[1]
+    with torch.no_grad():
+        expected = lstm(x, hx)
+        pairs = _pairs(peephole_lstm(lstm, x, None, hx), expected)
+
+        def c_1(forward: Callable[[torch.Tensor], LSTMResult], c: torch.Tensor) -> torch.Tensor:
+            return forward(c)[1][1]
+
+        def module_step(c: torch.Tensor) -> LSTMResult:
+            result: LSTMResult = lstm(x[:1], (hx[0], c))
+            return result
+
+        def peephole_step(c: torch.Tensor) -> LSTMResult:
+            return peephole_lstm(lstm, x[:1], peephole, (hx[0], c))
+
+        zero = torch.zeros_like(c_0)
+        linear = {
+            label: (c_1(f, 2 * c_0) - c_1(f, c_0), c_1(f, c_0) - c_1(f, zero))
+            for label, f in (("nn.LSTM", module_step), ("peephole", peephole_step))
+        }
+        with_peepholes, _ = peephole_lstm(lstm, x, peephole, hx)
+    pairs["c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0)"] = linear["nn.LSTM"]
+    return pairs, (
+        f"peephole LSTM, same weights: output differs by {_max_diff(with_peepholes, expected[0]):.3g}",
+        f"peephole LSTM: c_1 off linear in c_0 by {_max_diff(*linear['peephole']):.3g}",
+    )
+
+
+def _olah_lstm(lstm: nn.LSTM, input: torch.Tensor, *, x_first: bool = False) -> LSTMResult:
+    """Olah's form, one layer, time-first batched input: ``W [h_{t-1}, x_t] + b`` per gate.
+
+    ``x_first`` concatenates ``[x_t, h_{t-1}]`` instead, with the same ``W``.
+    """
+    W = torch.cat(
+        [lstm.get_parameter("weight_hh_l0"), lstm.get_parameter("weight_ih_l0")], dim=1
+    )  # (4H, H + in): [W_h | W_x] per gate
+    b = lstm.get_parameter("bias_ih_l0") + lstm.get_parameter("bias_hh_l0")
+    W_i, W_f, W_C, W_o = W.chunk(4)
+    b_i, b_f, b_C, b_o = b.chunk(4)
+    h = C = input.new_zeros(input.shape[1], lstm.hidden_size)
+    outputs = []
+    for x_t in input:
+        hx = torch.cat([x_t, h] if x_first else [h, x_t], dim=-1)
+        f = torch.sigmoid(hx @ W_f.T + b_f)
+        i = torch.sigmoid(hx @ W_i.T + b_i)
+        C_tilde = torch.tanh(hx @ W_C.T + b_C)
+        C = f * C + i * C_tilde
+        o = torch.sigmoid(hx @ W_o.T + b_o)
+        h = o * torch.tanh(C)
+        outputs.append(h)
+    return torch.stack(outputs), (h[None], C[None])
+
+
+def _d2l_lstm(lstm: nn.LSTM, input: torch.Tensor) -> LSTMResult:
+    """d2l.ai's form, one layer, time-first batched input: ``X W_x + H W_h + b`` per gate, row vectors."""
+    H = lstm.hidden_size
+    W_xi, W_xf, W_xc, W_xo = torch.split(lstm.get_parameter("weight_ih_l0").T, H, dim=1)  # each (in, H)
+    W_hi, W_hf, W_hc, W_ho = torch.split(lstm.get_parameter("weight_hh_l0").T, H, dim=1)  # each (H, H)
+    b_i, b_f, b_c, b_o = torch.split(lstm.get_parameter("bias_ih_l0") + lstm.get_parameter("bias_hh_l0"), H)
+    state = C = input.new_zeros(input.shape[1], H)
+    outputs = []
+    for X in input:
+        I = torch.sigmoid(X @ W_xi + state @ W_hi + b_i)  # d2l's name
+        F = torch.sigmoid(X @ W_xf + state @ W_hf + b_f)
+        O = torch.sigmoid(X @ W_xo + state @ W_ho + b_o)
+        C_tilde = torch.tanh(X @ W_xc + state @ W_hc + b_c)
+        C = F * C + I * C_tilde
+        state = O * torch.tanh(C)
+        outputs.append(state)
+    return torch.stack(outputs), (state[None], C[None])
+
+
+@claim(
+    "olah-notation",
+    "Olah's W [h_{t-1}, x_t] + b, with W = [W_hh | W_ih] per gate and b = bias_ih + bias_hh, equals "
+    "nn.LSTM, and so does d2l.ai's row-vector form, whose candidate C~_t is PyTorch's g_t.",
+)
+def olah_notation(at: Place) -> Found:
+    """Claim: Olah's "Understanding LSTM Networks" equations and d2l.ai's LSTM from scratch equal ``nn.LSTM``.
+
+    Olah writes each gate as one matrix on the concatenation ``[h_{t-1},
+    x_t]``: that matrix is ``weight_hh`` and ``weight_ih``'s rows for the gate
+    side by side, and his ``b`` is the sum of PyTorch's two biases. d2l.ai
+    multiplies row vectors, ``X W_xi + H W_hi + b_i``, so its ``W_xi`` is
+    ``weight_ih``'s rows for the gate, transposed; its ``C_tilde`` uses the
+    third block, PyTorch's ``g``. The note gives how far the same ``W`` on
+    ``[x_t, h_{t-1}]`` (the other order) is.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import olah_notation
+    >>> result = olah_notation()
+    >>> result.holds, list(result.comparisons)[:3]
+    (True, ['Olah: output', 'Olah: h_n', 'Olah: c_n'])
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad():
+        expected = lstm(x)
+        found = {"Olah": _olah_lstm(lstm, x), "d2l": _d2l_lstm(lstm, x)}
+        swapped, _ = _olah_lstm(lstm, x, x_first=True)
+    pairs = {
+        f"{label}: {k}": pair
+        for label, result in found.items()
+        for k, pair in _pairs(result, expected).items()
+    }
+    return pairs, (
+        f"Olah's W on [x_t, h_(t-1)] (the other order): output differs by {_max_diff(swapped, expected[0]):.3g}",
+    )
+
+
+def _row_vector_lstm(
+    lstm: nn.LSTM, input: torch.Tensor, *, order: tuple[str, str, str, str] = ("i", "f", "g", "o")
+) -> LSTMResult:
+    """One layer from a Keras-style fused kernel ``(in, 4H)``, time-first batched input.
+
+    ``order`` says which gate each block of columns is read as.
+    """
+    kernel = lstm.get_parameter("weight_ih_l0").T  # (in, 4H)
+    recurrent_kernel = lstm.get_parameter("weight_hh_l0").T  # (H, 4H)
+    bias = lstm.get_parameter("bias_ih_l0") + lstm.get_parameter("bias_hh_l0")  # (4H,)
+    h = c = input.new_zeros(input.shape[1], lstm.hidden_size)
+    outputs = []
+    for x_t in input:
+        z = x_t @ kernel + h @ recurrent_kernel + bias  # (batch, 4H)
+        gate = dict(zip(order, z.chunk(4, dim=-1), strict=True))
+        i, f, o = torch.sigmoid(gate["i"]), torch.sigmoid(gate["f"]), torch.sigmoid(gate["o"])
+        c = f * c + i * torch.tanh(gate["g"])
+        h = o * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs), (h[None], c[None])
+
+
+@claim(
+    "row-vector",
+    "Row-vector code x @ kernel + h @ recurrent_kernel + bias, with kernel = weight_ih.T of shape "
+    "(in, 4H) in the gate order i, f, g, o (Keras's i, f, c, o), equals nn.LSTM.",
+)
+def row_vector(at: Place) -> Found:
+    """Claim: the transposed, fused ``(in, 4H)`` layout of Keras and row-vector code equals ``nn.LSTM``.
+
+    Keras's ``LSTM`` keeps ``kernel`` ``(in, 4H)``, ``recurrent_kernel``
+    ``(H, 4H)`` and one ``bias`` of ``4H``, gates in the order i, f, c, o:
+    PyTorch's ``weight_ih.T``, ``weight_hh.T`` and ``bias_ih + bias_hh``. The
+    note gives how far the same kernel read in TensorFlow 1's ``LSTMCell``
+    order i, j, f, o (``j`` its candidate) is.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import row_vector
+    >>> result = row_vector()
+    >>> result.holds, list(result.comparisons)
+    (True, ['output', 'h_n', 'c_n'])
+    """
+    lstm = at.lstm(IN, HIDDEN)
+    x = at.randn(SEQ, BATCH, IN)
+    with torch.no_grad():
+        expected = lstm(x)
+        pairs = _pairs(_row_vector_lstm(lstm, x), expected)
+        tf_order, _ = _row_vector_lstm(lstm, x, order=("i", "g", "f", "o"))
+    return pairs, (
+        f"the kernel read in the order i, j, f, o as i, f, g, o: output differs by {_max_diff(tf_order, expected[0]):.3g}",
+    )
+
+
+def _gru(at: Place) -> nn.GRU:
+    return at.module(lambda: nn.GRU(IN, HIDDEN, num_layers=2))
+
+
+@claim(
+    "gru-bias",
+    "In nn.GRU, b_hr and b_hz can move into b_ir and b_iz without changing anything, but b_hn cannot: "
+    "it sits inside r * (W_hn h + b_hn), unless r is 1.",
+)
+def gru_bias(at: Place) -> Found:
+    """Claim: GRU's ``b_hn`` is not redundant; ``b_hr`` and ``b_hz`` are.
+
+    :func:`move_bias_hh` moves the r and z blocks (gates 0 and 1) of every
+    ``bias_hh`` into ``bias_ih``: ``nn.GRU`` gives the same output and
+    ``h_n``. Moving the n block instead equals the written-out equations
+    with ``b_hn`` added outside ``r``; the note says by how much that differs
+    from ``nn.GRU``. With the reset gate held at exactly 1 (its ``bias_ih``
+    rows set to 50), moving ``b_hn`` changes nothing.
+    """
+    gru = _gru(at)
+    x = at.randn(SEQ, BATCH, IN)
+    outside = functools.partial(_gru_direction, b_hn_inside=False)
+    opened = _set_bias(gru, "bias_ih", 0, OPEN)
+    with torch.no_grad():
+        expected = gru(x)
+        pairs = _pairs(move_bias_hh(gru, gates=[0, 1])(x), expected)
+        n_moved = move_bias_hh(gru, gates=[2])(x)
+        found = {
+            "b_hn moved vs b_hn outside r": _pairs(n_moved, _run_gru(gru, x, None, outside)),
+            "r held at 1, b_hn moved": _pairs(move_bias_hh(opened, gates=[2])(x), opened(x)),
+        }
+    for label, more in found.items():
+        pairs.update({f"{label}: {k}": pair for k, pair in more.items()})
+    return pairs, (f"b_hn moved into b_in: output differs by {_max_diff(n_moved[0], expected[0]):.3g}",)
+
+
+@claim(
+    "cho-gru",
+    "nn.GRU applies the reset gate after the hidden product, r * (W_hn h + b_hn), as its equations "
+    "written out do; Cho et al.'s form W_hn (r * h) + b_hn is another function, equal only where r is 1.",
+)
+def cho_gru(at: Place) -> Found:
+    """Claim: ``nn.GRU`` equals :func:`~lstm_demo.scratch.scratch_gru`, PyTorch's form, two layers.
+
+    The note gives how far Cho et al.'s form (``reset_after=False``) is from
+    it. With the reset gate held at exactly 1 (its ``bias_ih`` rows set to
+    50) the two forms are the same function, which the last comparisons show.
+    """
+    gru = _gru(at)
+    x = at.randn(SEQ, BATCH, IN)
+    opened = _set_bias(gru, "bias_ih", 0, OPEN)
+    with torch.no_grad():
+        expected = gru(x)
+        pairs = _pairs(scratch_gru(gru, x), expected)
+        cho, _ = scratch_gru(gru, x, reset_after=False)
+        more = _pairs(scratch_gru(opened, x, reset_after=False), opened(x))
+    pairs.update({f"r held at 1, Cho's form: {k}": pair for k, pair in more.items()})
+    return pairs, (f"Cho et al.'s form, r before W_hn: output differs by {_max_diff(cho, expected[0]):.3g}",)
 
 
 # --- what a GPU changes: cuDNN's training-mode backward, repeatable runs -----------------------------

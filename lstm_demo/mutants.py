@@ -24,7 +24,7 @@ import math
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, cast, overload
+from typing import Any, ClassVar, TypeAlias, cast, overload
 
 import torch
 from torch import nn
@@ -34,11 +34,30 @@ from lstm_demo import post
 from lstm_demo._types import LSTMResult, LSTMState
 from lstm_demo._types import Result as ModuleResult
 from lstm_demo._validate import StackSpec, describe
-from lstm_demo.claims import BATCH, HIDDEN, IN, SEQ, Place, post_stepwise_model, run_cell_loop
+from lstm_demo.claims import (
+    BATCH,
+    HIDDEN,
+    IN,
+    SEQ,
+    Place,
+    _olah_lstm,
+    _row_vector_lstm,
+    move_bias_hh,
+    post_stepwise_model,
+    run_cell_loop,
+)
 from lstm_demo.devices import Tolerance, available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import cudnn, full_precision
-from lstm_demo.scratch import run_layers, scratch_lstm
+from lstm_demo.scratch import (
+    GRUResult,
+    _gru_direction,
+    _run_gru,
+    peephole_lstm,
+    run_layers,
+    scratch_gru,
+    scratch_lstm,
+)
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import one_thread, site_tolerances
 
@@ -78,6 +97,11 @@ class Equations:
     """A call without ``hx`` starts from the module's last ``(h_n, c_n)`` (Keras's ``stateful=True``)."""
     padding_as_steps: bool = False
     """A packed batch's padding is run as real steps, so ``h_n`` is taken after it."""
+    peephole: float = 0.0
+    """A diagonal peephole weight, the same for every unit; ``c_{t-1}`` feeds i and f, ``c_t`` feeds o."""
+
+    module_class: ClassVar[type[nn.RNNBase]] = nn.LSTM
+    """The module these equations stand in for."""
 
     @overload
     def __call__(self, lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None) -> LSTMResult: ...
@@ -132,10 +156,11 @@ class Equations:
             gates = dict(zip(self.gate_order, (projected[t] + h @ w_hh.T).chunk(4, dim=-1), strict=True))
             before = h
             c_prev = c if self.carry_c else c0
-            c = sigmoid(gates["f"] + self.forget_offset) * c_prev + sigmoid(gates["i"]) * torch.tanh(
-                gates["g"]
-            )
-            h = sigmoid(gates["o"]) * (torch.tanh(c) if self.tanh_c else c)
+            peep = self.peephole * c_prev
+            c = sigmoid(gates["f"] + self.forget_offset + peep) * c_prev + sigmoid(
+                gates["i"] + peep
+            ) * torch.tanh(gates["g"])
+            h = sigmoid(gates["o"] + self.peephole * c) * (torch.tanh(c) if self.tanh_c else c)
             outputs[t] = before if self.output_lags else h
             last = h  # the final state reported as h_n, whatever is carried into the next step
             if not self.carry_h:
@@ -225,7 +250,7 @@ class Mutant:
     """Short name, as ``python -m lstm_demo mutants`` prints it."""
     bug: str
     """The mistake, in words."""
-    equations: Equations
+    equations: Equations | GRUEquations
     applies: Callable[[nn.LSTM], bool] = lambda lstm: True
     """Whether the mistake can be made on this module (e.g. a second layer exists)."""
     needs: frozenset[str] = frozenset()
@@ -238,10 +263,12 @@ class Mutant:
     def __call__(self, lstm: nn.LSTM, input: PackedSequence, hx: LSTMState | None = None) -> PackedResult: ...
 
     def __call__(self, lstm: nn.LSTM, input: Input, hx: LSTMState | None = None) -> LSTMResult | PackedResult:
-        if not self.applies(lstm):
+        if not isinstance(lstm, self.equations.module_class) or not self.applies(lstm):
             msg = f"Expected a module the mistake {self.name!r} can be made on, but got {lstm} instead."
             raise NotApplicableError(msg)
-        return self.equations(lstm, input, hx)
+        # A GRU mutant stands in for an nn.GRU, which the checks' LSTM types describe only loosely.
+        equations = cast("Equations", self.equations)
+        return equations(lstm, input, hx)
 
 
 class NotApplicableError(ValueError):
@@ -668,8 +695,111 @@ _CHECKS = (
         drive=_seeded,
     ),
 )
+# --- biases, peepholes, notations and the GRU ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GRUEquations:
+    """The GRU equations with switches for the mistakes; the defaults compute ``nn.GRU``."""
+
+    reset_after: bool = True
+    """Whether ``r`` is applied after the product, ``r * (W_hn h + b_hn)`` (PyTorch), or before it (Cho et al.)."""
+    b_hn_inside: bool = True
+    """``b_hn`` inside ``r * (...)``; outside it is what moving ``b_hn`` into ``b_in`` computes."""
+    update_offset: float = 0.0
+    """Added to the update gate's pre-activation."""
+
+    module_class: ClassVar[type[nn.RNNBase]] = nn.GRU
+    """The module these equations stand in for."""
+
+    def __call__(self, gru: nn.RNNBase, input: torch.Tensor, hx: torch.Tensor | None = None) -> GRUResult:
+        """``gru(input, hx)`` as these equations compute it (batched or not, ``batch_first`` either way)."""
+        if not isinstance(gru, nn.GRU):
+            msg = f"Expected gru to be an nn.GRU, but got {describe(gru)} instead."
+            raise TypeError(msg)
+        spec = StackSpec.of(gru)
+        spec.check_input(input)
+        spec.check_hx(hx, input)
+        direction = functools.partial(
+            _gru_direction,
+            reset_after=self.reset_after,
+            b_hn_inside=self.b_hn_inside,
+            update_offset=self.update_offset,
+        )
+        return _run_gru(gru, input, hx, direction)
+
+
+MUTANTS.update(
+    (m.name, m)
+    for m in (
+        Mutant(
+            "peephole",
+            "peephole connections (c_(t-1) into i and f, c_t into o), weight 0.5",
+            Equations(peephole=0.5),
+        ),
+        Mutant(
+            "gru-reset-before",
+            "GRU: r applied before the product, W_hn (r * h) + b_hn (Cho et al.'s form)",
+            GRUEquations(reset_after=False),
+        ),
+        Mutant(
+            "gru-b_hn-outside-r",
+            "GRU: b_hn added outside r, as if moved into b_in",
+            GRUEquations(b_hn_inside=False),
+        ),
+    )
+)
+
+
+def _offset_mutant(module: nn.Module, offset: float) -> Equations | GRUEquations:
+    """The forget gate's bias moved by ``offset``; for an ``nn.GRU``, the update gate's."""
+    return (
+        GRUEquations(update_offset=offset) if isinstance(module, nn.GRU) else Equations(forget_offset=offset)
+    )
+
+
+def _gru_two_layers(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
+    at = Place(device, dtype)
+    gru = at.module(lambda: nn.GRU(IN, HIDDEN, num_layers=2))
+    # A check's module is typed nn.LSTM; an nn.GRU here meets the GRU mutants only (Mutant.__call__).
+    return cast("nn.LSTM", gru), at.randn(SEQ, BATCH, IN)
+
+
+def _two_layers_4(device: torch.device, dtype: torch.dtype) -> tuple[nn.LSTM, torch.Tensor]:
+    at = Place(device, dtype)
+    return at.lstm(IN, HIDDEN, num_layers=2), at.randn(SEQ, BATCH, IN)
+
+
+def _biases_moved(lstm: nn.LSTM, x: torch.Tensor) -> ModuleResult:
+    result: ModuleResult = move_bias_hh(lstm)(x)
+    return result
+
+
+def _gru_rz_moved(gru: nn.GRU, x: torch.Tensor) -> ModuleResult:
+    result: ModuleResult = move_bias_hh(gru, gates=[0, 1])(x)
+    return result
+
+
+def _without_peepholes(lstm: nn.LSTM, x: torch.Tensor) -> ModuleResult:
+    return peephole_lstm(lstm, x, None)
+
+
+_NOTATION_CHECKS = (
+    Check("two-biases", "bias_hh moved into bias_ih vs nn.LSTM; 2 layers", _two_layers_4, _biases_moved),
+    Check(
+        "no-peepholes",
+        "the equations without peepholes (lstm_cell) vs nn.LSTM",
+        _one_layer,
+        _without_peepholes,
+    ),
+    Check("olah-notation", "Olah's W [h, x] + b vs nn.LSTM", _one_layer, _olah_lstm),
+    Check("row-vector", "x @ kernel (in, 4H), gates i, f, g, o vs nn.LSTM", _one_layer, _row_vector_lstm),
+    Check("gru-bias", "b_hr, b_hz moved into b_ir, b_iz vs nn.GRU; 2 layers", _gru_two_layers, _gru_rz_moved),
+    Check("cho-gru", "the GRU equations written out vs nn.GRU; 2 layers", _gru_two_layers, scratch_gru),
+)
+
 #: Every check, by the claim name ``python -m lstm_demo check`` uses where there is one.
-CHECKS: dict[str, Check] = {check.name: check for check in _CHECKS}
+CHECKS: dict[str, Check] = {check.name: check for check in (*_CHECKS, *_NOTATION_CHECKS)}
 
 
 def tolerances_for(check: Check, dtype: torch.dtype) -> list[str]:
@@ -915,7 +1045,10 @@ def smallest_caught(
 ) -> list[Smallest]:
     """The smallest forget-gate bias offset the check catches, per tolerance, bracketed by bisection.
 
-    The mutant is :class:`Equations` with ``forget_offset``. A few secant
+    The mutant is :class:`Equations` with ``forget_offset`` (for a check
+    on an ``nn.GRU``, :class:`GRUEquations` with ``update_offset``, the
+    update gate ``z`` keeping the old state as the forget gate keeps
+    ``c``). A few secant
     steps on a log scale aim at the size where the greatest
     ``|diff| / allowed`` reaches 1; then an offset that passes and one that
     is caught are found around it, and the bracket is halved until they are
@@ -960,7 +1093,7 @@ def smallest_caught(
 
     def ratios(log_offset: float) -> dict[str, float]:
         if log_offset not in cache:
-            actual = spec.actual(Equations(forget_offset=10.0**log_offset), lstm, x, hx)
+            actual = spec.actual(_offset_mutant(lstm, 10.0**log_offset), lstm, x, hx)
             pairs = [(a.double().cpu(), e) for a, e in zip(actual, expected, strict=True)]
             cache[log_offset] = {n: _ratio(pairs, t) for n, t in chosen_tolerances.items()}
         return cache[log_offset]

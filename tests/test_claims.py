@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -16,6 +17,7 @@ from lstm_demo.claims import (
     Place,
     claim,
     claim_result,
+    move_bias_hh,
     num_layers_vs_stacked,
     on_each_device,
     prove,
@@ -220,6 +222,25 @@ EXPECTED_KEYS = {
     "gru": POST_KEYS,
     "rnn": [f"{n}, {k}" for n in ("tanh", "relu") for k in POST_KEYS],
     "flatten": ["output, weights replaced", "output, after flatten_parameters()"],
+    "two-biases": [
+        "output",
+        "h_n",
+        "c_n",
+        "forget 1 in both: (b_ih + b_hh)[H:2H]",
+        "forget 1 + 1 vs 2 + 0: output",
+    ],
+    "no-peepholes": ["output", "h_n", "c_n", "c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0)"],
+    "olah-notation": [f"{who}: {k}" for who in ("Olah", "d2l") for k in ("output", "h_n", "c_n")],
+    "row-vector": ["output", "h_n", "c_n"],
+    "gru-bias": [
+        "output",
+        "h_n",
+        "b_hn moved vs b_hn outside r: output",
+        "b_hn moved vs b_hn outside r: h_n",
+        "r held at 1, b_hn moved: output",
+        "r held at 1, b_hn moved: h_n",
+    ],
+    "cho-gru": ["output", "h_n", "r held at 1, Cho's form: output", "r held at 1, Cho's form: h_n"],
 }
 
 
@@ -798,3 +819,124 @@ def test_repeatable_leaves_the_random_state_alone():
     torch.manual_seed(7)
     repeatable("cpu")
     assert torch.equal(torch.rand(3), expected)
+
+
+# --- biases, peepholes and notations -------------------------------------------------------------
+
+
+def _note_value(note: str, pattern: str) -> float:
+    match = re.fullmatch(pattern, note)
+    assert match, note
+    return float(match[1])
+
+
+def test_two_biases_forget_bias_of_one_in_both_is_two():
+    result = claims.two_biases()
+    effective = result.comparisons["forget 1 in both: (b_ih + b_hh)[H:2H]"]
+    assert (effective.equal, effective.numel) == (True, 4)
+    assert torch.equal(result.reference[3], torch.tensor([2.0, 2.0, 2.0, 2.0]))
+    (note,) = result.notes
+    gap = _note_value(note, r"forget bias 1 in both vectors vs 1 in total: output differs by (\S+)")
+    assert 0.01 < gap < 1
+
+
+def test_move_bias_hh_moves_every_layer_and_keeps_the_sum():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(2, 3, num_layers=2, bidirectional=True)
+    moved = move_bias_hh(lstm)
+    for suffix in ("l0", "l1", "l0_reverse", "l1_reverse"):
+        assert torch.equal(getattr(moved, f"bias_hh_{suffix}"), torch.zeros(12))
+        total = getattr(lstm, f"bias_ih_{suffix}") + getattr(lstm, f"bias_hh_{suffix}")
+        assert torch.equal(getattr(moved, f"bias_ih_{suffix}"), total)
+        assert torch.equal(getattr(moved, f"weight_hh_{suffix}"), getattr(lstm, f"weight_hh_{suffix}"))
+    assert bool(lstm.bias_hh_l0.ne(0).all())  # the original is untouched
+
+
+def test_move_bias_hh_chosen_gates_of_a_gru():
+    gru = nn.GRU(2, 2)
+    with torch.no_grad():
+        gru.bias_ih_l0.copy_(torch.arange(6.0))
+        gru.bias_hh_l0.copy_(torch.full((6,), 10.0))
+    moved = move_bias_hh(gru, gates=[2])
+    assert moved.bias_ih_l0.tolist() == [0.0, 1.0, 2.0, 3.0, 14.0, 15.0]
+    assert moved.bias_hh_l0.tolist() == [10.0, 10.0, 10.0, 10.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("rnn", "gates", "error", "message"),
+    [
+        (
+            nn.Linear(2, 2),
+            None,
+            TypeError,
+            "Expected rnn to be an nn.LSTM, nn.GRU or nn.RNN, but got an object",
+        ),
+        (nn.LSTM(2, 2, bias=False), None, ValueError, "Expected a module with bias=True, but got bias=False"),
+        (nn.LSTM(2, 2), [4], ValueError, "Expected gates from 0 to 3 for an LSTM, but got [4] instead."),
+        (nn.GRU(2, 2), [3], ValueError, "Expected gates from 0 to 2 for an GRU, but got [3] instead."),
+        (nn.GRU(2, 2), [], ValueError, "Expected gates from 0 to 2 for an GRU, but got [] instead."),
+        (nn.RNN(2, 2), [True], ValueError, "Expected gates from 0 to 0 for an RNN, but got [True] instead."),
+    ],
+    ids=["not-rnn", "no-bias", "lstm-gate-4", "gru-gate-3", "no-gates", "bool-gate"],
+)
+def test_move_bias_hh_bad_input(rnn, gates, error, message):
+    with pytest.raises(error, match="^" + re.escape(message)):
+        move_bias_hh(rnn, gates)
+
+
+def test_no_peepholes_notes_measure_the_peephole_lstm():
+    result = claims.no_peepholes()
+    linear = result.comparisons["c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0)"]
+    assert linear.numel == 3 * 4
+    differs, nonlinear = result.notes
+    assert _note_value(differs, r"peephole LSTM, same weights: output differs by (\S+)") > 0.01
+    assert _note_value(nonlinear, r"peephole LSTM: c_1 off linear in c_0 by (\S+)") > 0.01
+
+
+def test_olah_and_row_vector_notes_measure_the_wrong_orders():
+    (olah,) = claims.olah_notation().notes
+    assert (
+        _note_value(olah, r"Olah's W on \[x_t, h_\(t-1\)\] \(the other order\): output differs by (\S+)")
+        > 0.01
+    )
+    (tf,) = claims.row_vector().notes
+    assert (
+        _note_value(tf, r"the kernel read in the order i, j, f, o as i, f, g, o: output differs by (\S+)")
+        > 0.01
+    )
+
+
+def test_olah_form_one_step_by_hand():
+    # One step from zeros: W [h, x] + b with W = [W_hh | W_ih] per gate; h_0 = 0 leaves W_ih x + b.
+    lstm = nn.LSTM(1, 1).double()
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.tensor([[1.0], [2.0], [3.0], [4.0]]))
+        lstm.weight_hh_l0.fill_(5.0)
+        lstm.bias_ih_l0.zero_()
+        lstm.bias_hh_l0.zero_()
+    x = torch.tensor([[[0.5]]], dtype=torch.float64)
+    output, (h_n, c_n) = claims._olah_lstm(lstm, x)
+
+    def sig(v):
+        return 1 / (1 + math.exp(-v))
+
+    c = sig(0.5) * math.tanh(1.5)
+    assert c_n.item() == pytest.approx(c, rel=1e-12)
+    assert output.item() == pytest.approx(sig(2.0) * math.tanh(c), rel=1e-12)
+    assert torch.equal(h_n, output)
+
+
+def test_gru_bias_note_and_cho_gru_note():
+    result = claims.gru_bias()
+    (note,) = result.notes
+    assert _note_value(note, r"b_hn moved into b_in: output differs by (\S+)") > 0.01
+    (cho,) = claims.cho_gru().notes
+    assert _note_value(cho, r"Cho et al.'s form, r before W_hn: output differs by (\S+)") > 0.01
+
+
+def test_gru_bias_with_r_held_at_one_the_reset_gate_is_exactly_one():
+    gru = nn.GRU(3, 4)
+    opened = claims._set_bias(gru, "bias_ih", 0, claims.OPEN)
+    x = torch.randn(5, 2, 3)
+    r = torch.sigmoid(x @ opened.weight_ih_l0[:4].T + opened.bias_ih_l0[:4] + opened.bias_hh_l0[:4])
+    assert bool(r.eq(1).all())  # the sigmoid of about 50 rounds to exactly 1

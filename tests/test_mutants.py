@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from lstm_demo.claims import move_bias_hh
 from lstm_demo.layers import split_layers
 from lstm_demo.mutants import (
     CHECKS,
@@ -17,6 +18,7 @@ from lstm_demo.mutants import (
     RESOLUTION,
     Check,
     Equations,
+    GRUEquations,
     NotApplicableError,
     as_json,
     each_sequence,
@@ -26,9 +28,12 @@ from lstm_demo.mutants import (
     table,
     tolerances_for,
 )
+from lstm_demo.scratch import peephole_lstm, scratch_gru
 from lstm_demo.tolerances import site_tolerances
 
 CPU_CHECKS = [name for name, check in CHECKS.items() if not check.gpu_only]
+GRU_CHECKS = {"gru-bias", "cho-gru"}
+GRU_MUTANTS = {"gru-reset-before", "gru-b_hn-outside-r"}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +75,8 @@ def test_which_mutants_apply_where(results):
         "post-experiment-2",
     }  # the two-layer models with input_size == hidden_size
     one_bias = {claim for mutant, claim in ran if mutant == "one-bias"}
-    assert one_bias == set(CPU_CHECKS) - {"post-experiment-2"}  # the post's experiment 2 has zero biases
+    # the post's experiment 2 has zero biases; the GRU checks meet the GRU mutants only
+    assert one_bias == set(CPU_CHECKS) - {"post-experiment-2", *GRU_CHECKS}
     # Mistakes that show only where a check exercises them: a given state on a batch_first
     # module, a call without a state after another, a packed batch.
     only = {
@@ -80,8 +86,10 @@ def test_which_mutants_apply_where(results):
     }
     for mutant, where in only.items():
         assert {claim for m, claim in ran if m == mutant} == where
-    for mutant in set(MUTANTS) - {"layer-2-gets-input", "one-bias", *only}:
-        assert {claim for m, claim in ran if m == mutant} == set(CPU_CHECKS)
+    for mutant in set(MUTANTS) - {"layer-2-gets-input", "one-bias", *only, *GRU_MUTANTS}:
+        assert {claim for m, claim in ran if m == mutant} == set(CPU_CHECKS) - GRU_CHECKS
+    for mutant in GRU_MUTANTS:
+        assert {claim for m, claim in ran if m == mutant} == GRU_CHECKS
 
 
 def test_each_row_uses_the_tolerances_of_its_dtype(results):
@@ -466,3 +474,80 @@ def test_run_a_chosen_subset():
         ("c-not-carried", "lstmcell-loop", "float64", "gpu float64"),
         ("c-not-carried", "lstmcell-loop", "float64", "post printed"),
     ]
+
+
+# --- biases, peepholes, notations and the GRU ----------------------------------------------------
+
+#: Each new check, and the mutant written for the mistake it is about.
+NOTATION_CATCHES = {
+    "two-biases": "one-bias",
+    "no-peepholes": "peephole",
+    "olah-notation": "gate-order",
+    "row-vector": "gate-order",
+    "gru-bias": "gru-b_hn-outside-r",
+    "cho-gru": "gru-reset-before",
+}
+
+
+@pytest.mark.parametrize(("check", "mutant"), list(NOTATION_CATCHES.items()))
+def test_notation_checks_catch_their_mutant_and_pass_their_control(results, check, mutant):
+    rows = [r for r in results if r.claim == check]
+    controls = [r for r in rows if r.mutant == CONTROL]
+    caught = [r for r in rows if r.mutant == mutant]
+    every = set(site_tolerances())
+    assert {(r.dtype, r.tolerance) for r in controls} == {
+        (d, t) for d in ("float32", "float64") for t in tolerances_for(CHECKS[check], getattr(torch, d))
+    }
+    assert {r.tolerance for r in controls} == every
+    assert [r for r in controls if r.caught] == []
+    assert all(r.ratio < 0.1 for r in controls), [(r.tolerance, r.ratio) for r in controls]
+    assert {r.tolerance for r in caught} == every
+    assert all(r.caught and r.ratio > 10 for r in caught), [(r.tolerance, r.ratio) for r in caught]
+
+
+def test_peephole_mutant_is_peephole_lstm_with_every_weight_a_half():
+    lstm = _lstm(3, 4)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.testing.assert_close(
+        MUTANTS["peephole"](lstm, x), peephole_lstm(lstm, x, torch.full((3, 4), 0.5, dtype=torch.float64))
+    )
+
+
+def test_gru_mutants_are_the_gru_written_out_with_one_change():
+    torch.manual_seed(0)
+    gru = nn.GRU(3, 4, num_layers=2).double()
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.testing.assert_close(GRUEquations()(gru, x), gru(x))
+    torch.testing.assert_close(MUTANTS["gru-reset-before"](gru, x), scratch_gru(gru, x, reset_after=False))
+    # b_hn outside r is what nn.GRU computes once b_hn is moved into b_in
+    torch.testing.assert_close(MUTANTS["gru-b_hn-outside-r"](gru, x), move_bias_hh(gru, gates=[2])(x))
+
+
+@pytest.mark.parametrize(
+    ("mutant", "module"),
+    [("gru-reset-before", nn.LSTM(3, 4)), ("peephole", nn.GRU(3, 4))],
+    ids=["gru-mutant-on-lstm", "lstm-mutant-on-gru"],
+)
+def test_mutants_do_not_apply_to_the_other_class(mutant, module):
+    with pytest.raises(
+        NotApplicableError, match=rf"^Expected a module the mistake '{mutant}' can be made on"
+    ):
+        MUTANTS[mutant](module, torch.randn(5, 2, 3))
+
+
+def test_gru_equations_refuse_an_lstm():
+    with pytest.raises(
+        TypeError, match=r"^Expected gru to be an nn\.GRU, but got an object of type LSTM instead\.$"
+    ):
+        GRUEquations()(nn.LSTM(3, 4), torch.randn(5, 2, 3))
+
+
+def test_smallest_caught_on_a_gru_check_moves_the_update_gate():
+    found = smallest_caught("cho-gru", tolerances=["cpu float32"])
+    [s] = found
+    assert 0 < s.not_caught < s.offset < 1e-2
+    _, pairs = CHECKS["cho-gru"].pairs(
+        GRUEquations(update_offset=s.offset), torch.device("cpu"), torch.float32
+    )
+    tol = site_tolerances()["cpu float32"]
+    assert any(not torch.allclose(a, e, rtol=tol.rtol, atol=tol.atol) for a, e in pairs)

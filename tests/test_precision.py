@@ -265,5 +265,8 @@ def test_cudnn_switch_restores_after_an_error_and_inside_full_precision():
 def test_cudnn_switch_takes_a_bool():
     from lstm_demo.precision import cudnn
 
-    with pytest.raises(TypeError, match=r"^Expected enabled to be True or False, but got 0 instead\.$"), cudnn(0):
+    with (
+        pytest.raises(TypeError, match=r"^Expected enabled to be True or False, but got 0 instead\.$"),
+        cudnn(0),
+    ):
         pass

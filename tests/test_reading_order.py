@@ -24,7 +24,9 @@ def test_the_landing_page_tables_of_contents_follow_the_path():
     text = (ROOT / "docs" / "index.md").read_text()
     found = [
         (caption, entries.split())
-        for caption, entries in re.findall(r"```\{toctree\}\n:hidden:\n:caption: ([^\n]*)\n\n(.*?)```", text, re.DOTALL)
+        for caption, entries in re.findall(
+            r"```\{toctree\}\n:hidden:\n:caption: ([^\n]*)\n\n(.*?)```", text, re.DOTALL
+        )
     ]
     assert found == [*SECTIONS, ("Reference", ["auto_examples/index", "api"])]
 

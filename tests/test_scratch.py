@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import pytest
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from lstm_demo.scratch import GATES, lstm_cell, scratch_lstm
+from lstm_demo.scratch import GATES, lstm_cell, peephole_lstm, scratch_gru, scratch_lstm
 
 CONFIGS = [
     pytest.param({}, id="one-layer"),
@@ -453,3 +456,155 @@ def test_scratch_lstm_hx_dtype_mismatch():
         match=r"^Expected h_0 of the module's dtype torch\.float32, but got torch\.float64",
     ):
         scratch_lstm(nn.LSTM(3, 4), torch.randn(5, 2, 3), hx)
+
+
+# --- peephole_lstm --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_peephole_lstm_without_peepholes_is_nn_lstm(batch_first, sample):
+    torch.manual_seed(0)
+    lstm = nn.LSTM(3, 4, batch_first=batch_first).double()
+    x, hx = sample(lstm)
+    torch.testing.assert_close(peephole_lstm(lstm, x, None, hx), lstm(x, hx))
+    torch.testing.assert_close(peephole_lstm(lstm, x[0]), lstm(x[0]))  # unbatched
+
+
+def test_peephole_lstm_one_step_by_hand():
+    lstm = nn.LSTM(1, 1).double()
+    with torch.no_grad():
+        for p in lstm.parameters():
+            p.zero_()
+    x = torch.zeros(1, 1, 1, dtype=torch.float64)
+    c_0 = torch.full((1, 1, 1), 2.0, dtype=torch.float64)
+    peephole = torch.tensor([[0.5], [-1.0], [0.25]], dtype=torch.float64)
+    output, (h_n, c_n) = peephole_lstm(lstm, x, peephole, (torch.zeros_like(c_0), c_0))
+    # All weights zero: i = sigmoid(0.5 * 2), f = sigmoid(-1 * 2), g = tanh(0) = 0, o = sigmoid(0.25 * c_1).
+    c_1 = 2.0 / (1 + math.exp(2.0))
+    assert c_n.item() == pytest.approx(c_1, rel=1e-12)
+    assert h_n.item() == pytest.approx(math.tanh(c_1) / (1 + math.exp(-0.25 * c_1)), rel=1e-12)
+    assert torch.equal(output, h_n)
+
+
+def test_lstm_cell_peepholes_read_c():
+    torch.manual_seed(0)
+    cell = nn.LSTMCell(3, 4)
+    x, h, c = torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4)
+    weights = (cell.weight_ih, cell.weight_hh)
+    biases = {"bias_ih": cell.bias_ih, "bias_hh": cell.bias_hh}
+    zero = lstm_cell(x, h, c, *weights, **biases, peephole=torch.zeros(3, 4))
+    torch.testing.assert_close(zero, cell(x, (h, c)))
+    h_p, c_p = lstm_cell(x, h, c, *weights, **biases, peephole=torch.ones(3, 4))
+    assert (h_p - zero[0]).abs().max() > 0.01
+    assert (c_p - zero[1]).abs().max() > 0.01
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"lstm": nn.GRU(3, 4)}, TypeError, "Expected lstm to be an nn.LSTM, but got an object of type GRU"),
+        (
+            {"lstm": nn.LSTM(3, 4, num_layers=2)},
+            ValueError,
+            (
+                "Expected an nn.LSTM with one layer, one direction and no proj_size, but got num_layers=2, "
+                "bidirectional=False, proj_size=0 instead."
+            ),
+        ),
+        (
+            {"lstm": nn.LSTM(3, 4, bidirectional=True)},
+            ValueError,
+            (
+                "Expected an nn.LSTM with one layer, one direction and no proj_size, but got num_layers=1, "
+                "bidirectional=True"
+            ),
+        ),
+        (
+            {"peephole": [0.5]},
+            TypeError,
+            "Expected peephole to be a tensor or None, but got an object of type list",
+        ),
+        (
+            {"peephole": torch.zeros(4)},
+            ValueError,
+            "Expected peephole of shape (3, 4), but got a tensor of shape (4,)",
+        ),
+        (
+            {"peephole": torch.zeros(3, 4, dtype=torch.float64)},
+            ValueError,
+            "Expected peephole on cpu in torch.float32, but got cpu in torch.float64 instead.",
+        ),
+        ({"input": torch.zeros(5, 2, 2)}, ValueError, "Expected input"),
+    ],
+    ids=["gru", "two-layers", "bidirectional", "peephole-list", "peephole-shape", "peephole-dtype", "input"],
+)
+def test_peephole_lstm_bad_input(kwargs, error, message):
+    arguments = {"lstm": nn.LSTM(3, 4), "input": torch.zeros(5, 2, 3), "peephole": None, **kwargs}
+    with pytest.raises(error, match="^" + re.escape(message)):
+        peephole_lstm(**arguments)
+
+
+# --- scratch_gru ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"num_layers": 2}, {"bidirectional": True, "num_layers": 2}, {"batch_first": True}, {"bias": False}],
+    ids=["one-layer", "two-layers", "bidirectional", "batch-first", "no-bias"],
+)
+def test_scratch_gru_equals_nn_gru(kwargs, sample):
+    torch.manual_seed(0)
+    gru = nn.GRU(3, 4, **kwargs).double()
+    x, hx = sample(gru)
+    torch.testing.assert_close(scratch_gru(gru, x, hx), gru(x, hx))
+    torch.testing.assert_close(scratch_gru(gru, x), gru(x))
+
+
+def test_scratch_gru_unbatched():
+    gru = nn.GRU(3, 4)
+    x = torch.randn(5, 3)
+    output, h_n = scratch_gru(gru, x)
+    assert (output.shape, h_n.shape) == ((5, 4), (1, 4))
+    torch.testing.assert_close((output, h_n), gru(x))
+
+
+def test_scratch_gru_cho_form_one_step_by_hand():
+    # One unit, h_0 = 1: PyTorch's n reads r * (W_hn h + b_hn), Cho's W_hn (r * h) + b_hn.
+    gru = nn.GRU(1, 1).double()
+    with torch.no_grad():
+        gru.weight_ih_l0.zero_()
+        gru.weight_hh_l0.copy_(torch.tensor([[0.0], [0.0], [2.0]]))  # W_hr, W_hz, W_hn
+        gru.bias_ih_l0.zero_()
+        gru.bias_hh_l0.copy_(torch.tensor([0.0, 0.0, 1.0]))  # b_hr, b_hz, b_hn
+    x = torch.zeros(1, 1, 1, dtype=torch.float64)
+    h_0 = torch.ones(1, 1, 1, dtype=torch.float64)
+    # r = z = sigmoid(0) = 0.5; h_1 = 0.5 n + 0.5 h_0.
+    _, after = scratch_gru(gru, x, h_0)
+    _, before = scratch_gru(gru, x, h_0, reset_after=False)
+    assert after.item() == pytest.approx(0.5 * math.tanh(0.5 * (2.0 + 1.0)) + 0.5, rel=1e-12)
+    assert before.item() == pytest.approx(0.5 * math.tanh(2.0 * 0.5 + 1.0) + 0.5, rel=1e-12)
+    torch.testing.assert_close(after, gru(x, h_0)[1])
+
+
+@pytest.mark.parametrize(
+    ("gru", "kwargs", "error", "message"),
+    [
+        (nn.LSTM(3, 4), {}, TypeError, "Expected gru to be an nn.GRU, but got an object of type LSTM"),
+        (
+            nn.GRU(3, 4),
+            {"reset_after": 1},
+            TypeError,
+            "Expected reset_after to be a bool, but got an object of type int",
+        ),
+        (nn.GRU(3, 4), {"hx": (torch.zeros(1, 2, 4),)}, TypeError, "Expected hx"),
+    ],
+    ids=["lstm", "reset-after-int", "hx-tuple"],
+)
+def test_scratch_gru_bad_input(gru, kwargs, error, message):
+    with pytest.raises(error, match="^" + re.escape(message)):
+        scratch_gru(gru, torch.zeros(5, 2, 3), **kwargs)
+
+
+def test_scratch_gru_wrong_input_features():
+    with pytest.raises(ValueError, match=r"^Expected input"):
+        scratch_gru(nn.GRU(3, 4), torch.zeros(5, 2, 2))
