@@ -241,6 +241,25 @@ EXPECTED_KEYS = {
         "r held at 1, b_hn moved: h_n",
     ],
     "cho-gru": ["output", "h_n", "r held at 1, Cho's form: output", "r held at 1, Cho's form: h_n"],
+    "eval-backward": [
+        f"gradient of {n}"
+        for n in (
+            "input",
+            *(f"{w}_l{k}" for k in range(2) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+        )
+    ],
+    "repeatable": [
+        "output",
+        "h_n",
+        "c_n",
+        *(
+            f"gradient of {n}"
+            for n in (
+                "input",
+                *(f"{w}_l{k}" for k in range(3) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+            )
+        ),
+    ],
 }
 
 

@@ -70,10 +70,8 @@ def test_every_control_passes_at_every_tolerance(results):
 def test_which_mutants_apply_where(results):
     ran = {(r.mutant, r.claim) for r in results}
     layer_2 = {claim for mutant, claim in ran if mutant == "layer-2-gets-input"}
-    assert layer_2 == {
-        "post-layers",
-        "post-experiment-2",
-    }  # the two-layer models with input_size == hidden_size
+    # the two-layer models with input_size == hidden_size
+    assert layer_2 == {"post-layers", "post-experiment-2", "eval-backward"}
     one_bias = {claim for mutant, claim in ran if mutant == "one-bias"}
     # the post's experiment 2 has zero biases; the GRU checks meet the GRU mutants only
     assert one_bias == set(CPU_CHECKS) - {"post-experiment-2", *GRU_CHECKS}
