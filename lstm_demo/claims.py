@@ -20,17 +20,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import io
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias, TypeVar, cast, overload
+from typing import Generic, Protocol, TypeAlias, TypeVar, cast, overload
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lstm_demo._html import Stack, Table, rich_display
 from lstm_demo._random import cpu_random
 from lstm_demo._types import Device, LSTMResult, Result, State, state_to
 from lstm_demo._validate import StackSpec, check_module, describe
@@ -115,6 +117,82 @@ class ClaimResult:
                     textwrap.fill(text, width, initial_indent=first, subsequent_indent=" " * len(first))
                 )
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """The result as an HTML table: a column for its device, a row per comparison."""
+        return results_table([self], self.claim)._repr_html_()
+
+
+def _verdict(result: ClaimResult) -> str:
+    if not result.holds:
+        return "FAILS"
+    return "holds, bitwise equal" if result.bitwise else "holds, within the tolerance"
+
+
+def only_note(devices: Sequence[torch.device]) -> str | None:
+    """The sentence a proof shows when no CUDA GPU took part in it; ``None`` when one did.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.claims import only_note
+    >>> only_note([torch.device("cpu")])
+    'Only the CPU ran this: no CUDA GPU was among the devices.'
+    """
+    if any(d.type == "cuda" for d in devices):
+        return None
+    names = ", ".join(device_name(d) for d in devices)
+    who = "the CPU" if names == "cpu" else names
+    return f"Only {who} ran this: no CUDA GPU was among the devices."
+
+
+def results_table(results: Sequence[ClaimResult], sentence: str) -> Table:
+    """Results of one claim, a column per device: the verdict, the tolerance, each comparison, the notes.
+
+    The text is each result's :meth:`ClaimResult.report` under ``sentence``;
+    the HTML table has the sentence as its caption. A comparison a device
+    did not make (``output vs cpu`` on the CPU itself) reads ``n/a``.
+
+    Examples
+    --------
+    >>> from lstm_demo.claims import batch_first, results_table
+    >>> table = results_table([batch_first()], "batch_first transposes.")
+    >>> table.header
+    ('result', 'cpu, float32')
+    >>> table.sections[0][1][0]
+    ('verdict', 'holds, bitwise equal')
+    """
+    header = ("result", *(f"{device_name(r.device)}, {str(r.dtype).removeprefix('torch.')}" for r in results))
+    labels = list(dict.fromkeys(label for r in results for label in r.comparisons))
+    rows: list[tuple[str, ...]] = [
+        ("verdict", *(_verdict(r) for r in results)),
+        ("tolerance", *(str(r.tolerance) for r in results)),
+    ]
+    for label in labels:
+        rows.append(
+            (
+                label,
+                *(
+                    r.comparisons[label].describe(tolerance=False) if label in r.comparisons else "n/a"
+                    for r in results
+                ),
+            )
+        )
+    if any(r.notes for r in results):
+        rows.append(("notes", *("\n".join(r.notes) or "none" for r in results)))
+    note = only_note([r.device for r in results])
+    text = "\n".join([_fill(sentence), *(r.report() for r in results), *([_fill(note)] if note else [])])
+    return Table(
+        text,
+        caption=" ".join(sentence.split()),
+        header=header,
+        sections=[(None, rows)],
+        notes=[note] if note else [],
+    )
+
+
+def _fill(text: str) -> str:
+    return textwrap.fill(" ".join(text.strip().split("\n\n")[0].split()), width=79)
 
 
 def claim_result(
@@ -448,6 +526,55 @@ class Verdict(Protocol):
 V = TypeVar("V", bound=Verdict)
 
 
+class Proof(list[V], Generic[V]):
+    """What :func:`prove` returns: one result per device, and the sentence they test.
+
+    A list of the results, printed as the sentence and each result's report;
+    on a built page (its last value) one HTML table with a column per device
+    (:func:`results_table`). When no CUDA GPU ran it, it says so once.
+    """
+
+    sentence: str
+    """What the claim states."""
+
+    def __init__(self, results: Sequence[V], sentence: str) -> None:
+        super().__init__(results)
+        self.sentence = sentence
+
+    def table(self) -> Table:
+        """The proof as a :class:`~lstm_demo._html.Table`: text, and HTML for a page."""
+        if all(isinstance(r, ClaimResult) for r in self):
+            return results_table(cast("list[ClaimResult]", list(self)), self.sentence)
+        devices = [getattr(r, "device", None) for r in self]
+        header = ("device", "holds", "what it found")
+        rows = [
+            (device_name(d) if isinstance(d, torch.device) else "-", "yes" if r.holds else "NO", str(r))
+            for d, r in zip(devices, self, strict=True)
+        ]
+        note = only_note([d for d in devices if isinstance(d, torch.device)])
+        text = "\n".join([_fill(self.sentence), *map(str, self), *([_fill(note)] if note else [])])
+        return Table(
+            text, caption=self.sentence, header=header, sections=[(None, rows)], notes=[note] if note else []
+        )
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def __repr__(self) -> str:
+        return f"Proof({list.__repr__(self)}, {self.sentence!r})"
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
+class Proofs(Stack):
+    """Several proofs (or other results) shown one after another: ``Proofs([prove(a), prove(b)])``.
+
+    As the last value of a page's code block it shows each one's table; a
+    terminal, where :func:`prove` already printed them, shows nothing for it.
+    """
+
+
 @overload
 def prove(
     claim: str,
@@ -457,7 +584,7 @@ def prove(
     *,
     devices: Sequence[torch.device] | None = None,
     dtype: torch.dtype = torch.float32,
-) -> list[ClaimResult]: ...
+) -> Proof[ClaimResult]: ...
 
 
 @overload
@@ -469,7 +596,7 @@ def prove(
     *,
     devices: Sequence[torch.device] | None = None,
     dtype: torch.dtype = torch.float32,
-) -> list[V]: ...
+) -> Proof[V]: ...
 
 
 def prove(
@@ -480,8 +607,8 @@ def prove(
     *,
     devices: Sequence[torch.device] | None = None,
     dtype: torch.dtype = torch.float32,
-) -> Sequence[Verdict]:
-    """Run a claim on every device, print what it states and each result, and fail unless all hold.
+) -> Proof[Verdict]:
+    """Run a claim on every device, show what it states and each result, and fail unless all hold.
 
     The one way a page proves a claim. ``claim`` is a registered claim or
     its name, or any function of ``(device, dtype)`` returning a result with
@@ -505,8 +632,10 @@ def prove(
 
     Returns
     -------
-    list
-        One result per device, in order.
+    Proof
+        A list of one result per device, in order. Printed in a terminal
+        (``prove`` prints it there); on a built page, where the block's
+        last value is shown, make it that value for one HTML table.
 
     Raises
     ------
@@ -530,7 +659,9 @@ def prove(
             msg = f"Expected a claim name from {', '.join(CLAIMS)}, but got {claim!r} instead."
             raise ValueError(msg)
         claim = CLAIMS[claim]
-    chosen = each_device() if devices is None else devices
+    # The proof itself says when only the CPU ran; each_device still refuses
+    # a machine without a GPU where LSTM_DEMO_REQUIRE_CUDA=1.
+    chosen = each_device(file=io.StringIO()) if devices is None else devices
     results: Sequence[Verdict]
     if rnn is None:
         results = [claim(device, dtype) for device in chosen]
@@ -540,12 +671,12 @@ def prove(
             raise ValueError(msg)
         results = on_each_device(cast("ModuleClaim", claim), rnn, input, hx, devices=chosen)
     sentence = getattr(claim, "sentence", None) or getattr(results[0], "claim", None) or claim.__doc__ or ""
-    print(textwrap.fill(" ".join(sentence.strip().split("\n\n")[0].split()), width=79))
-    for result in results:
-        print(result)
+    proof = Proof(results, " ".join(sentence.strip().split("\n\n")[0].split()))
+    if not rich_display():
+        print(proof)
     for result in results:
         result.assert_holds()
-    return results
+    return proof
 
 
 # --- the registered claims, in the order the pages show them ------------------------------------

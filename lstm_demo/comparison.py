@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 
+from lstm_demo._html import Table
 from lstm_demo._validate import describe
 
 #: The default ``(rtol, atol)`` of :func:`torch.testing.assert_close` per dtype,
@@ -92,6 +94,108 @@ class Comparison:
             return f"close, not bitwise equal: {diff}{within}"
         share = 100 * self.mismatched / self.numel
         return f"NOT close: {self.mismatched} / {self.numel} ({share:.1f}%) elements outside {tol}; {diff}"
+
+    @property
+    def verdict(self) -> str:
+        """``bitwise equal``, ``close, not bitwise equal`` or ``NOT close``."""
+        if self.equal:
+            return "bitwise equal"
+        return "close, not bitwise equal" if self.close else "NOT close"
+
+    def cells(self) -> tuple[str, ...]:
+        """The comparison as the cells of a row of :data:`COLUMNS`."""
+        if self.numel == 0:
+            return (self.verdict, "0", "-", "0", "0 / 0", self._tolerance())
+        share = 100 * self.mismatched / self.numel
+        return (
+            self.verdict,
+            f"{self.max_abs_diff:.3g}",
+            str(self.where),
+            f"{self.max_rel_diff:.3g}",
+            f"{self.mismatched} / {self.numel} ({share:.1f}%)",
+            self._tolerance(),
+        )
+
+    def _tolerance(self) -> str:
+        return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({str(self.dtype).removeprefix('torch.')})"
+
+    def table(self, label: str = "actual vs expected") -> Table:
+        """The comparison as a :class:`~lstm_demo._html.Table`: its one-line report, and a row on a page.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from lstm_demo.comparison import compare
+        >>> table = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])).table()
+        >>> print(table)
+        NOT close: 1 / 2 (50.0%) elements outside rtol=1.3e-06, atol=1e-05 (float32); max abs diff 0.5 at (1,), max rel diff 0.2
+        >>> table.sections[0][1][0][:3]
+        ('actual vs expected', 'NOT close', '0.5')
+        """
+        rows = [(label, *self.cells())]
+        return Table(
+            str(self),
+            caption=f"{label}: {self.verdict}",
+            header=COLUMNS,
+            sections=[(None, rows)],
+            numeric=(2, 4),
+        )
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
+#: The columns of :func:`table`: what was compared, then :meth:`Comparison.cells`.
+COLUMNS = (
+    "compared",
+    "verdict",
+    "max abs diff",
+    "at index",
+    "max rel diff",
+    "outside the tolerance",
+    "tolerance",
+)
+
+
+def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
+    """Several labelled comparisons as one :class:`~lstm_demo._html.Table`, a row each.
+
+    Its text is a line ``label: report`` per comparison; on a page (as a code
+    block's last value) it is an HTML table with the columns of
+    :data:`COLUMNS`, which narrow screens show as a card per comparison.
+
+    Parameters
+    ----------
+    comparisons : mapping of str to Comparison
+        Label to comparison, in the order to show.
+    caption : str
+        What the table shows.
+
+    Raises
+    ------
+    TypeError
+        If ``comparisons`` is not a mapping of strings to comparisons, or
+        ``caption`` is not a string.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.comparison import compare, table
+    >>> a = torch.tensor([1.0, 2.0])
+    >>> print(table({"a vs a": compare(a, a.clone())}, caption="a with itself"))
+    a vs a: bitwise equal (2 elements, float32)
+    """
+    if not isinstance(comparisons, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Comparison) for k, v in comparisons.items()
+    ):
+        msg = f"Expected comparisons to be a mapping of str to Comparison, but got {describe(comparisons)} instead."
+        raise TypeError(msg)
+    if not isinstance(caption, str):
+        msg = f"Expected caption to be a str, but got {describe(caption)} instead."
+        raise TypeError(msg)
+    text = "\n".join(f"{label}: {c}" for label, c in comparisons.items())
+    rows = [(label, *c.cells()) for label, c in comparisons.items()]
+    return Table(text, caption=caption, header=COLUMNS, sections=[(None, rows)], numeric=(2, 4))
 
 
 def compare(
