@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lstm_demo._html import Table
 from lstm_demo._types import Result, State, state_to
 from lstm_demo._validate import check_module, describe
 from lstm_demo.claims import CLAIMS, ClaimResult
@@ -266,12 +267,12 @@ def _setting(device: torch.device, switch: bool | None) -> Iterator[None]:
         yield
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, caption: str) -> Table:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
     ]
-    return "\n".join(lines)
+    return Table("\n".join(lines), caption=caption, header=header, sections=[(None, rows)])
 
 
 def _check_rows(what: str, rows: Sequence[object], cls: type) -> None:
@@ -281,11 +282,13 @@ def _check_rows(what: str, rows: Sequence[object], cls: type) -> None:
             raise TypeError(msg)
 
 
-def runs_table(runs: Sequence[BackendRun]) -> str:
-    """The runs of :func:`whole_vs_stepwise_by_backend` as a plain-text table, one row each.
+def runs_table(runs: Sequence[BackendRun]) -> Table:
+    """The runs of :func:`whole_vs_stepwise_by_backend` as a table, one row each.
 
     Columns: the device, whether autograd recorded the call, whether oneDNN
     ran it, the autograd node of the whole-sequence call, and the comparison.
+    The :class:`~lstm_demo._html.Table` is the plain-text table (a ``str``);
+    on a page, as a code block's last value, it shows as an HTML table.
 
     Raises
     ------
@@ -294,7 +297,8 @@ def runs_table(runs: Sequence[BackendRun]) -> str:
     """
     _check_rows("runs", runs, BackendRun)
     header = ("device", "autograd", "oneDNN", "autograd node", "step by step vs whole")
-    return _table(header, [run.row() for run in runs])
+    caption = "Step by step against the whole sequence, under each setting"
+    return _table(header, [run.row() for run in runs], caption=caption)
 
 
 @dataclass(frozen=True)
@@ -397,8 +401,8 @@ def claims_by_backend(
     return rows
 
 
-def claims_table(rows: Sequence[ClaimBackends]) -> str:
-    """The rows of :func:`claims_by_backend` as a plain-text table.
+def claims_table(rows: Sequence[ClaimBackends]) -> Table:
+    """The rows of :func:`claims_by_backend` as a table (plain text, and HTML on a page).
 
     Raises
     ------
@@ -406,4 +410,6 @@ def claims_table(rows: Sequence[ClaimBackends]) -> str:
         If ``rows`` holds anything but :class:`ClaimBackends`.
     """
     _check_rows("rows", rows, ClaimBackends)
-    return _table(("claim", "oneDNN on", "oneDNN off", "module's bits moved"), [row.row() for row in rows])
+    header = ("claim", "oneDNN on", "oneDNN off", "module's bits moved")
+    caption = "Each claim with oneDNN on and off, and whether the switch moved the module's bits"
+    return _table(header, [row.row() for row in rows], caption=caption)

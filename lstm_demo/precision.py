@@ -19,6 +19,7 @@ from typing import Protocol, TypedDict, cast
 import torch
 from torch import nn
 
+from lstm_demo._html import Table
 from lstm_demo._types import Result
 from lstm_demo.comparison import compare
 from lstm_demo.devices import Tolerance, tolerance_for
@@ -435,7 +436,7 @@ def _flatten(result: Result) -> torch.Tensor:
     return torch.cat([output.flatten(), *(s.flatten() for s in states)])
 
 
-def table(rows: list[Agreement]) -> str:
+def table(rows: list[Agreement]) -> Table:
     """The agreements as a text table: a heading line per model, then one line per setting.
 
     Columns: the greatest absolute and relative difference from CPU float64;
@@ -448,6 +449,7 @@ def table(rows: list[Agreement]) -> str:
     width = max(len(r.setting.label) for r in rows)
     header = f"{'setting':<{width}}  {'max abs':>9}  {'max rel':>9}  {'vs cpu32':>9}  within"
     lines: list[str] = []
+    sections: dict[str, list[tuple[str, ...]]] = {}
     previous = None
     for r in rows:
         if r.model != previous:
@@ -458,4 +460,16 @@ def table(rows: list[Agreement]) -> str:
         lines.append(
             f"{r.setting.label:<{width}}  {r.max_abs_diff:>9.2e}  {r.max_rel_diff:>9.2e}  {vs_32:>9}  {verdict}"
         )
-    return "\n".join(lines)
+        cells = (r.setting.label, f"{r.max_abs_diff:.2e}", f"{r.max_rel_diff:.2e}", vs_32, verdict)
+        sections.setdefault(r.model, []).append(cells)
+    # On a page (a code block's last value) the same rows show as an HTML table.
+    no_gpu = not any(r.setting.device.type == "cuda" for r in rows)
+    notes = ["No GPU ran: this run had no CUDA device, so no TF32, cuDNN or GPU rows."] if no_gpu else []
+    return Table(
+        "\n".join(lines),
+        caption="Each setting against float64 on the CPU, per model",
+        header=("setting", "max abs diff", "max rel diff", "vs cpu float32", "within tolerance"),
+        sections=sections.items(),
+        notes=notes,
+        numeric=(1, 2, 3),
+    )

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lstm_demo._html import Table
 from lstm_demo._random import cpu_random
+from lstm_demo._validate import describe
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
@@ -340,8 +342,24 @@ def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
     }
 
 
-def report(timings: list[Timing]) -> str:
+def _check_timings(name: str, timings: object) -> list[Timing]:
+    if not isinstance(timings, Sequence) or not timings or not all(isinstance(t, Timing) for t in timings):
+        msg = f"Expected {name} to be a non-empty list of Timing, but got {describe(timings)} instead."
+        raise TypeError(msg)
+    return list(timings)
+
+
+def report(timings: list[Timing]) -> Table:
     """The timings, with IQR, n and ratio to the fused call, and what they ran on.
+
+    The :class:`~lstm_demo._html.Table` is the plain-text report (a ``str``);
+    on a page, as a code block's last value, it shows as an HTML table with
+    a group of rows for the forward pass and one for forward and backward.
+
+    Raises
+    ------
+    TypeError
+        If ``timings`` is not a non-empty list of :class:`Timing`.
 
     Examples
     --------
@@ -357,12 +375,14 @@ def report(timings: list[Timing]) -> str:
       nn.LSTM (fused)                   1.000     0.500   3     1.00
       run_stepwise                      3.000     1.000   3     2.00
     """
+    timings = _check_timings("timings", timings)
     first = timings[0]
     threads = f", {first.threads} CPU thread{'s' if first.threads != 1 else ''}"
     lines = [
         f"{device_name(first.device)}{threads}",
         f"batch {first.batch}, hidden {first.hidden}, {first.seq_len} steps, float32",
     ]
+    sections = []
     for backward in (False, True):
         group = [t for t in timings if t.backward == backward]
         if not group:
@@ -374,4 +394,103 @@ def report(timings: list[Timing]) -> str:
             f"  {t.name:<28} {t.median * 1e3:10.3f} {t.iqr * 1e3:9.3f} {t.n:3d} {relative[t.name]:8.2f}"
             for t in group
         ]
-    return "\n".join(lines)
+        rows = [
+            (t.name, f"{t.median * 1e3:.3f}", f"{t.iqr * 1e3:.3f}", str(t.n), f"{relative[t.name]:.2f}")
+            for t in group
+        ]
+        sections.append((what, rows))
+    return Table(
+        "\n".join(lines),
+        caption=f"{lines[0]}: {lines[1]}",
+        header=("implementation", "median ms", "IQR ms", "n", "x fused"),
+        sections=sections,
+        numeric=(1, 2, 3, 4),
+    )
+
+
+def scaling_table(points: Sequence[Sequence[Timing]], axis: str) -> Table:
+    """Timings at several sizes, a row per size: each implementation's median and IQR, and the ratio.
+
+    Parameters
+    ----------
+    points : sequence of lists of Timing
+        One :func:`time_lstm` result per size, each holding :data:`FUSED`
+        and one other implementation, in the same order at every size.
+    axis : str
+        The size that changes from point to point: ``"seq_len"``,
+        ``"hidden"`` or ``"batch"``.
+
+    Returns
+    -------
+    Table
+        The plain-text table (a ``str``); on a page, an HTML table.
+
+    Raises
+    ------
+    TypeError
+        If ``points`` is not a non-empty sequence of non-empty lists of Timing.
+    ValueError
+        If ``axis`` is not one of the three sizes, or a point lacks :data:`FUSED`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, scaling_table
+    >>> cpu = torch.device("cpu")
+    >>> fused = Timing(FUSED, cpu, 8, 4, 16, False, 1, (1e-3,) * 5)
+    >>> loop = Timing(STEPWISE, cpu, 8, 4, 16, False, 1, (4e-3,) * 5)
+    >>> point = [fused, loop]
+    >>> print(scaling_table([point], "seq_len"))
+    cpu, 1 CPU thread; batch 8, float32, forward
+      seq_len  nn.LSTM (fused) ms (IQR)  run_stepwise ms (IQR)    n  x fused
+           16             1.00 (  0.00)          4.00 (  0.00)    5     4.00
+    """
+    if axis not in ("seq_len", "hidden", "batch"):
+        msg = f"Expected axis to be 'seq_len', 'hidden' or 'batch', but got {axis!r} instead."
+        raise ValueError(msg)
+    if not isinstance(points, Sequence) or not points:
+        msg = f"Expected points to be a non-empty sequence of lists of Timing, but got {describe(points)} instead."
+        raise TypeError(msg)
+    checked = [_check_timings("each point", point) for point in points]
+    names = [t.name for t in checked[0]]
+    other = next((name for name in names if name != FUSED), FUSED)
+    first = checked[0][0]
+    threads = f"{first.threads} CPU thread{'s' if first.threads != 1 else ''}"
+    what = "forward + backward" if first.backward else "forward"
+    fixed = "" if axis == "batch" else f"batch {first.batch}, "
+    title = f"{device_name(first.device)}, {threads}; {fixed}float32, {what}"
+    heads = [f"{name} ms (IQR)" for name in names]
+    widths = [max(len(h), 17) for h in heads]
+    lines = [
+        title,
+        f"  {axis:>7}  "
+        + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
+        + "    n  x fused",
+    ]
+    rows = []
+    for timings in checked:
+        if [t.name for t in timings] != names:
+            msg = f"Expected every point to time {names}, but got {[t.name for t in timings]} instead."
+            raise ValueError(msg)
+        ratio = ratios(timings)[other]
+        size = getattr(timings[0], axis)
+        cells = "  ".join(
+            f"{f'{t.median * 1e3:8.2f} ({t.iqr * 1e3:6.2f})':>{w}}"
+            for t, w in zip(timings, widths, strict=True)
+        )
+        lines.append(f"  {size:>7}  {cells}  {timings[0].n:3d}  {ratio:7.2f}")
+        row = [str(size)]
+        for t in timings:
+            row += [f"{t.median * 1e3:.2f}", f"{t.iqr * 1e3:.2f}"]
+        rows.append((*row, str(timings[0].n), f"{ratio:.2f}"))
+    header = [axis]
+    for name in names:
+        header += [f"{name}, median ms", f"{name}, IQR ms"]
+    header += ["n", "x fused"]
+    return Table(
+        "\n".join(lines),
+        caption=title,
+        header=header,
+        sections=[(None, rows)],
+        numeric=range(1, len(header)),
+    )
