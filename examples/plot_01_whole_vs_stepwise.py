@@ -37,6 +37,8 @@ from torch import nn
 import lstm_demo
 from lstm_demo.backends import autograd_node, onednn, runs_table, verdict, whole_vs_stepwise_by_backend
 from lstm_demo.claims import prove, whole_vs_stepwise
+from lstm_demo.comparison import table
+from lstm_demo.display import show
 
 
 class RNN(nn.Module):
@@ -92,23 +94,20 @@ print("the last r_out:", r_out)
 # Each single-step output against the matching time step of ``out``, then
 # the final states. :func:`lstm_demo.compare` finds whether the values are
 # bitwise equal, and otherwise how far apart they are;
-# ``lstm_demo.backends.verdict`` says it in a few words. The page
+# :func:`lstm_demo.comparison.table` lays them out, one row each. The page
 # asserts closeness within :func:`torch.testing.assert_close`'s float32
 # tolerance (``rtol=1.3e-6, atol=1e-5``). Bitwise equality is not asserted:
 # the single-step calls and the whole-sequence call can do their arithmetic
 # in another order, and float32 sums in another order can differ in the last
-# bits. The lines below say what this machine did; `Bitwise or not`_ below
+# bits. The table below says what this machine did; `Bitwise or not`_ below
 # switches the possible causes on and off.
-for t, r_out in enumerate(r_outs):
-    result = lstm_demo.compare(r_out, out[:, t : t + 1])
-    print(f"t={t}: {verdict(result)}")
-    assert result.close, result
-
 h_last, c_last = state
-for name, mine, theirs in [("h_n", h_last, h_n), ("c_n", c_last, c_n)]:
-    result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+comparisons = {f"t={t}": lstm_demo.compare(r_out, out[:, t : t + 1]) for t, r_out in enumerate(r_outs)}
+comparisons["h_n"] = lstm_demo.compare(h_last, h_n)
+comparisons["c_n"] = lstm_demo.compare(c_last, c_n)
+for result in comparisons.values():
     assert result.close, result
+show(table(comparisons, caption="Each single-step call against the whole sequence"))
 
 # %%
 # The two runs, side by side: lines are the whole-sequence call, circles the
@@ -159,9 +158,9 @@ with onednn(False):
 # together. On a GPU it runs with cuDNN's TF32 off, so both ways compute in
 # full float32.
 runs = whole_vs_stepwise_by_backend(model.rnn, x)
-print(runs_table(runs))
 for run in runs:
     assert run.comparison.close, run
+show(runs_table(runs))
 
 # %%
 # The comparison above ran with autograd on, as the post's code did (and as
@@ -236,6 +235,11 @@ for name, mine, theirs in [
 # library this build picks by default. On a GPU the result is also compared
 # with the CPU's, within a tolerance that says why it is what it is.
 results = prove(whole_vs_stepwise, model.rnn, x)
+results
+
+# %%
+# On the CPU this is the table's "autograd off" row with the library this
+# build uses by default, and the page checks that the two agree:
 print("bitwise on the CPU:", results[0].bitwise)
 assert results[0].bitwise == by_setting[False, torch.backends.mkldnn.enabled].comparison.equal
 

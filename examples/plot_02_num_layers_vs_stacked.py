@@ -27,8 +27,10 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo.backends import runs_table, whole_vs_stepwise_by_backend
-from lstm_demo.claims import num_layers_vs_stacked, prove, whole_vs_stepwise
+from lstm_demo.claims import Proofs, num_layers_vs_stacked, prove, whole_vs_stepwise
+from lstm_demo.comparison import table
 from lstm_demo.devices import each_device
+from lstm_demo.display import show
 
 torch.manual_seed(1)
 lstm = nn.LSTM(3, 3, num_layers=2)
@@ -84,16 +86,17 @@ for idx, i in enumerate(inputs):
 # --------------
 # Method 2 against method 1 at every ``idx``, within
 # :func:`torch.testing.assert_close`'s float32 tolerance (``rtol=1.3e-6,
-# atol=1e-5``); each line says whether this run was also bitwise equal. Both
+# atol=1e-5``); each row says whether this run was also bitwise equal. Both
 # methods do the same arithmetic in the same order (per step, layer 0, then
 # layer 1), one two-layer call against two one-layer calls; but the claim is
 # about the function the two compute, and a library can order its sums
 # differently for a two-layer call than for two one-layer calls, so
 # closeness is what is asserted.
-for idx, (one, two) in enumerate(zip(method_1, method_2, strict=True)):
-    result = lstm_demo.compare(two, one)
-    print(f"idx {idx}: {result}")
+pairs = enumerate(zip(method_1, method_2, strict=True))
+comparisons = {f"idx {idx}": lstm_demo.compare(two, one) for idx, (one, two) in pairs}
+for result in comparisons.values():
     assert result.close, result
+show(table(comparisons, caption="Method 2 against method 1, at each idx"))
 
 # %%
 # The final states. The two-layer module returns ``h_n`` and ``c_n`` of
@@ -102,13 +105,13 @@ for idx, (one, two) in enumerate(zip(method_1, method_2, strict=True)):
 # ``lstm1`` and ``lstm2``, stacked.
 h_n, c_n = hidden
 print("h_n shape:", tuple(h_n.shape), " c_n shape:", tuple(c_n.shape))
-for name, stacked, whole in [
-    ("h_n", torch.cat([hidden_1[0], hidden_2[0]]), h_n),
-    ("c_n", torch.cat([hidden_1[1], hidden_2[1]]), c_n),
-]:
-    result = lstm_demo.compare(stacked, whole)
-    print(f"{name}: {result}")
+comparisons = {
+    "h_n": lstm_demo.compare(torch.cat([hidden_1[0], hidden_2[0]]), h_n),
+    "c_n": lstm_demo.compare(torch.cat([hidden_1[1], hidden_2[1]]), c_n),
+}
+for result in comparisons.values():
     assert result.close, result
+show(table(comparisons, caption="lstm1 and lstm2's final states, stacked, against the two-layer module's"))
 
 # %%
 # Both methods over the five inputs: lines are method 1, circles method 2,
@@ -157,20 +160,22 @@ print("split_layers holds the same parameters as lstm1 and lstm2, bit for bit")
 devices = each_device()
 sequence = torch.stack(inputs)  # (seq_len=5, batch=1, features=3)
 runs = whole_vs_stepwise_by_backend(lstm, sequence, devices=devices)
-print(runs_table(runs))
 for run in runs:
     assert run.comparison.close, run
+show(runs_table(runs))
 
 # %%
-# The claims on every device. The step-by-step claim runs like the table's
-# CPU row with autograd off and this build's oneDNN setting; the page checks
-# that the two agree.
-for claim in (num_layers_vs_stacked, whole_vs_stepwise):
-    print()
-    results = prove(claim, lstm, sequence, devices=devices)
+# The claims on every device:
+stacked = prove(num_layers_vs_stacked, lstm, sequence, devices=devices)
+results = prove(whole_vs_stepwise, lstm, sequence, devices=devices)
+Proofs([stacked, results])
+
+# %%
+# The step-by-step claim runs like the table's CPU row with autograd off and
+# this build's oneDNN setting; the page checks that the two agree.
 by_setting = {(run.grad, run.onednn): run for run in runs if run.device.type == "cpu"}
 no_grad_default = by_setting[False, torch.backends.mkldnn.enabled]
-print("\nstep by step, bitwise on the CPU:", results[0].bitwise)
+print("step by step, bitwise on the CPU:", results[0].bitwise)
 assert results[0].bitwise == no_grad_default.comparison.equal
 
 # %%

@@ -48,6 +48,7 @@ from torch import nn
 import lstm_demo
 from lstm_demo import post
 from lstm_demo.claims import prove
+from lstm_demo.display import show
 from lstm_demo.precision import precision_flags
 
 with torch.random.fork_rng(devices=[]):  # leave this page's own random stream alone
@@ -304,8 +305,8 @@ with torch.no_grad():
         out2, state2 = lstm2(out1, state2)
         method_2.append(out2)
 stepped = lstm_demo.compare(torch.cat(method_2), result.runs["num_layers=2"].float())
-print("method 2, both layers stepped, vs method 1:", stepped)
 assert stepped.close
+show(stepped.table("method 2, both layers stepped, vs method 1"))
 
 # %%
 # Zero biases, or PyTorch's default ones?
@@ -346,7 +347,7 @@ budget = post.rounding_budget(
     parameters=weights,
     include_input=True,
 )
-print(budget)
+print(fold(str(budget)))
 assert budget.worst_case < post.PRINTED_TOLERANCE
 
 # %%
@@ -364,6 +365,7 @@ assert budget.worst_case < post.PRINTED_TOLERANCE
 # (drawn on the CPU as the post's script drew them, then moved), in float32
 # on every device of this machine.
 results = prove(post.reproduce_experiment_2)
+results
 
 # %%
 # The replay from the seed, on the same devices:

@@ -35,7 +35,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo.backends import verdict
-from lstm_demo.claims import prove
+from lstm_demo.claims import Proofs, prove
 from lstm_demo.devices import each_device
 from lstm_demo.scratch import GATES, scratch_lstm
 
@@ -160,9 +160,8 @@ for name, a, e in [("output", mine, expected), ("h_n", h_mine, h_n), ("c_n", c_m
 # ``nn.LSTM`` (two layers, both directions), ``nn.LSTMCell`` in a loop against
 # ``nn.LSTM``, and the projection ``h = W_hr (o * tanh(c))``.
 devices = each_device()
-for name in ("scratch", "lstmcell-loop", "projection"):
-    print()
-    prove(name, devices=devices)
+proofs = [prove(name, devices=devices) for name in ("scratch", "lstmcell-loop", "projection")]
+Proofs(proofs)
 
 # %%
 # Two biases, one sum

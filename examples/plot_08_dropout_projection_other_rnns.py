@@ -241,10 +241,10 @@ prove("gru-bias", devices=devices)
 # On the CPU ``flatten_parameters()`` does nothing (its docstring: "this
 # works only if the module is on the GPU and cuDNN is enabled. Otherwise,
 # it's a no-op"), so the CPU row is a control, not evidence.
+if not any(d.type == "cuda" for d in devices):
+    print("This build had no CUDA GPU, so the warning itself could not be shown here.")
 print()
 prove("flatten", devices=devices)
-if not any(d.type == "cuda" for d in devices):
-    print("\nThis build had no CUDA GPU, so the warning itself could not be shown here.")
 
 # %%
 # What produced this page

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lstm_demo._html import Table
 from lstm_demo._types import Result, State, state_to
 from lstm_demo._validate import check_module, describe
 from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
+from lstm_demo.display import Table
 from lstm_demo.precision import precision_flags
 from lstm_demo.stepwise import run_stepwise
 
@@ -287,7 +287,7 @@ def runs_table(runs: Sequence[BackendRun]) -> Table:
 
     Columns: the device, whether autograd recorded the call, whether oneDNN
     ran it, the autograd node of the whole-sequence call, and the comparison.
-    The :class:`~lstm_demo._html.Table` is the plain-text table (a ``str``);
+    The :class:`~lstm_demo.display.Table` is the plain-text table (a ``str``);
     on a page, as a code block's last value, it shows as an HTML table.
 
     Raises

@@ -32,12 +32,12 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lstm_demo._html import Stack, Table, rich_display
 from lstm_demo._random import cpu_random
 from lstm_demo._types import Device, LSTMResult, Result, State, state_to
 from lstm_demo._validate import StackSpec, check_module, describe
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
+from lstm_demo.display import Stack, Table, rich_display
 from lstm_demo.layers import run_stacked, split_directions, split_layers
 from lstm_demo.precision import cudnn, full_precision
 from lstm_demo.scratch import _gru_direction, _run_gru, peephole_lstm, scratch_gru, scratch_lstm
@@ -542,7 +542,7 @@ class Proof(list[V], Generic[V]):
         self.sentence = sentence
 
     def table(self) -> Table:
-        """The proof as a :class:`~lstm_demo._html.Table`: text, and HTML for a page."""
+        """The proof as a :class:`~lstm_demo.display.Table`: text, and HTML for a page."""
         if all(isinstance(r, ClaimResult) for r in self):
             return results_table(cast("list[ClaimResult]", list(self)), self.sentence)
         devices = [getattr(r, "device", None) for r in self]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from lstm_demo._html import Table
 from lstm_demo._validate import describe
+from lstm_demo.display import Table
 
 #: The default ``(rtol, atol)`` of :func:`torch.testing.assert_close` per dtype,
 #: as its documentation lists them.
@@ -103,7 +103,7 @@ class Comparison:
         return "close, not bitwise equal" if self.close else "NOT close"
 
     def cells(self) -> tuple[str, ...]:
-        """The comparison as the cells of a row of :data:`COLUMNS`."""
+        """The comparison as the cells of a row of ``COLUMNS``."""
         if self.numel == 0:
             return (self.verdict, "0", "-", "0", "0 / 0", self._tolerance())
         share = 100 * self.mismatched / self.numel
@@ -120,7 +120,7 @@ class Comparison:
         return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({str(self.dtype).removeprefix('torch.')})"
 
     def table(self, label: str = "actual vs expected") -> Table:
-        """The comparison as a :class:`~lstm_demo._html.Table`: its one-line report, and a row on a page.
+        """The comparison as a :class:`~lstm_demo.display.Table`: its one-line report, and a row on a page.
 
         Examples
         --------
@@ -158,15 +158,15 @@ COLUMNS = (
 
 
 def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
-    """Several labelled comparisons as one :class:`~lstm_demo._html.Table`, a row each.
+    """Several labelled comparisons as one :class:`~lstm_demo.display.Table`, a row each.
 
     Its text is a line ``label: report`` per comparison; on a page (as a code
     block's last value) it is an HTML table with the columns of
-    :data:`COLUMNS`, which narrow screens show as a card per comparison.
+    ``COLUMNS``, which narrow screens show as a card per comparison.
 
     Parameters
     ----------
-    comparisons : mapping of str to Comparison
+    comparisons : dict
         Label to comparison, in the order to show.
     caption : str
         What the table shows.

@@ -19,10 +19,10 @@ from typing import Protocol, TypedDict, cast
 import torch
 from torch import nn
 
-from lstm_demo._html import Table
 from lstm_demo._types import Result
 from lstm_demo.comparison import compare
 from lstm_demo.devices import Tolerance, tolerance_for
+from lstm_demo.display import Table
 
 # Per-operator float32 precision flags of newer torch releases, most general
 # first. Where they exist the legacy allow_tf32 flags are views of them, and

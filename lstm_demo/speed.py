@@ -24,10 +24,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lstm_demo._html import Table
 from lstm_demo._random import cpu_random
 from lstm_demo._validate import describe
 from lstm_demo.devices import device_name, resolve_device
+from lstm_demo.display import Table
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 
@@ -352,7 +352,7 @@ def _check_timings(name: str, timings: object) -> list[Timing]:
 def report(timings: list[Timing]) -> Table:
     """The timings, with IQR, n and ratio to the fused call, and what they ran on.
 
-    The :class:`~lstm_demo._html.Table` is the plain-text report (a ``str``);
+    The :class:`~lstm_demo.display.Table` is the plain-text report (a ``str``);
     on a page, as a code block's last value, it shows as an HTML table with
     a group of rows for the forward pass and one for forward and backward.
 

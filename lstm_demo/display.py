@@ -30,7 +30,7 @@ def rich_display() -> bool:
 
     Examples
     --------
-    >>> from lstm_demo._html import rich_display
+    >>> from lstm_demo.display import rich_display
     >>> rich_display()
     False
     """
@@ -52,7 +52,7 @@ def show(value: object) -> object | None:
 
     Examples
     --------
-    >>> from lstm_demo._html import show
+    >>> from lstm_demo.display import show
     >>> show("printed, as a terminal would")
     printed, as a terminal would
     """
@@ -92,18 +92,24 @@ class Table(str):
         The table's ``<caption>``: what it shows.
     header : sequence of str
         The column headings (``<th scope="col">``).
-    sections : sequence of (str or None, rows)
-        Groups of rows, each with an optional heading (a ``<th
-        scope="rowgroup">`` line). The first cell of each row is its heading
-        (``<th scope="row">``).
+    sections : sequence of tuple
+        Groups of rows, each ``(heading, rows)`` with an optional heading
+        (``None`` for none; a ``<th scope="rowgroup">`` line), and rows of
+        as many strings as ``header``. The first cell of each row is its
+        heading (``<th scope="row">``).
     notes : sequence of str
         Sentences shown under the table.
-    numeric : iterable of int
+    numeric : sequence of int
         Columns of numbers, right-aligned.
+
+    Raises
+    ------
+    ValueError
+        If a row has more or fewer cells than ``header``.
 
     Examples
     --------
-    >>> from lstm_demo._html import Table
+    >>> from lstm_demo.display import Table
     >>> table = Table("a  1", caption="Letters", header=("letter", "n"), sections=[(None, [("a", "1")])])
     >>> print(table)
     a  1
