@@ -37,6 +37,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo.devices import each_device
+from lstm_demo.display import show
 from lstm_demo.post import replay_experiment_2
 from lstm_demo.precision import agreement, save_flags, settings, table
 
@@ -45,8 +46,8 @@ devices = each_device()
 gpus = [d for d in devices if d.type == "cuda"]
 if not gpus:
     print(
-        "GPU-only, so absent below: the TF32, cuDNN and deterministic rows,\n"
-        "the GPU rows of the rounding table, and the cpu-vs-gpu check."
+        "No GPU ran, so the TF32, cuDNN and deterministic settings, the GPU\n"
+        "rounding and the cpu-vs-gpu check do not appear below: only the CPU's."
     )
 for setting in settings(devices):
     print(f"{setting.label:<40} flags: {setting.flags or 'as they are'}")
@@ -88,7 +89,7 @@ models = {
 rows = []
 for name, (build, x) in models.items():
     rows += agreement(name, build, x, devices)
-print(table(rows))
+show(table(rows))
 
 # %%
 # What the differences mean
@@ -196,9 +197,11 @@ for name, tol in tolerances.items():
     if name == "post printed":
         continue
     kind, dtype_name = name.split()
+    measured = False
     for r, cudnn in [(r, True) for r in roundings] + [(r, False) for r in own_kernels]:
         same_kind = (r.device.type == "cpu") == (kind == "cpu")
         if same_kind and str(r.dtype).endswith(dtype_name):
+            measured = True
             times = coverage(tol, r)
             where = str(r.device) + ("" if r.device.type == "cpu" else " cuDNN " + ("on" if cudnn else "off"))
             print(
@@ -206,6 +209,8 @@ for name, tol in tolerances.items():
             )
             needed = CUDNN_MARGIN if r.device.type == "cuda" and cudnn else MARGIN
             assert times >= needed, (name, r, cudnn)
+    if not measured:
+        print(f"{name:<13} {tol.rtol:>7.2g} {tol.atol:>7.2g}  not measured: no GPU ran")
 print(
     f"every tolerance covers 2e at least {MARGIN} times where the arithmetic is IEEE, "
     f"at least {CUDNN_MARGIN} time{'s' if CUDNN_MARGIN > 1 else ''} under cuDNN"

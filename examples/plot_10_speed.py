@@ -35,7 +35,8 @@ import torch
 
 import lstm_demo
 from lstm_demo.devices import each_device
-from lstm_demo.speed import FUSED, STEPWISE, quartiles, ratios, report, time_lstm
+from lstm_demo.display import Stack, show
+from lstm_demo.speed import FUSED, STEPWISE, quartiles, ratios, report, scaling_table, time_lstm
 
 THREADS = 1
 devices = each_device()
@@ -48,6 +49,7 @@ sizes = {
     "cuda": {"batch": 32, "hidden": 256, "seq_len": 100},
 }
 measured = {}
+tables = []
 for device in devices:
     options = {"threads": THREADS, "repeats": 10, **sizes.get(device.type, sizes["cpu"])}
     on_gpu = device.type == "cuda"
@@ -59,7 +61,8 @@ for device in devices:
         timings = time_lstm(device, **options)
     timings += time_lstm(device, backward=True, **options)
     measured[device] = (options, timings)
-    print(report(timings))
+    tables.append(report(timings))
+show(Stack(tables))
 
 # %%
 # Every measurement as a point, the median as a bar. The points spread as
@@ -102,14 +105,16 @@ for device in devices:
 # same measurement of the fused call and the loop, without it, shows what
 # it is worth on this machine. The other reasons above are possibilities:
 # nothing here switches them off.
+tables = []
 for device, (options, _) in measured.items():
     library = torch.backends.cudnn if device.type == "cuda" else torch.backends.mkldnn
     was, library.enabled = library.enabled, False
     try:
-        print(f"{library.__name__.split('.')[-1]} off, grad_fn {library_call(device)}:")
-        print(report(time_lstm(device, names=(FUSED, STEPWISE), **options)))
+        print(f"{device}: {library.__name__.split('.')[-1]} off, grad_fn {library_call(device)}")
+        tables.append(report(time_lstm(device, names=(FUSED, STEPWISE), **options)))
     finally:
         library.enabled = was
+show(Stack(tables))
 
 # %%
 # How much the figures move
@@ -166,13 +171,7 @@ scaling = {
 
 # %%
 # Each median with its IQR, and the loop's ratio to the fused call:
-for (device, axis), points in scaling.items():
-    print(f"{device}, CPU threads: {THREADS}; batch 8, float32, forward")
-    print(f"  {axis:>7}  {'fused ms (IQR)':>17}  {'loop ms (IQR)':>17}    n  x fused")
-    for timings in points:
-        cells = "  ".join(f"{t.median * 1e3:8.2f} ({t.iqr * 1e3:6.2f})" for t in timings)
-        ratio = ratios(timings)[STEPWISE]
-        print(f"  {getattr(timings[0], axis):>7}  {cells}  {timings[0].n:3d}  {ratio:7.2f}")
+show(Stack([scaling_table(points, axis) for (_, axis), points in scaling.items()]))
 
 # %%
 # The plot shows the same medians, the IQR as error bars:
