@@ -132,6 +132,8 @@ def _verdict(result: ClaimResult) -> str:
 def only_note(devices: Sequence[torch.device]) -> str | None:
     """The sentence a proof shows when no CUDA GPU took part in it; ``None`` when one did.
 
+    ``None`` too for no devices: results that do not say where they ran.
+
     Examples
     --------
     >>> import torch
@@ -139,9 +141,9 @@ def only_note(devices: Sequence[torch.device]) -> str | None:
     >>> only_note([torch.device("cpu")])
     'Only the CPU ran this: no CUDA GPU was among the devices.'
     """
-    if any(d.type == "cuda" for d in devices):
+    if not devices or any(d.type == "cuda" for d in devices):
         return None
-    names = ", ".join(device_name(d) for d in devices)
+    names = ", ".join(dict.fromkeys(device_name(d) for d in devices))
     who = "the CPU" if names == "cpu" else names
     return f"Only {who} ran this: no CUDA GPU was among the devices."
 
@@ -607,7 +609,7 @@ def prove(
     *,
     devices: Sequence[torch.device] | None = None,
     dtype: torch.dtype = torch.float32,
-) -> Proof[Verdict]:
+) -> Sequence[Verdict]:
     """Run a claim on every device, show what it states and each result, and fail unless all hold.
 
     The one way a page proves a claim. ``claim`` is a registered claim or

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Self
 
 #: The class of every table this module writes; ``docs/_static/tables.css`` styles it.
 CSS_CLASS = "lstm-demo-table"
@@ -123,7 +122,7 @@ class Table(str):
     notes: tuple[str, ...]
     numeric: frozenset[int]
 
-    def __new__(
+    def __new__(  # noqa: PYI034 - typing.Self needs Python 3.11
         cls,
         text: str,
         *,
@@ -132,7 +131,7 @@ class Table(str):
         sections: Iterable[tuple[str | None, Iterable[Sequence[str]]]],
         notes: Sequence[str] = (),
         numeric: Iterable[int] = (),
-    ) -> Self:
+    ) -> Table:
         self = super().__new__(cls, text)
         self.caption = caption
         self.header = tuple(header)

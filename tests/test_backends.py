@@ -294,3 +294,44 @@ def test_claims_reject_bad_arguments(kwargs: dict, message: str) -> None:
 def test_claims_table_rejects_other_rows() -> None:
     with pytest.raises(TypeError, match=r"^Expected rows to hold ClaimBackends, but got "):
         claims_table(["one"])  # type: ignore[list-item]
+
+
+# --- on a page: the tables as HTML ------------------------------------------------------------
+
+import xml.etree.ElementTree as ET
+
+
+def _html_rows(markup: str) -> list[list[str]]:
+    root = ET.fromstring(markup)
+    return [["".join(cell.itertext()) for cell in row] for row in root.iterfind("table/tbody/tr")]
+
+
+def test_runs_table_html() -> None:
+    apart = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.25]))
+    runs = [BackendRun(torch.device("cpu"), True, False, "StackBackward0", apart)]
+    markup = runs_table(runs)._repr_html_()
+    root = ET.fromstring(markup)
+    assert root.findtext("table/caption") == "Step by step against the whole sequence, under each setting"
+    assert [(th.get("scope"), th.text) for th in root.iterfind("table/thead/tr/th")] == [
+        ("col", "device"),
+        ("col", "autograd"),
+        ("col", "oneDNN"),
+        ("col", "autograd node"),
+        ("col", "step by step vs whole"),
+    ]
+    assert _html_rows(markup) == [["cpu", "on", "off", "StackBackward0", "NOT close, max abs diff 0.25"]]
+    assert 'data-label="step by step vs whole" class="lstm-demo-bad"' in markup
+
+
+def test_claims_table_html() -> None:
+    tol = tolerance_for("cpu", torch.float32)
+    near = _recording([], 2**-20)(torch.device("cpu"), torch.float32)
+    far = _recording([], 10 * tol.atol + 1)(torch.device("cpu"), torch.float32)
+    rows = [ClaimBackends("near <1>", near, near), ClaimBackends("far", far, None)]
+    markup = claims_table(rows)._repr_html_()
+    assert "near &lt;1&gt;" in markup
+    assert _html_rows(markup) == [
+        ["near <1>", "max abs diff 9.54e-07", "max abs diff 9.54e-07", "no"],
+        ["far", "FAILS, max abs diff 1", "n/a", "n/a"],
+    ]
+    assert ET.fromstring(markup).findtext("table/caption", "").startswith("Each claim with oneDNN on and off")

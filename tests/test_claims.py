@@ -644,7 +644,11 @@ def test_prove_defaults_to_each_device(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("LSTM_DEMO_REQUIRE_CUDA", raising=False)
     assert [r.device for r in prove("batch-first")] == [CPU]
-    assert capsys.readouterr().out.startswith("Running on: cpu.\nNo CUDA GPU")
+    printed = capsys.readouterr().out
+    # Said once, by the proof, not by each_device's note as well.
+    assert printed.startswith("batch_first=True transposes input and output")
+    assert printed.endswith("\nOnly the CPU ran this: no CUDA GPU was among the devices.\n")
+    assert "Running on" not in printed
 
 
 def test_prove_runs_any_function_of_device_and_dtype(capsys):
@@ -959,3 +963,137 @@ def test_gru_bias_with_r_held_at_one_the_reset_gate_is_exactly_one():
     x = torch.randn(5, 2, 3)
     r = torch.sigmoid(x @ opened.weight_ih_l0[:4].T + opened.bias_ih_l0[:4] + opened.bias_hh_l0[:4])
     assert bool(r.eq(1).all())  # the sigmoid of about 50 rounds to exactly 1
+
+
+# --- how results are shown: text in a terminal, one HTML table on a page ----------------------
+
+import dataclasses
+import xml.etree.ElementTree as ET
+
+from lstm_demo import display
+from lstm_demo.claims import Proof, Proofs, only_note, results_table
+
+GPU = torch.device("cuda:0")
+
+
+def _table(markup: str) -> tuple[list[str], list[list[str]], list[str]]:
+    root = ET.fromstring(markup)
+    header = ["".join(th.itertext()) for th in root.iterfind("table/thead/tr/th")]
+    rows = [["".join(cell.itertext()) for cell in row] for row in root.iterfind("table/tbody/tr")]
+    notes = ["".join(p.itertext()) for p in root.iterfind("p")]
+    return header, rows, notes
+
+
+def _halves(device=CPU, apart=0.0):
+    # 1 / 2 exactly, or off by ``apart``
+    x = torch.tensor([1.0, 3.0])
+    return claim_result("Halving <x> & back.", device, torch.float32, {"x / 2": (x / 2 + apart, x * 0.5)})
+
+
+def test_claim_result_html_one_column_for_its_device():
+    header, rows, notes = _table(_halves()._repr_html_())
+    assert header == ["result", "cpu, float32"]
+    assert rows == [
+        ["verdict", "holds, bitwise equal"],
+        ["tolerance", str(tolerance_for("cpu", torch.float32))],
+        ["x / 2", "bitwise equal (2 elements)"],
+    ]
+    assert notes == ["Only the CPU ran this: no CUDA GPU was among the devices."]
+    markup = _halves()._repr_html_()
+    assert "<caption>Halving &lt;x&gt; &amp; back.</caption>" in markup
+
+
+def test_a_failing_result_says_so_in_words():
+    # 0.5 + 1 against 0.5: 1 of 2 elements outside rtol=1.3e-6, atol=1e-5
+    result = _halves(apart=torch.tensor([1.0, 0.0]))
+    _, rows, _ = _table(result._repr_html_())
+    assert rows[0] == ["verdict", "FAILS"]
+    assert rows[2] == [
+        "x / 2",
+        "NOT close: 1 / 2 (50.0%) elements outside the tolerance; max abs diff 1 at (0,), max rel diff 2",
+    ]
+    assert '<td data-label="cpu, float32" class="lstm-demo-bad">FAILS</td>' in result._repr_html_()
+
+
+def test_proof_on_the_cpu_only_says_it_once(capsys):
+    proof = prove("batch-first", devices=[CPU])
+    assert isinstance(proof, Proof)
+    assert (
+        proof.sentence == "batch_first=True transposes input and output, and leaves h_n and c_n as they are."
+    )
+    printed = capsys.readouterr().out
+    assert printed == str(proof) + "\n"
+    assert printed.count("Only the CPU ran this") == 1
+    assert printed.count("cpu, float32: holds") == 1
+    header, rows, notes = _table(proof._repr_html_())
+    assert header == ["result", "cpu, float32"]
+    assert [row[0] for row in rows] == ["verdict", "tolerance", "output (transposed)", "h_n", "c_n", "notes"]
+    assert rows[0] == ["verdict", "holds, bitwise equal"]
+    assert notes == ["Only the CPU ran this: no CUDA GPU was among the devices."]
+
+
+def test_proof_with_a_gpu_has_its_column_and_no_cpu_only_note(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Test GPU")
+    cpu = _halves()
+    gpu = dataclasses.replace(_halves(apart=2**-22), device=GPU)
+    gpu = dataclasses.replace(gpu, comparisons={**gpu.comparisons, "x / 2 vs cpu": gpu.comparisons["x / 2"]})
+    proof = Proof([cpu, gpu], "Halving.")
+    header, rows, notes = _table(proof._repr_html_())
+    assert header == ["result", "cpu, float32", "cuda:0 (Test GPU), float32"]
+    assert rows[0] == ["verdict", "holds, bitwise equal", "holds, within the tolerance"]
+    assert rows[3][0] == "x / 2 vs cpu"
+    assert rows[3][1] == "n/a"
+    assert rows[3][2].startswith("close, not bitwise equal: max abs diff 2.38e-07")
+    assert notes == []
+    assert "Only" not in str(proof)
+    assert only_note([CPU, GPU]) is None
+
+
+def test_only_note_names_other_devices():
+    assert only_note([CPU]) == "Only the CPU ran this: no CUDA GPU was among the devices."
+    assert (
+        only_note([CPU, torch.device("mps")]) == "Only cpu, mps ran this: no CUDA GPU was among the devices."
+    )
+    assert only_note([CPU, CPU]) == only_note([CPU])
+    assert only_note([]) is None
+
+
+def test_results_table_text_is_the_reports():
+    results = [_halves(), _halves()]
+    shown = results_table(results, "Halving.")
+    assert shown.splitlines()[0] == "Halving."
+    assert str(shown) == "\n".join(["Halving.", results[0].report(), results[1].report(), only_note([CPU])])
+
+
+def test_proof_of_another_kind_of_result():
+    class Found:
+        holds = True
+        device = CPU
+
+        def assert_holds(self):
+            pass
+
+        def __str__(self):
+            return "3 of 3 <printed> numbers\n  greatest 1e-05"
+
+    header, rows, notes = _table(Proof([Found()], "The post's numbers.")._repr_html_())
+    assert header == ["device", "holds", "what it found"]
+    assert rows == [["cpu", "yes", "3 of 3 <printed> numbers\n  greatest 1e-05"]]
+    assert notes == ["Only the CPU ran this: no CUDA GPU was among the devices."]
+
+
+def test_prove_prints_nothing_where_the_page_shows_its_value(monkeypatch, capsys):
+    monkeypatch.setattr(claims, "rich_display", lambda: True)
+    proof = prove("batch-first", devices=[CPU])
+    assert capsys.readouterr().out == ""
+    assert _table(proof._repr_html_())[1][0] == ["verdict", "holds, bitwise equal"]
+
+
+def test_proofs_show_one_after_another():
+    first, second = Proof([_halves()], "First."), Proof([_halves()], "Second.")
+    shown = Proofs([first, second])
+    assert str(shown) == f"{first}\n\n{second}"
+    markup = shown._repr_html_()
+    assert markup == first._repr_html_() + "\n" + second._repr_html_()
+    assert markup.count("<table") == 2
+    assert isinstance(shown, display.Stack)

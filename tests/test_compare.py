@@ -328,3 +328,87 @@ def test_nan_tolerance(rtol, atol):
 
 def test_one_element_is_singular():
     assert str(compare(torch.ones(1), torch.ones(1))) == "bitwise equal (1 element, float32)"
+
+
+# --- on a page: Comparison._repr_html_ and comparison.table ------------------------------------
+
+import xml.etree.ElementTree as ET
+
+from lstm_demo.comparison import COLUMNS, table
+
+
+def _rows(markup: str) -> list[list[str]]:
+    root = ET.fromstring(markup)
+    return [["".join(cell.itertext()) for cell in row] for row in root.iterfind("table/tbody/tr")]
+
+
+def test_cells_say_each_figure():
+    # 2.25 vs 2.0: |diff| 0.25, relative 0.125, 1 of 2 elements outside the float32 tolerance
+    result = compare(torch.tensor([1.0, 2.25]), torch.tensor([1.0, 2.0]))
+    assert result.verdict == "NOT close"
+    assert result.cells() == (
+        "NOT close",
+        "0.25",
+        "(1,)",
+        "0.125",
+        "1 / 2 (50.0%)",
+        "rtol=1.3e-06, atol=1e-05 (float32)",
+    )
+    assert compare(torch.ones(2), torch.ones(2)).verdict == "bitwise equal"
+    assert compare(torch.tensor([1.0 + 2**-20]), torch.tensor([1.0])).verdict == "close, not bitwise equal"
+    empty = compare(torch.ones(0), torch.ones(0))
+    assert empty.cells() == ("bitwise equal", "0", "-", "0", "0 / 0", "rtol=1.3e-06, atol=1e-05 (float32)")
+
+
+def test_comparison_html_is_one_row_table():
+    # 3.0 vs 2.0 in float64: |diff| 1, relative 0.5
+    result = compare(
+        torch.tensor([1.0, 3.0], dtype=torch.float64), torch.tensor([1.0, 2.0], dtype=torch.float64)
+    )
+    root = ET.fromstring(result._repr_html_())
+    assert root.findtext("table/caption") == "actual vs expected: NOT close"
+    assert [th.text for th in root.iterfind("table/thead/tr/th")] == list(COLUMNS)
+    assert _rows(result._repr_html_()) == [
+        [
+            "actual vs expected",
+            "NOT close",
+            "1",
+            "(1,)",
+            "0.5",
+            "1 / 2 (50.0%)",
+            "rtol=1e-07, atol=1e-07 (float64)",
+        ]
+    ]
+    assert str(result.table("mine vs theirs")) == str(result)
+    assert _rows(result.table("mine vs theirs")._repr_html_())[0][0] == "mine vs theirs"
+
+
+def test_table_of_labelled_comparisons():
+    same = compare(torch.ones(3), torch.ones(3))
+    apart = compare(torch.tensor([2.0]), torch.tensor([1.0]))
+    shown = table({"t=0": same, "h_n <last>": apart}, caption="steps & states")
+    assert shown.splitlines() == [
+        "t=0: bitwise equal (3 elements, float32)",
+        "h_n <last>: " + str(apart),
+    ]
+    markup = shown._repr_html_()
+    assert "h_n &lt;last&gt;" in markup
+    assert "steps &amp; states" in markup
+    assert _rows(markup) == [
+        ["t=0", "bitwise equal", "0", "(0,)", "0", "0 / 3 (0.0%)", "rtol=1.3e-06, atol=1e-05 (float32)"],
+        ["h_n <last>", "NOT close", "1", "(0,)", "1", "1 / 1 (100.0%)", "rtol=1.3e-06, atol=1e-05 (float32)"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("comparisons", "caption", "error", "message"),
+    [
+        ([1], "c", TypeError, r"^Expected comparisons to be a mapping of str to Comparison, but got "),
+        ({"x": 0.5}, "c", TypeError, r"^Expected comparisons to be a mapping of str to Comparison, but got "),
+        ({1: None}, "c", TypeError, r"^Expected comparisons to be a mapping of str to Comparison, but got "),
+        ({}, 3, TypeError, r"^Expected caption to be a str, but got "),
+    ],
+)
+def test_table_rejects_bad_arguments(comparisons, caption, error, message):
+    with pytest.raises(error, match=message):
+        table(comparisons, caption=caption)

@@ -272,3 +272,110 @@ def test_benchmark_keeps_its_timings_when_a_page_fails(benchmark, capsys, monkey
     document = json.loads(capsys.readouterr().out)
     assert len(document["results"]) == 8
     assert [(p["page"], p["returncode"]) for p in document["pages"]] == [(str(failing), 3), (str(passing), 0)]
+
+
+# --- on a page: the reports as HTML -------------------------------------------------------------
+
+import xml.etree.ElementTree as ET
+
+from lstm_demo.speed import scaling_table
+
+
+def _html_rows(markup: str) -> list[list[str]]:
+    root = ET.fromstring(markup)
+    return [["".join(cell.itertext()) for cell in row] for row in root.iterfind("table/tbody/tr")]
+
+
+def test_report_html_has_every_figure():
+    timings = [
+        _timing(FUSED, (0.002, 0.002, 0.003, 0.002, 0.001)),
+        _timing(STEPWISE, (0.005, 0.004, 0.006, 0.005, 0.005)),
+        _timing(FUSED, (0.004,) * 5, backward=True),
+        _timing(STEPWISE, (0.006,) * 5, backward=True),
+    ]
+    markup = report(timings)._repr_html_()
+    root = ET.fromstring(markup)
+    assert root.findtext("table/caption") == "cpu, 1 CPU thread: batch 2, hidden 4, 3 steps, float32"
+    assert [th.text for th in root.iterfind("table/thead/tr/th")] == [
+        "implementation",
+        "median ms",
+        "IQR ms",
+        "n",
+        "x fused",
+    ]
+    # the same figures as test_report_lines, one group of rows per pass
+    assert _html_rows(markup) == [
+        ["forward"],
+        [FUSED, "2.000", "0.000", "5", "1.00"],
+        [STEPWISE, "5.000", "0.000", "5", "2.50"],
+        ["forward + backward"],
+        [FUSED, "4.000", "0.000", "5", "1.00"],
+        [STEPWISE, "6.000", "0.000", "5", "1.50"],
+    ]
+    assert [th.get("scope") for th in root.iterfind("table/tbody/tr/th")] == ["rowgroup", "row", "row"] * 2
+
+
+def test_report_rejects_no_timings():
+    with pytest.raises(TypeError, match=r"^Expected timings to be a non-empty list of Timing, but got "):
+        report([])
+    with pytest.raises(TypeError, match=r"^Expected timings to be a non-empty list of Timing, but got "):
+        report([0.1])
+
+
+def _point(seq_len: int, fused: float, loop: float) -> list[Timing]:
+    return [
+        Timing(FUSED, CPU, 8, 4, seq_len, False, 1, (fused,) * 5),
+        Timing(STEPWISE, CPU, 8, 4, seq_len, False, 1, (loop,) * 5),
+    ]
+
+
+def test_scaling_table_text_and_html():
+    points = [_point(16, 0.001, 0.004), _point(64, 0.002, 0.010)]
+    shown = scaling_table(points, "seq_len")
+    assert shown.splitlines()[0] == "cpu, 1 CPU thread; batch 8, float32, forward"
+    assert shown.splitlines()[2].split() == ["16", "1.00", "(", "0.00)", "4.00", "(", "0.00)", "5", "4.00"]
+    assert shown.splitlines()[3].split() == ["64", "2.00", "(", "0.00)", "10.00", "(", "0.00)", "5", "5.00"]
+    markup = shown._repr_html_()
+    assert _html_rows(markup) == [
+        ["16", "1.00", "0.00", "4.00", "0.00", "5", "4.00"],
+        ["64", "2.00", "0.00", "10.00", "0.00", "5", "5.00"],
+    ]
+    assert [th.text for th in ET.fromstring(markup).iterfind("table/thead/tr/th")] == [
+        "seq_len",
+        f"{FUSED}, median ms",
+        f"{FUSED}, IQR ms",
+        f"{STEPWISE}, median ms",
+        f"{STEPWISE}, IQR ms",
+        "n",
+        "x fused",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("points", "axis", "error", "message"),
+    [
+        (
+            [_point(16, 1.0, 2.0)],
+            "steps",
+            ValueError,
+            r"^Expected axis to be 'seq_len', 'hidden' or 'batch', but got 'steps' instead\.$",
+        ),
+        (
+            [],
+            "seq_len",
+            TypeError,
+            r"^Expected points to be a non-empty sequence of lists of Timing, but got ",
+        ),
+        ([[1.0]], "seq_len", TypeError, r"^Expected each point to be a non-empty list of Timing, but got "),
+        (
+            [_point(16, 1.0, 2.0), _point(32, 1.0, 2.0)[::-1]],
+            "seq_len",
+            ValueError,
+            r"^Expected every point to time ",
+        ),
+        ([_point(16, 1.0, 2.0)[1:]], "seq_len", ValueError, r"^Expected a timing of 'nn.LSTM \(fused\)'"),
+    ],
+)
+def test_scaling_table_rejects_bad_arguments(points, axis, error, message):
+    with pytest.raises(error, match=message):
+        scaling_table(points, axis)
