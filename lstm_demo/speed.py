@@ -413,9 +413,9 @@ def scaling_table(points: Sequence[Sequence[Timing]], axis: str) -> Table:
 
     Parameters
     ----------
-    points : sequence of lists of Timing
-        One :func:`time_lstm` result per size, each holding :data:`FUSED`
-        and one other implementation, in the same order at every size.
+    points : list
+        One :func:`time_lstm` result (a list of :class:`Timing`) per size,
+        each holding ``FUSED`` and one other implementation, in the same order at every size.
     axis : str
         The size that changes from point to point: ``"seq_len"``,
         ``"hidden"`` or ``"batch"``.
@@ -430,7 +430,7 @@ def scaling_table(points: Sequence[Sequence[Timing]], axis: str) -> Table:
     TypeError
         If ``points`` is not a non-empty sequence of non-empty lists of Timing.
     ValueError
-        If ``axis`` is not one of the three sizes, or a point lacks :data:`FUSED`.
+        If ``axis`` is not one of the three sizes, or a point lacks ``FUSED``.
 
     Examples
     --------
@@ -489,7 +489,7 @@ def scaling_table(points: Sequence[Sequence[Timing]], axis: str) -> Table:
     header += ["n", "x fused"]
     return Table(
         "\n".join(lines),
-        caption=title,
+        caption=f"{title}, by {axis}",
         header=header,
         sections=[(None, rows)],
         numeric=range(1, len(header)),
