@@ -160,7 +160,8 @@ COLUMNS = (
 def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
     """Several labelled comparisons as one :class:`~lstm_demo.display.Table`, a row each.
 
-    Its text is a line ``label: report`` per comparison; on a page (as a code
+    Its text is a line ``label: report`` per comparison, and the tolerance
+    once when they share it; on a page (as a code
     block's last value) it is an HTML table with the columns of
     ``COLUMNS``, which narrow screens show as a card per comparison.
 
@@ -183,7 +184,8 @@ def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
     >>> from lstm_demo.comparison import compare, table
     >>> a = torch.tensor([1.0, 2.0])
     >>> print(table({"a vs a": compare(a, a.clone())}, caption="a with itself"))
-    a vs a: bitwise equal (2 elements, float32)
+    a vs a: bitwise equal (2 elements)
+    tolerance: rtol=1.3e-06, atol=1e-05 (float32)
     """
     if not isinstance(comparisons, Mapping) or not all(
         isinstance(k, str) and isinstance(v, Comparison) for k, v in comparisons.items()
@@ -193,7 +195,12 @@ def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
     if not isinstance(caption, str):
         msg = f"Expected caption to be a str, but got {describe(caption)} instead."
         raise TypeError(msg)
-    text = "\n".join(f"{label}: {c}" for label, c in comparisons.items())
+    tolerances = {c._tolerance() for c in comparisons.values()}
+    if len(tolerances) == 1:  # said once, under the lines
+        lines = [f"{label}: {c.describe(tolerance=False)}" for label, c in comparisons.items()]
+        text = "\n".join([*lines, f"tolerance: {tolerances.pop()}"])
+    else:
+        text = "\n".join(f"{label}: {c}" for label, c in comparisons.items())
     rows = [(label, *c.cells()) for label, c in comparisons.items()]
     return Table(text, caption=caption, header=COLUMNS, sections=[(None, rows)], numeric=(2, 4))
 

@@ -388,9 +388,13 @@ def test_table_of_labelled_comparisons():
     apart = compare(torch.tensor([2.0]), torch.tensor([1.0]))
     shown = table({"t=0": same, "h_n <last>": apart}, caption="steps & states")
     assert shown.splitlines() == [
-        "t=0: bitwise equal (3 elements, float32)",
-        "h_n <last>: " + str(apart),
+        "t=0: bitwise equal (3 elements)",
+        "h_n <last>: NOT close: 1 / 1 (100.0%) elements outside the tolerance; max abs diff 1 at (0,), max rel diff 1",
+        "tolerance: rtol=1.3e-06, atol=1e-05 (float32)",
     ]
+    # Tolerances that differ stay on their lines.
+    wide = compare(torch.tensor([2.0]), torch.tensor([1.0]), rtol=0.0, atol=2.0)
+    assert table({"a": same, "b": wide}, caption="c").splitlines() == [f"a: {same}", f"b: {wide}"]
     markup = shown._repr_html_()
     assert "h_n &lt;last&gt;" in markup
     assert "steps &amp; states" in markup
