@@ -28,7 +28,7 @@ from torch import nn
 
 import lstm_demo
 from lstm_demo.backends import verdict
-from lstm_demo.claims import prove
+from lstm_demo.claims import Proofs, prove
 from lstm_demo.devices import each_device
 
 torch.manual_seed(0)
@@ -176,10 +176,7 @@ for name, mine, theirs in [
 
 # %%
 # On every device, ``nn.GRU``, then ``nn.RNN`` with both nonlinearities:
-print()
-prove("gru", devices=devices)
-print()
-prove("rnn", devices=devices)
+Proofs([prove("gru", devices=devices), prove("rnn", devices=devices)])
 
 # %%
 # GRU's ``b_hn`` is not redundant

@@ -72,7 +72,7 @@ plt.show()
 # The claim runs this on every device, forward and backward, with the random
 # state forked so the caller's stays as it was; each result says whether the
 # two runs were bitwise equal:
-results = prove(claims.repeatable)
+prove(claims.repeatable)
 
 # %%
 # Run to run, and the determinism switches
@@ -203,7 +203,7 @@ for device in devices:
 # dropout. The claim checks that last point: without dropout, backward in
 # ``eval()`` mode (with cuDNN off where cuDNN refuses it) gives the
 # gradients of ``train()`` mode:
-results = prove(claims.eval_backward)
+prove(claims.eval_backward)
 
 # %%
 # What produced this page
