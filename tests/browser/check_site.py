@@ -23,16 +23,25 @@ from typing import Any, NamedTuple
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, ViewportSize, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+
 from browser.sitecheck import Finding, check_links, rank, raw_maths, report, site_pages
-from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("LSTM_DEMO_SITE", ROOT / "docs" / "_build" / "html"))
 SCREENSHOTS = SITE.parent / "screenshots"
 REPORT = SITE.parent / "browser-report.txt"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 WIDE, NARROW = 1280, 390
+WIDE_VIEW: ViewportSize = {"width": WIDE, "height": 900}
+NARROW_VIEW: ViewportSize = {"width": NARROW, "height": 900}
 MODES = ("light", "dark")
 # The axe-core impacts that fail the check; "minor" and "moderate" ones are reported by Lighthouse.
 FAILING_IMPACTS = ("serious", "critical")
@@ -65,7 +74,7 @@ _OVERFLOW_JS = """() => {
 
 _TABLES_JS = """() => [...document.querySelectorAll('article table, main table')].map((table, index) => {
   const container = table.parentElement;
-  const label = (table.querySelector('caption, th, td')?.textContent || '').trim().slice(0, 40);
+  const label = (table.querySelector('caption, th, td')?.textContent || '').split(/\\s+/).join(' ').trim().slice(0, 40);
   return {index, label, width: Math.round(table.getBoundingClientRect().width),
           room: container.clientWidth};
 }).filter(t => t.width > t.room + 1)"""
@@ -90,22 +99,21 @@ _SEARCH_RESULTS_JS = """() => [...document.querySelectorAll('#search-results ul.
 
 
 class Visit(NamedTuple):
-    """What one page showed in one colour mode at one width."""
+    """What one page showed in one colour mode (layout: light mode only, at both widths)."""
 
     page: str
     mode: str
-    width: int
-    errors: list[str]  # console errors and uncaught exceptions
+    errors: list[str]  # console errors and uncaught exceptions, with where they came from
     refused: list[str]  # URLs of requests that would have left 127.0.0.1
     theme: str  # furo's <body data-theme>
+    axe: list[dict[str, Any]]  # violations of the failing impacts, at 1280 px
     maths: dict[str, Any]
-    overflow: dict[str, Any]
-    tables: list[dict[str, Any]]
-    axe: list[dict[str, Any]]  # violations of the failing impacts (wide visits only)
+    tables: dict[int, list[dict[str, Any]]]  # tables wider than their container, by viewport width
+    overflow: dict[str, Any]  # the page's scroll width at 390 px
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -136,60 +144,60 @@ def _local_only(refused: list[str]):
     return route
 
 
-def _open(browser: Browser, base: str, page_path: str, *, mode: str, width: int) -> tuple[Page, Visit]:
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, color_scheme=mode, reduced_motion="reduce"
-    )
+def _console_error(message: ConsoleMessage) -> str:
+    url = message.location.get("url", "")
+    return f"{message.text} ({url})" if url else message.text
+
+
+def _screenshot(page: Page, page_path: str, mode: str, *, full_page: bool) -> None:
+    width = page.viewport_size["width"] if page.viewport_size else WIDE
+    name = f"{page_path.removesuffix('.html').replace('/', '--')}-{mode}-{width}.png"
+    page.screenshot(path=SCREENSHOTS / name, full_page=full_page)
+
+
+def _visit_all(browser: Browser, base: str, pages: list[str], mode: str) -> list[Visit]:
+    """Open every page in ``mode``; in light mode, measure the layout at 1280 and 390 px too."""
+    context = browser.new_context(viewport=WIDE_VIEW, color_scheme=mode, reduced_motion="reduce")
     # furo keeps the reader's choice of light/dark/auto under this key.
     context.add_init_script(f"localStorage.setItem('theme', '{mode}')")
     errors: list[str] = []
     refused: list[str] = []
     context.route("**/*", _local_only(refused))
     page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("console", lambda message: message.type == "error" and errors.append(_console_error(message)))
     page.on("pageerror", lambda error: errors.append(f"uncaught {error.name}: {error.message}"))
-    page.goto(base + page_path, wait_until="load")
-    with contextlib.suppress(Exception):  # a MathJax that never loads is reported by the maths check
-        page.evaluate(_WAIT_FOR_MATHJAX_JS)
-    visit = Visit(
-        page=page_path,
-        mode=mode,
-        width=width,
-        errors=errors,
-        refused=refused,
-        theme=page.evaluate("() => document.body.dataset.theme || ''"),
-        maths=page.evaluate(_MATHS_JS),
-        overflow=page.evaluate(_OVERFLOW_JS),
-        tables=page.evaluate(_TABLES_JS),
-        axe=[],
-    )
-    return page, visit
+    visits = []
+    for page_path in pages:
+        errors.clear()
+        refused.clear()
+        page.set_viewport_size(WIDE_VIEW)
+        page.goto(base + page_path, wait_until="load")
+        with contextlib.suppress(PlaywrightError):  # a MathJax that never loads: the maths check says so
+            page.evaluate(_WAIT_FOR_MATHJAX_JS)
+        theme = page.evaluate("() => document.body.dataset.theme || ''")
+        axe = _axe(page)
+        tables, overflow, maths = {}, {}, {}
+        if mode == "light":
+            maths = page.evaluate(_MATHS_JS)
+            tables[WIDE] = page.evaluate(_TABLES_JS)
+            _screenshot(page, page_path, mode, full_page=True)
+            page.set_viewport_size(NARROW_VIEW)
+            tables[NARROW] = page.evaluate(_TABLES_JS)
+            overflow = page.evaluate(_OVERFLOW_JS)
+            _screenshot(page, page_path, mode, full_page=True)
+        else:
+            _screenshot(page, page_path, mode, full_page=False)
+        visits.append(
+            Visit(page_path, mode, list(errors), list(refused), theme, axe, maths, tables, overflow)
+        )
+    context.close()
+    return visits
 
 
 def _axe(page: Page) -> list[dict[str, Any]]:
     page.evaluate(AXE_SCRIPT)
     results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return [v for v in results["violations"] if v["impact"] in FAILING_IMPACTS]
-
-
-def _screenshot_name(page_path: str, mode: str, width: int) -> Path:
-    return SCREENSHOTS / f"{page_path.removesuffix('.html').replace('/', '--')}-{mode}-{width}.png"
-
-
-def _visit_all(browser: Browser, base: str, pages: list[str]) -> list[Visit]:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    visits = []
-    for page_path in pages:
-        for mode in MODES:
-            for width in (WIDE, NARROW):
-                page, visit = _open(browser, base, page_path, mode=mode, width=width)
-                if width == WIDE:
-                    visit.axe.extend(_axe(page))
-                if mode == "light" or width == WIDE:
-                    page.screenshot(path=_screenshot_name(page_path, mode, width), full_page=mode == "light")
-                page.context.close()
-                visits.append(visit)
-    return visits
 
 
 def _search(browser: Browser, base: str, query: str) -> list[str]:
@@ -214,18 +222,19 @@ class Run(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def run() -> Iterator[Run]:
+def run() -> Run:
     if not (SITE / "index.html").is_file():
         pytest.fail(f"Expected a built site at {SITE}, but got no index.html there: run `nox -s docs`.")
     pages = site_pages(SITE)
     with _serve(SITE) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            visits = _visit_all(browser, base, pages)
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            visits = [visit for mode in MODES for visit in _visit_all(browser, base, pages, mode)]
             searches = {query: _search(browser, base, query) for query in SEARCHES}
         finally:
             browser.close()
-    yield Run(pages, visits, searches)
+    return Run(pages, visits, searches)
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +254,7 @@ def _check(findings: list[Finding], new: list[Finding], *, pages: int) -> None:
 def test_every_page_is_visited_in_both_modes(run: Run, findings: list[Finding]) -> None:
     assert "index.html" in run.pages
     assert "auto_examples/plot_01_whole_vs_stepwise.html" in run.pages
-    assert len(run.visits) == len(run.pages) * len(MODES) * 2
+    assert [(v.page, v.mode) for v in run.visits] == [(p, m) for m in MODES for p in run.pages]
     new = [
         Finding(v.page, f"theme ({v.mode})", f"furo shows data-theme={v.theme!r}")
         for v in run.visits
@@ -256,18 +265,16 @@ def test_every_page_is_visited_in_both_modes(run: Run, findings: list[Finding]) 
 
 def test_no_console_errors(run: Run, findings: list[Finding]) -> None:
     new = [
-        Finding(v.page, f"console ({v.mode}, {v.width} px)", error)
-        for v in run.visits
-        for error in dict.fromkeys(v.errors)
+        Finding(v.page, f"console ({v.mode})", error) for v in run.visits for error in dict.fromkeys(v.errors)
     ]
-    _check(findings, _once_per_page(new), pages=len(run.pages))
+    _check(findings, new, pages=len(run.pages))
 
 
 def test_no_request_leaves_the_machine(run: Run, findings: list[Finding]) -> None:
     new = [
         Finding(v.page, "offline", f"requested {url}")
         for v in run.visits
-        if v.mode == "light" and v.width == WIDE
+        if v.mode == "light"
         for url in dict.fromkeys(v.refused)
     ]
     _check(findings, new, pages=len(run.pages))
@@ -276,16 +283,13 @@ def test_no_request_leaves_the_machine(run: Run, findings: list[Finding]) -> Non
 def test_maths_is_typeset(run: Run, findings: list[Finding]) -> None:
     new = []
     for v in run.visits:
-        if v.mode != "light" or v.width != WIDE or not v.maths["maths"]:
+        if v.mode != "light" or not v.maths["maths"]:
             continue
         m = v.maths
         if m["typeset"] < m["maths"]:
+            loaded = "MathJax loaded" if m["mathjax"] else "MathJax never loaded"
             new.append(
-                Finding(
-                    v.page,
-                    "maths",
-                    f"{m['typeset']} of {m['maths']} formulas typeset (MathJax loaded: {m['mathjax']})",
-                )
+                Finding(v.page, "maths", f"{m['typeset']} of {m['maths']} formulas typeset ({loaded})")
             )
         new += [Finding(v.page, "maths", f"raw LaTeX in the text: {s!r}") for s in raw_maths(m["text"])]
     _check(findings, new, pages=len(run.pages))
@@ -300,7 +304,6 @@ def test_no_serious_accessibility_violations(run: Run, findings: list[Finding]) 
             f"e.g. {violation['nodes'][0]['target']}: {violation['help']}",
         )
         for v in run.visits
-        if v.width == WIDE
         for violation in v.axe
     ]
     _check(findings, new, pages=len(run.pages))
@@ -315,7 +318,7 @@ def test_no_sideways_scroll_on_a_phone(run: Run, findings: list[Finding]) -> Non
             + ", ".join(o["culprits"]),
         )
         for v in run.visits
-        if v.mode == "light" and v.width == NARROW
+        if v.mode == "light"
         for o in [v.overflow]
         if o["scrollWidth"] > o["clientWidth"]
     ]
@@ -326,12 +329,13 @@ def test_tables_fit_their_container(run: Run, findings: list[Finding]) -> None:
     new = [
         Finding(
             v.page,
-            f"table width ({v.width} px)",
+            f"table width ({width} px)",
             f"table {t['index'] + 1} ({t['label']!r}) is {t['width']} px wide in {t['room']} px",
         )
         for v in run.visits
         if v.mode == "light"
-        for t in v.tables
+        for width, tables in v.tables.items()
+        for t in tables
     ]
     _check(findings, new, pages=len(run.pages))
 
@@ -356,11 +360,3 @@ def test_search_finds_the_answering_page(run: Run, findings: list[Finding]) -> N
 
 def test_local_links_and_anchors_resolve(run: Run, findings: list[Finding]) -> None:
     _check(findings, check_links(SITE, run.pages), pages=len(run.pages))
-
-
-def _once_per_page(findings: list[Finding]) -> list[Finding]:
-    """One finding per page and message: the same error in every mode and width is said once."""
-    seen: dict[tuple[str, str], Finding] = {}
-    for finding in findings:
-        seen.setdefault((finding.page, finding.detail), finding)
-    return list(seen.values())

@@ -48,10 +48,12 @@ def site_pages(root: Path) -> list[str]:
     return sorted(pages)
 
 
+# The attribute that holds the URL an element links to or loads.
+_URL_ATTRIBUTES = {"a": "href", "area": "href", "link": "href", "img": "src", "script": "src"}
+
+
 class _PageParser(HTMLParser):
     """The ids a page defines (``id=`` on any element, ``name=`` on ``<a>``) and the URLs it uses."""
-
-    _URL_ATTRIBUTES = {"a": "href", "area": "href", "link": "href", "img": "src", "script": "src"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -64,7 +66,7 @@ class _PageParser(HTMLParser):
             self.ids.add(values["id"])  # type: ignore[arg-type]
         if tag == "a" and values.get("name"):
             self.ids.add(values["name"])  # type: ignore[arg-type]
-        attribute = self._URL_ATTRIBUTES.get(tag)
+        attribute = _URL_ATTRIBUTES.get(tag)
         url = values.get(attribute) if attribute else None
         if url is not None:
             self.urls.append(url.strip())
@@ -127,7 +129,9 @@ def check_links(root: Path, pages: Iterable[str]) -> list[Finding]:
                 findings.append(Finding(page, "links", f"{url!r}: no file {target.path}"))
             elif target.path.endswith(".html") and not _fragment_found(target.fragment, ids(target.path)):
                 findings.append(
-                    Finding(page, "links", f"{url!r}: {target.path} has no element with id {target.fragment!r}")
+                    Finding(
+                        page, "links", f"{url!r}: {target.path} has no element with id {target.fragment!r}"
+                    )
                 )
     return findings
 
@@ -135,9 +139,12 @@ def check_links(root: Path, pages: Iterable[str]) -> list[Finding]:
 def raw_maths(text: str, *, limit: int = 3) -> list[str]:
     """Up to ``limit`` snippets of ``text`` around LaTeX that was left for MathJax and never typeset."""
     snippets = []
+    shown = 0  # where the last snippet ends: a match inside it is not shown twice
     for match in RAW_MATHS.finditer(text):
-        start = max(match.start() - 20, 0)
-        snippets.append(" ".join(text[start : match.end() + 30].split()))
+        if match.start() < shown:
+            continue
+        start, shown = max(match.start() - 20, 0), match.end() + 30
+        snippets.append(" ".join(text[start:shown].split()))
         if len(snippets) == limit:
             break
     return snippets
