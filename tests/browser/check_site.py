@@ -17,9 +17,10 @@ import functools
 import http.server
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
@@ -28,6 +29,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from browser.sitecheck import Finding, check_links, rank, raw_maths, report, site_pages
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("LSTM_DEMO_SITE", ROOT / "docs" / "_build" / "html"))
 SCREENSHOTS = SITE.parent / "screenshots"
@@ -221,20 +223,33 @@ class Run(NamedTuple):
     searches: dict[str, list[str]]
 
 
+def _in_chromium(task: Callable[..., T], *args: Any) -> T:
+    """``task(browser, *args)`` with a chromium of its own: one per thread, as Playwright requires."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            return task(browser, *args)
+        finally:
+            browser.close()
+
+
+def _searches(browser: Browser, base: str) -> dict[str, list[str]]:
+    return {query: _search(browser, base, query) for query in SEARCHES}
+
+
 @pytest.fixture(scope="module")
 def run() -> Run:
     if not (SITE / "index.html").is_file():
         pytest.fail(f"Expected a built site at {SITE}, but got no index.html there: run `nox -s docs`.")
     pages = site_pages(SITE)
-    with _serve(SITE) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            visits = [visit for mode in MODES for visit in _visit_all(browser, base, pages, mode)]
-            searches = {query: _search(browser, base, query) for query in SEARCHES}
-        finally:
-            browser.close()
-    return Run(pages, visits, searches)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # Light and dark mode in two browsers at once: axe-core's colour-contrast rule, the
+    # slowest part, keeps one core busy per browser.
+    with _serve(SITE) as base, ThreadPoolExecutor(max_workers=len(MODES)) as pool:
+        modes = [pool.submit(_in_chromium, _visit_all, base, pages, mode) for mode in MODES]
+        searches = pool.submit(_in_chromium, _searches, base)
+        visits = [visit for mode in modes for visit in mode.result()]
+        return Run(pages, visits, searches.result())
 
 
 @pytest.fixture(scope="module")
