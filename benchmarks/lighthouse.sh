@@ -73,12 +73,13 @@ for page in pages:
         spread = f" ({low}-{high})" if low != high else ""
         cells.append(f"{statistics.median(scores):g}{spread}")
     print(f"{page:<48}" + "".join(f"{cell:>18}" for cell in cells))
-    failing = {
-        audit["id"]
-        for r in reports
-        for audit in r["audits"].values()
-        if audit.get("score") is not None and audit["score"] < 0.9 and audit["scoreDisplayMode"] == "binary"
-    }
-    if failing:
-        print(f"    failing audits: {', '.join(sorted(failing))}")
+    failing: dict[str, set[str]] = {}
+    for r in reports:
+        for audit in r["audits"].values():
+            if audit["scoreDisplayMode"] == "binary" and audit.get("score") is not None and audit["score"] < 1:
+                items = (audit.get("details") or {}).get("items") or [{}]
+                where = {str(i.get("url") or i.get("source") or i.get("description") or "")[:90] for i in items}
+                failing.setdefault(audit["id"], set()).update(w for w in where if w)
+    for audit, where in sorted(failing.items()):
+        print(f"    failing: {audit}" + (f" ({'; '.join(sorted(where)[:3])})" if where else ""))
 EOF
