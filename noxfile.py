@@ -5,6 +5,8 @@
     nox -s tests        pytest; the docs-build tests on every core; -- -k NAME for some tests
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
+    nox -s browser      every page of the built site in Debian's chromium: console, maths,
+                        accessibility (axe-core), layout at 390 px, search, links; screenshots
     nox -s serve        rebuild and reload in the browser while you edit
     nox -s gpu          on a CUDA machine: tests and checks on every GPU, docs with GPU results
 
@@ -51,7 +53,10 @@ _PROBE = "import json, torch; print(json.dumps({'version': torch.__version__, 'f
 _PROJECT = ("-e", f"{ROOT}[examples]", "--group", f"{ROOT / 'pyproject.toml'}:dev")
 
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "tests", "doctest", "docs"]
+nox.options.sessions = ["lint", "tests", "doctest", "docs", "browser"]
+# The browser the `browser` session drives: Debian's package (`apt-get install chromium`);
+# Playwright's own browser downloads are not used.
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 class TorchChoice(NamedTuple):
@@ -223,6 +228,31 @@ def doctest(session: nox.Session) -> None:
     )  # fmt: skip
 
 
+def _browser_tools(session: nox.Session) -> None:
+    """The `browser` dependency group, added to the shared environment once per (re)install of it."""
+    python = str(_env(session))
+    marker = ENV / ".lstm-demo-browser-installed"
+    # The environment's own stamp: when it is rebuilt (pyproject.toml or torch changed), so is this.
+    wanted = (ENV / ".lstm-demo-installed").read_text()
+    if marker.is_file() and marker.read_text() == wanted:
+        return
+    constraint = ENV / "torch-constraint.txt"  # LSTM_DEMO_TORCH=system: keep the system's torch
+    keep = ["--constraint", str(constraint)] if constraint.is_file() else []
+    session.run(
+        python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *keep,
+        "--group", f"{ROOT / 'pyproject.toml'}:browser", external=True,
+    )  # fmt: skip
+    marker.write_text(wanted)
+
+
+def _build_html(session: nox.Session, *args: str, env: Mapping[str, str] | None = None) -> None:
+    """The HTML site into docs/_build/html; an up-to-date build is a no-op of a few seconds."""
+    _python(
+        session, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", str(DOCS), str(HTML), *args,
+        env=dict(env or {}),
+    )  # fmt: skip
+
+
 def _clean() -> None:
     for path in [DOCS / "_build", DOCS / "auto_examples", DOCS / "sg_execution_times.rst"]:
         if path.is_dir():
@@ -238,7 +268,7 @@ def docs(session: nox.Session) -> None:
     if "--clean" in args:
         args.remove("--clean")
         _clean()
-    _python(session, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", str(DOCS), str(HTML), *args)
+    _build_html(session, *args)
     session.log(f"Built the site: open {HTML / 'index.html'}")
 
 
@@ -269,5 +299,27 @@ def gpu(session: nox.Session) -> None:
     env = {"LSTM_DEMO_REQUIRE_CUDA": "1"}
     _python(session, "-m", "pytest", "tests/test_on_devices.py", *session.posargs, env=env)
     _python(session, "-m", "lstm_demo", "check", "--dtype", "float32", "--dtype", "float64", env=env)
-    _python(session, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", str(DOCS), str(HTML), env=env)
+    _build_html(session, env=env)
     session.log(f"Built the site with GPU results: open {HTML / 'index.html'}")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """Every page of the site in chromium, offline; arguments after `--` go to pytest.
+
+    Builds the site first (a no-op when it is up to date), serves it on
+    127.0.0.1 and opens each page in light and dark mode; the report of every
+    finding goes to docs/_build/browser-report.txt and the screenshots to
+    docs/_build/screenshots/.
+    """
+    if not CHROMIUM.is_file():
+        session.error(
+            f"nox -s browser drives Debian's chromium at {CHROMIUM}, but there is none: "
+            "install it with `apt-get install chromium` (the CI script does)"
+        )
+    _browser_tools(session)
+    _build_html(session)
+    _python(
+        session, "-m", "pytest", str(ROOT / "tests" / "browser" / "check_site.py"), "-p", "no:cacheprovider",
+        *session.posargs, env={"LSTM_DEMO_SITE": str(HTML)},
+    )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import site
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,3 +82,24 @@ def test_outer_site_pth_adds_each_folder_and_its_pth_files(noxfile, tmp_path, mo
     monkeypatch.setattr(sys, "path", list(sys.path))
     site.addsitedir(str(env))  # what Python's start-up does with the environment's site-packages
     assert sys.path[-3:] == [str(env), str(outer), str(linked)]
+
+
+def test_nox_runs_the_browser_check_after_the_docs_build(noxfile):
+    sessions = noxfile.nox.options.sessions
+    assert "browser" in sessions
+    assert sessions.index("docs") < sessions.index("browser")
+
+
+def test_plain_pytest_collects_no_browser_test():
+    """`nox -s tests` (pytest over tests/) needs no browser: check_site.py runs only when named."""
+    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"]
+    found = subprocess.run(
+        [*collect, "tests/browser", "tests/test_sitecheck.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "tests/test_sitecheck.py::test_resolve_lands_where_a_browser_does" in found.stdout
+    assert "check_site" not in found.stdout
