@@ -2,6 +2,8 @@ r"""
 Whole sequence or one step at a time?
 =====================================
 
+.. index:: stepwise, step by step, run_stepwise
+
 The post's first question: when an LSTM reads a batch of sequences, does one
 call on the whole sequence give the same outputs as feeding it one time step
 at a time by hand, carrying the state ``(h, c)`` from each step to the next?
