@@ -43,7 +43,7 @@ class EnvironmentReport:
     """torch's default floating-point dtype."""
     flags: dict[str, str] = field(default_factory=dict)
     """Precision flags (TF32 and float32 matmul precision) and deterministic algorithms;
-    the CUDA and cuDNN ones (:data:`CUDA_ONLY_FLAGS`) only where a CUDA device is available."""
+    the CUDA and cuDNN ones (``CUDA_ONLY_FLAGS``) only where a CUDA device is available."""
 
     def __str__(self) -> str:
         lines = [
