@@ -124,15 +124,14 @@ html_theme = "furo"
 html_title = "lstm-demo: what PyTorch's nn.LSTM computes, run live"
 html_short_title = "lstm-demo"
 html_static_path = ["_static"]
-html_css_files = ["tables.css"]
+templates_path = ["_templates"]
+html_css_files = ["tables.css", "lstm-demo.css"]
 html_favicon = "_static/favicon.svg"
 lstm_demo_description = (
     "What PyTorch's nn.LSTM really computes, shown by experiments that run on the CPU "
     "and every GPU each time the site is built."
 )
-html_theme_options = {
-    # Every page says which devices, torch and day built this copy.
-    "announcement": site_banner(),
-}
+# Every page says which devices, torch and day built this copy (docs/_templates/page.html).
+html_context = {"lstm_demo_banner": site_banner()}
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True

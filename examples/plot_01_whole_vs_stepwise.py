@@ -2,7 +2,7 @@ r"""
 Whole sequence or one step at a time?
 =====================================
 
-.. index:: stepwise, step by step, run_stepwise
+.. index:: ! stepwise, step by step
 
 The post's first question: when an LSTM reads a batch of sequences, does one
 call on the whole sequence give the same outputs as feeding it one time step
