@@ -2,8 +2,6 @@ r"""
 Whole sequence or one step at a time?
 =====================================
 
-.. index:: ! stepwise, step by step
-
 The post's first question: when an LSTM reads a batch of sequences, does one
 call on the whole sequence give the same outputs as feeding it one time step
 at a time by hand, carrying the state ``(h, c)`` from each step to the next?
@@ -77,8 +75,8 @@ out, (h_n, c_n) = model(x)
 print("out:", out)
 
 # %%
-# One time step at a time
-# -----------------------
+# One time step at a time: stepwise
+# ---------------------------------
 # Now the post's loop: feed ``x[:, t : t + 1]`` (still 3-D, a sequence of
 # length 1) and pass the returned state into the next call. ``state=None``
 # on the first call means zeros, as in the whole-sequence call.
