@@ -422,26 +422,31 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
     context["body"] = body
 
 
-#: How the docs write torch's namespaces (``from torch import nn``), and their full names.
-TORCH_ALIASES = {"nn.": "torch.nn.", "F.": "torch.nn.functional."}
+#: How the docs write torch's names, and the names PyTorch documents them under:
+#: ``nn.LSTM`` as readers import it (``from torch import nn``), and
+#: ``torch.nn.modules.rnn.LSTM`` as autodoc writes a class's home ("alias of ...").
+TORCH_ALIASES = (
+    (re.compile(r"^nn\."), "torch.nn."),
+    (re.compile(r"^F\."), "torch.nn.functional."),
+    (re.compile(r"^torch\.nn\.modules\.\w+\."), "torch.nn."),
+)
 
 
 def resolve_torch_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """``missing-reference``, after intersphinx: ``nn.LSTM`` links to ``torch.nn.LSTM``.
 
     Docstrings name types as their readers import them (``rnn : nn.LSTM``);
-    PyTorch's inventory has the full names. A ``:func:`` reference to what
-    PyTorch documents as a class (``torch.no_grad``, used as a function) is
-    looked up as a class too.
+    PyTorch's inventory has the public names (:data:`TORCH_ALIASES`). A
+    ``:func:`` reference to what PyTorch documents as a class
+    (``torch.no_grad``, used as a function) is looked up as a class too.
     """
     from sphinx.ext.intersphinx import missing_reference
 
     if node.get("refdomain") != "py":
         return None
     target = node.get("reftarget", "")
-    for alias, full in TORCH_ALIASES.items():
-        if target.startswith(alias):
-            target = full + target.removeprefix(alias)
+    for pattern, public in TORCH_ALIASES:
+        target = pattern.sub(public, target)
     if not target.startswith("torch."):
         return None
     retry = node.deepcopy()

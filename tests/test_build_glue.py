@@ -348,6 +348,7 @@ def test_nn_names_resolve_to_torch_names_through_intersphinx(monkeypatch: pytest
         return found["refuri"] if found is not None else None
 
     assert resolve("class", "nn.LSTM") == "torch.nn.LSTM"
+    assert resolve("class", "torch.nn.modules.rnn.LSTM") == "torch.nn.LSTM"  # autodoc's "alias of"
     assert resolve("func", "torch.no_grad") == "torch.no_grad"
     assert asked == [("func", "torch.no_grad"), ("class", "torch.no_grad")]
     assert resolve("class", "nn.Missing") is None
