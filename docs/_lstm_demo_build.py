@@ -327,6 +327,7 @@ _THUMB_LINK = re.compile(
 _VIEWCODE_BACK = re.compile(r'(<a class="viewcode-back" href="(?P<page>[^"#]*)#)(?P<anchor>[^"]*)"')
 _VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\n?')
 _TAGS = re.compile(r"<[^>]+>")
+_CAPTION = re.compile(r'<p class="caption" role="heading"(?![^>]*aria-level)')
 
 _OUTPUT_CLASSES = {"sphx-glr-script-out", "output", "highlight-myst-ansi"}
 
@@ -360,6 +361,11 @@ def name_thumbnails(body: str) -> str:
         )
 
     return _THUMB_LINK.sub(named, body)
+
+
+def level_captions(html_text: str) -> str:
+    """Give toctree captions the heading level their ``role="heading"`` needs (ARIA requires one)."""
+    return _CAPTION.sub('<p class="caption" role="heading" aria-level="2"', html_text)
 
 
 def fix_viewcode_backlinks(body: str, module: str, anchors: Mapping[str, set[str]]) -> str:
@@ -403,7 +409,8 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
     """``html-page-context``: what axe-core and a reader's browser ask of every page.
 
     The viewport tag comes once, from furo's template: docutils' HTML writer
-    adds a second to the page's meta tags, which Sphinx passes on.
+    adds a second to the page's meta tags, which Sphinx passes on. Runs after
+    furo's own handler, whose navigation tree it edits.
     """
     if "metatags" in context:
         title = _TAGS.sub("", context.get("title") or "")
@@ -412,10 +419,13 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
             description = f"{html.unescape(title)}: {description}"
         tag = f'<meta name="description" content="{html.escape(description)}" />\n'
         context["metatags"] = tag + _VIEWPORT.sub("", context["metatags"])
+    navigation = context.get("furo_navigation_tree")
+    if navigation:
+        context["furo_navigation_tree"] = level_captions(navigation)
     body = context.get("body")
     if not body:
         return
-    body = name_thumbnails(keyboard_scrollable(body))
+    body = level_captions(name_thumbnails(keyboard_scrollable(body)))
     if pagename.startswith("_modules/"):
         module = pagename.removeprefix("_modules/").replace("/", ".")
         body = fix_viewcode_backlinks(body, module, _object_anchors(app))
@@ -476,7 +486,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("lstm_demo_package", "", "", str)
     app.add_config_value("lstm_demo_description", "", "html", str)
     app.connect("viewcode-find-source", find_source)
-    app.connect("html-page-context", polish_page)
+    app.connect("html-page-context", polish_page, priority=900)
     # After intersphinx's own lookup (priority 500).
     app.connect("missing-reference", resolve_torch_alias, priority=900)
     for name in ("sphinx.myst_parser.sphinx_ext.main", "sphinx.myst_nb.sphinx_ext"):

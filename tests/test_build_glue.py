@@ -355,3 +355,10 @@ def test_nn_names_resolve_to_torch_names_through_intersphinx(monkeypatch: pytest
     assert resolve("class", "lstm_demo.claims.Claim") is None
     assert asked == []  # not a torch name: intersphinx is not asked again
     assert resolve("class", "nn.LSTM", domain="std") is None
+
+
+def test_toctree_captions_get_a_heading_level() -> None:
+    caption = '<p class="caption" role="heading"><span class="caption-text">Questions</span></p>'
+    leveled = glue.level_captions(caption + caption)
+    assert leveled.count('<p class="caption" role="heading" aria-level="2">') == 2
+    assert glue.level_captions(leveled) == leveled
