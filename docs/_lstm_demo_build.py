@@ -290,10 +290,12 @@ def _tags(source: str, modname: str, path: str) -> dict[str, Any]:
 
 #: Figure text sizes for the gallery. A figure 800 px wide is shown 358 px wide
 #: on a phone: at matplotlib's 10 pt, tick labels came out about 5 CSS pixels
-#: tall. 13 pt is as large as the examples' fixed figure sizes hold without
-#: clipping a label; sphinx-gallery's 2x images keep the text sharp when zoomed.
+#: tall. At 13 pt a long label can outgrow an example's fixed figure size, so
+#: figures are saved with their whole text (``savefig.bbox``); sphinx-gallery's
+#: 2x images keep the text sharp when zoomed.
 MATPLOTLIB_RC = {
     "font.size": 13,
+    "savefig.bbox": "tight",
     "axes.titlesize": "large",
     "axes.labelsize": "medium",
     "xtick.labelsize": "medium",

@@ -324,6 +324,7 @@ def test_reset_matplotlib_enlarges_figure_text_after_matplotlibs_reset() -> None
         glue.reset_matplotlib({}, None)
         assert mpl.rcParams["font.size"] == glue.MATPLOTLIB_RC["font.size"] > mpl.rcParamsDefault["font.size"]
         assert mpl.rcParams["legend.fontsize"] == "medium"
+        assert mpl.rcParams["savefig.bbox"] == "tight"  # no label cut off at the larger size
 
 
 def test_nn_names_resolve_to_torch_names_through_intersphinx(monkeypatch: pytest.MonkeyPatch) -> None:
