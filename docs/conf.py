@@ -14,7 +14,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS))
 
-from _lstm_demo_build import SourceState, environment_fingerprint
+from _lstm_demo_build import SourceState, environment_fingerprint, site_banner
 
 project = "lstm-demo"
 author = "the lstm-demo developers"
@@ -25,7 +25,10 @@ release = version = (ROOT / "lstm_demo" / "_version.py").read_text().split('"')[
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax from a package instead of a CDN: equations render with no network.
+    "sphinx-mathjax-offline",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
@@ -45,14 +48,23 @@ exclude_patterns = [
     "auto_examples/**.py",
     "auto_examples/**.zip",
     "auto_examples/**.json",
+    # sphinx-gallery's timing tables: benchmarks/build_times.py reads them; as pages no
+    # page links to them, and they load their table scripts from CDNs.
     "sg_execution_times.rst",
+    "auto_examples/sg_execution_times.rst",
 ]
+
+# --- links to PyTorch's docs ---------------------------------------------------
+# The build has no network: the inventory is written from the installed torch
+# by docs/_torch_inventory.py (run it again after a torch upgrade). Types written
+# as readers import them (nn.LSTM) resolve through _lstm_demo_build.resolve_torch_alias.
+intersphinx_mapping = {
+    "torch": ("https://docs.pytorch.org/docs/stable/", str(DOCS / "_inventories" / "torch.inv")),
+}
 
 nitpicky = True
 nitpick_ignore_regex = [
-    # No network at build time, so no intersphinx inventory for torch.
-    ("py:(class|func|meth|attr)", r"(torch|nn)\..*"),
-    ("py:class", r"(Tensor|TextIO|Any|Path)"),
+    ("py:class", r"(TextIO|Any|Path)"),
     ("py:class", r"(callable|optional|sequence|sequence of .*|list of .*|tuple of .*|text stream)"),
     ("py:class", r"lstm_demo\.claims\.Claim"),
 ]
@@ -78,13 +90,15 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "within_subsection_order": "_reading_order.ReadingOrder",
-    "reset_modules": ("matplotlib", "_lstm_demo_build.reset_torch"),
+    "reset_modules": ("matplotlib", "_lstm_demo_build.reset_matplotlib", "_lstm_demo_build.reset_torch"),
     "reset_modules_order": "before",
     "capture_repr": ("_repr_html_", "__repr__"),
     "remove_config_comments": True,
     "download_all_examples": False,
     "show_memory": False,
     "min_reported_time": 1,
+    # Each figure also at twice the pixels, for high-density screens.
+    "image_srcset": ["2x"],
 }
 
 # --- myst-nb ------------------------------------------------------------------
@@ -107,7 +121,17 @@ doctest_global_setup = "import torch\nfrom torch import nn\nimport lstm_demo"
 
 # --- HTML -----------------------------------------------------------------------
 html_theme = "furo"
-html_title = "lstm-demo"
-html_static_path: list[str] = []
+html_title = "lstm-demo: what PyTorch's nn.LSTM computes, run live"
+html_short_title = "lstm-demo"
+html_static_path = ["_static"]
+templates_path = ["_templates"]
+html_css_files = ["tables.css", "lstm-demo.css"]
+html_favicon = "_static/favicon.svg"
+lstm_demo_description = (
+    "What PyTorch's nn.LSTM really computes, shown by experiments that run on the CPU "
+    "and every GPU each time the site is built."
+)
+# Every page says which devices, torch and day built this copy (docs/_templates/page.html).
+html_context = {"lstm_demo_banner": site_banner()}
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True

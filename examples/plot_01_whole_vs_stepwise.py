@@ -75,8 +75,8 @@ out, (h_n, c_n) = model(x)
 print("out:", out)
 
 # %%
-# One time step at a time
-# -----------------------
+# One time step at a time: stepwise
+# ---------------------------------
 # Now the post's loop: feed ``x[:, t : t + 1]`` (still 3-D, a sequence of
 # length 1) and pass the returned state into the next call. ``state=None``
 # on the first call means zeros, as in the whole-sequence call.

@@ -12,6 +12,10 @@ from lstm_demo._version import __version__
 from lstm_demo.devices import available_devices, device_name
 from lstm_demo.precision import describe_flags
 
+#: Flags that act only on CUDA kernels (TF32 in cuBLAS matmuls, cuDNN convolutions and RNNs):
+#: a report gives them only where a CUDA device runs, so a CPU run never lists a cuDNN setting.
+CUDA_ONLY_FLAGS = frozenset({"CUDA matmul", "cuDNN conv", "cuDNN RNN", "matmul TF32", "cuDNN TF32"})
+
 
 @dataclass(frozen=True)
 class EnvironmentReport:
@@ -38,7 +42,8 @@ class EnvironmentReport:
     default_dtype: str
     """torch's default floating-point dtype."""
     flags: dict[str, str] = field(default_factory=dict)
-    """Precision flags (TF32 and float32 matmul precision) and deterministic algorithms."""
+    """Precision flags (TF32 and float32 matmul precision) and deterministic algorithms;
+    the CUDA and cuDNN ones (``CUDA_ONLY_FLAGS``) only where a CUDA device is available."""
 
     def __str__(self) -> str:
         lines = [
@@ -68,6 +73,7 @@ def environment_report() -> EnvironmentReport:
     """
     available = torch.backends.cudnn.is_available()  # type: ignore[no-untyped-call]  # untyped in torch
     cudnn = torch.backends.cudnn.version() if available else None  # type: ignore[no-untyped-call]
+    cuda_runs = torch.cuda.is_available()
     return EnvironmentReport(
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         python=platform.python_version(),
@@ -79,5 +85,5 @@ def environment_report() -> EnvironmentReport:
         devices=[device_name(d) for d in available_devices()],
         threads=torch.get_num_threads(),
         default_dtype=str(torch.get_default_dtype()).removeprefix("torch."),
-        flags=describe_flags(),
+        flags={k: v for k, v in describe_flags().items() if cuda_runs or k not in CUDA_ONLY_FLAGS},
     )

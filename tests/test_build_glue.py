@@ -1,7 +1,8 @@
-"""docs/_lstm_demo_build.py: the package fingerprint and the torch state reset."""
+"""docs/_lstm_demo_build.py: the package fingerprint, the torch and matplotlib resets, and what every page gets."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -185,3 +186,180 @@ def test_the_same_fingerprint_keeps_the_gallery_output(tmp_path: Path) -> None:
     glue.clear_stale_gallery(_gallery_app(tmp_path, "digest"))
 
     assert (output / "plot_01.rst").read_text() == "generated"
+
+
+# --- what the reader gets -------------------------------------------------------
+
+H100 = "NVIDIA H100 80GB HBM3"
+
+
+@pytest.fixture
+def two_gpus(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A CUDA torch on a machine whose driver lists two GPUs (read from files like /proc's)."""
+    for bus, model in [("0000:01:00.0", H100), ("0000:02:00.0", "NVIDIA A100-SXM4-40GB")]:
+        (tmp_path / bus).mkdir()
+        (tmp_path / bus / "information").write_text(f"Model: \t\t {model}\nIRQ:   \t\t 42\n")
+    real = glue._gpu_models
+    monkeypatch.setattr(glue, "_gpu_models", lambda: real(tmp_path))
+    monkeypatch.setattr(glue, "_torch_has_cuda", lambda: True)
+
+
+def test_banner_of_a_gpu_build_names_the_gpus_and_torch(two_gpus: None) -> None:
+    import importlib.metadata
+
+    banner = glue.site_banner({})
+    torch_version = importlib.metadata.version("torch")
+    assert banner.startswith("Last verified: ")
+    assert f"torch {torch_version}, on CPU, {H100}, NVIDIA A100-SXM4-40GB." in banner
+    assert "CPU only" not in banner
+
+
+@pytest.mark.parametrize(
+    ("visible", "devices"),
+    [("1", "CPU, NVIDIA A100-SXM4-40GB"), ("1,0", f"CPU, NVIDIA A100-SXM4-40GB, {H100}"),
+     ("0,-1,1", f"CPU, {H100}"), ("", "CPU only (no GPU)"), ("-1", "CPU only (no GPU)"),
+     ("GPU-8d3f", f"CPU, {H100}, NVIDIA A100-SXM4-40GB")],
+)  # fmt: skip
+def test_banner_follows_cuda_visible_devices(two_gpus: None, visible: str, devices: str) -> None:
+    assert glue.built_on({"CUDA_VISIBLE_DEVICES": visible})["devices"] == devices
+
+
+def test_banner_of_a_cpu_build_says_so(monkeypatch: pytest.MonkeyPatch, two_gpus: None) -> None:
+    monkeypatch.setattr(glue, "_torch_has_cuda", lambda: False)  # a CPU torch sees no GPU
+    banner = glue.site_banner({})
+    assert "on CPU only (no GPU). A CPU-only copy: the published site also shows GPU results." in banner
+    preview = glue.site_banner({"READTHEDOCS_VERSION_TYPE": "external"})
+    assert preview.endswith("A preview of a pull request, built without a GPU.")
+
+
+def test_banner_date_is_today_in_utc() -> None:
+    import datetime
+
+    before = datetime.datetime.now(datetime.timezone.utc).date()
+    built = datetime.date.fromisoformat(glue.built_on({})["date"])
+    assert before <= built <= datetime.datetime.now(datetime.timezone.utc).date()
+
+
+CODE_AND_OUTPUT = (
+    '<div class="highlight-Python notranslate"><div class="highlight"><pre><span>x</span></pre></div></div>\n'
+    '<div class="sphx-glr-script-out highlight-none notranslate"><div class="highlight"><pre>1</pre></div></div>\n'
+    '<div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre>2</pre></div></div>\n'
+    '<div class="output_subarea"><pre class="raw">3</pre><pre tabindex="-1">4</pre></div>'
+)
+
+
+def test_every_pre_takes_the_keyboard_focus_and_has_a_name() -> None:
+    body = glue.keyboard_scrollable(CODE_AND_OUTPUT)
+    tags = re.findall(r"<pre[^>]*>", body)
+    assert tags == [
+        '<pre tabindex="0" role="group" aria-label="Code">',
+        '<pre tabindex="0" role="group" aria-label="Output">',
+        '<pre tabindex="0" role="group" aria-label="Output">',
+        '<pre tabindex="0" role="group" aria-label="Preformatted text" class="raw">',
+        '<pre tabindex="-1">',  # a page's own choice stays
+    ]
+    assert glue.keyboard_scrollable(body) == body  # twice is once
+
+
+def test_thumbnail_links_get_the_examples_title() -> None:
+    card = (
+        '<div class="sphx-glr-thumbcontainer" tooltip="t"><img alt="" src="a.png" />\n'
+        '<p><a class="reference internal" href="plot_02.html"><span class="doc">'
+        "<code>num_layers=2</code> or two LSTMs &quot;stacked&quot;?</span></a></p>\n</div>"
+    )
+    named = glue.name_thumbnails(card + card.replace("plot_02", "plot_03"))
+    labels = re.findall(r'<a class="reference internal" aria-label="([^"]*)" href="([^"]*)"', named)
+    assert labels == [
+        ("num_layers=2 or two LSTMs &quot;stacked&quot;?", "plot_02.html"),
+        ("num_layers=2 or two LSTMs &quot;stacked&quot;?", "plot_03.html"),
+    ]
+
+
+def test_viewcode_backlinks_point_at_the_documented_names() -> None:
+    anchors = {
+        "api.html": {
+            "lstm_demo.available_devices",
+            "lstm_demo.devices.each_device",
+            "lstm_demo.Comparison.close",
+        }
+    }
+    body = "".join(
+        f'<a class="viewcode-back" href="../../api.html#{anchor}">[docs]</a>'
+        for anchor in ["lstm_demo.available_devices", "lstm_demo.each_device", "lstm_demo.unknown"]
+    )
+    fixed = glue.fix_viewcode_backlinks(body, "lstm_demo.devices", anchors)
+    assert re.findall(r'href="([^"]*)"', fixed) == [
+        "../../api.html#lstm_demo.available_devices",
+        "../../api.html#lstm_demo.devices.each_device",
+        "../../api.html#lstm_demo.unknown",  # not documented anywhere: left as it was
+    ]
+    method = '<a class="viewcode-back" href="../api.html#lstm_demo.comparison.Comparison.close">'
+    fixed = glue.fix_viewcode_backlinks(method, "lstm_demo.comparison", anchors)
+    assert 'href="../api.html#lstm_demo.Comparison.close"' in fixed
+
+
+def test_pages_get_one_viewport_and_a_description() -> None:
+    class Config:
+        lstm_demo_description = "What nn.LSTM computes."
+        root_doc = "index"
+
+    class App:
+        config = Config()
+
+    docutils_meta = '<meta name="viewport" content="width=device-width, initial-scale=1" />\n'
+    for pagename, title, description in [
+        ("index", "What does <code>nn.LSTM</code> compute?", "What nn.LSTM computes."),
+        ("shapes", "The shapes &amp; sizes", "The shapes &amp; sizes: What nn.LSTM computes."),
+    ]:
+        context = {"metatags": docutils_meta, "title": title, "body": ""}
+        glue.polish_page(App(), pagename, "page.html", context, None)
+        assert context["metatags"] == f'<meta name="description" content="{description}" />\n'
+
+
+def test_reset_matplotlib_enlarges_figure_text_after_matplotlibs_reset() -> None:
+    import matplotlib as mpl
+
+    with mpl.rc_context():
+        mpl.rcdefaults()
+        glue.reset_matplotlib({}, None)
+        assert mpl.rcParams["font.size"] == glue.MATPLOTLIB_RC["font.size"] > mpl.rcParamsDefault["font.size"]
+        assert mpl.rcParams["legend.fontsize"] == "medium"
+        assert mpl.rcParams["savefig.bbox"] == "tight"  # no label cut off at the larger size
+
+
+def test_nn_names_resolve_to_torch_names_through_intersphinx(monkeypatch: pytest.MonkeyPatch) -> None:
+    from docutils import nodes
+    from sphinx import addnodes
+    from sphinx.ext import intersphinx
+
+    known = {("class", "torch.nn.LSTM"), ("class", "torch.no_grad")}
+    asked: list[tuple[str, str]] = []
+
+    def missing_reference(app, env, node, contnode):
+        asked.append((node["reftype"], node["reftarget"]))
+        return nodes.reference("", "", refuri=node["reftarget"]) if asked[-1] in known else None
+
+    monkeypatch.setattr(intersphinx, "missing_reference", missing_reference)
+
+    def resolve(reftype: str, target: str, domain: str = "py"):
+        asked.clear()
+        node = addnodes.pending_xref("", refdomain=domain, reftype=reftype, reftarget=target)
+        found = glue.resolve_torch_alias(None, None, node, nodes.literal())
+        assert node["reftarget"] == target  # the page's own node is left as it was
+        return found["refuri"] if found is not None else None
+
+    assert resolve("class", "nn.LSTM") == "torch.nn.LSTM"
+    assert resolve("class", "torch.nn.modules.rnn.LSTM") == "torch.nn.LSTM"  # autodoc's "alias of"
+    assert resolve("func", "torch.no_grad") == "torch.no_grad"
+    assert asked == [("func", "torch.no_grad"), ("class", "torch.no_grad")]
+    assert resolve("class", "nn.Missing") is None
+    assert resolve("class", "lstm_demo.claims.Claim") is None
+    assert asked == []  # not a torch name: intersphinx is not asked again
+    assert resolve("class", "nn.LSTM", domain="std") is None
+
+
+def test_toctree_captions_get_a_heading_level() -> None:
+    caption = '<p class="caption" role="heading"><span class="caption-text">Questions</span></p>'
+    leveled = glue.level_captions(caption + caption)
+    assert leveled.count('<p class="caption" role="heading" aria-level="2">') == 2
+    assert glue.level_captions(leveled) == leveled

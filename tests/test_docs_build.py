@@ -56,6 +56,8 @@ def _project(tmp_path: Path) -> Path:
     (project / "docs").mkdir(parents=True)
     for name in ("conf.py", "_lstm_demo_build.py"):
         shutil.copy2(ROOT / "docs" / name, project / "docs" / name)
+    for folder in ("_static", "_templates", "_inventories"):
+        shutil.copytree(ROOT / "docs" / folder, project / "docs" / folder)
     shutil.copy2(PAGES / "index.md", project / "docs" / "index.md")
     shutil.copytree(PAGES / "examples", project / "examples", ignore=BUILD_OUTPUTS)
     shutil.copytree(ROOT / "lstm_demo", project / "lstm_demo", ignore=BUILD_OUTPUTS)

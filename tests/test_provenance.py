@@ -9,7 +9,10 @@ import pytest
 import torch
 
 import lstm_demo
+import lstm_demo.provenance
 from lstm_demo import environment_report
+from lstm_demo.precision import describe_flags
+from lstm_demo.provenance import CUDA_ONLY_FLAGS
 
 LABELS = ["date (UTC)", "python", "torch", "lstm_demo", "devices", "CPU threads", "default dtype"]
 
@@ -81,8 +84,26 @@ def test_str_shows_a_changed_flag(restore_deterministic):
     assert "deterministic   True" in str(report).splitlines()
 
 
-def test_report_with_cudnn_rnn_precision_set_by_the_new_api(precision_restored):
+@pytest.mark.parametrize("cuda", [False, True])
+def test_cuda_flags_only_where_cuda_runs(monkeypatch, cuda):
+    """A CPU-only run lists no cuDNN or CUDA matmul setting: they would act on nothing."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(lstm_demo.provenance, "available_devices", lambda: [torch.device("cpu")])
+    report = environment_report()
+    every_flag = describe_flags()
+    cuda_flags = CUDA_ONLY_FLAGS & every_flag.keys()
+    assert cuda_flags, every_flag  # this torch has CUDA flags to leave out
+    assert report.flags.keys() == (every_flag.keys() if cuda else every_flag.keys() - cuda_flags)
+    printed = str(report)
+    assert all((f"\n{label} " in printed) == cuda for label in cuda_flags), printed
+    assert "\nfp32 matmul " in printed
+    assert "\ndeterministic " in printed
+
+
+def test_report_with_cudnn_rnn_precision_set_by_the_new_api(precision_restored, monkeypatch):
     """PyTorch recommends torch.backends.cudnn.rnn.fp32_precision; a report must still be printable."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(lstm_demo.provenance, "available_devices", lambda: [torch.device("cpu")])
     torch.backends.cudnn.rnn.fp32_precision = "ieee"
     report = environment_report()
     assert report.flags["cuDNN RNN"] == "ieee"
