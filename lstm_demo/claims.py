@@ -344,6 +344,18 @@ def claim(name: str, sentence: str) -> Callable[[Callable[[Place], Found]], Clai
     return register
 
 
+def _copy(module: M) -> M:
+    """A deep copy of ``module``; a recurrent one gets its weights packed into one buffer again.
+
+    On a GPU a copied ``nn.LSTM``'s parameters no longer share the single
+    buffer cuDNN reads them from, and every call would warn and re-pack them.
+    """
+    copied = copy.deepcopy(module)
+    if isinstance(copied, nn.RNNBase):
+        copied.flatten_parameters()
+    return copied
+
+
 def _leaves(result: Result) -> dict[str, torch.Tensor]:
     output, state = result
     if isinstance(state, tuple):
@@ -982,9 +994,12 @@ def state_layout(at: Place) -> Found:
     with torch.no_grad():
         out_bf, (h_bf, c_bf) = first(x, (h_0, c_0))
         out_tf, (h_tf, c_tf) = time_first(x.transpose(0, 1), (h_0, c_0))
-        one_bf, (h1_bf, c1_bf) = first(single, (h_0[:, 0], c_0[:, 0]))
-        one_tf, (h1_tf, c1_tf) = time_first(single, (h_0[:, 0], c_0[:, 0]))
-        wrong, _ = first(x, (h_0.transpose(0, 1), c_0.transpose(0, 1)))
+        # cuDNN takes only contiguous states: h_0[:, 0] is a strided view.
+        h_single, c_single = h_0[:, 0].contiguous(), c_0[:, 0].contiguous()
+        one_bf, (h1_bf, c1_bf) = first(single, (h_single, c_single))
+        one_tf, (h1_tf, c1_tf) = time_first(single, (h_single, c_single))
+        # A batch-first state is its own contiguous tensor (cuDNN also refuses a strided view).
+        wrong, _ = first(x, (h_0.transpose(0, 1).contiguous(), c_0.transpose(0, 1).contiguous()))
     pairs = {
         "output (transposed)": (out_bf.transpose(0, 1), out_tf),
         "h_n": (h_bf, h_tf),
@@ -1015,7 +1030,7 @@ def no_hidden_memory(at: Place) -> Found:
     calls without a state are from the one call.
     """
     lstm = at.lstm(IN, HIDDEN, num_layers=2)
-    fresh = copy.deepcopy(lstm)
+    fresh = _copy(lstm)
     x = at.randn(12, BATCH, IN)
     zeros = x.new_zeros(2, BATCH, HIDDEN)
     with torch.no_grad():
@@ -1382,7 +1397,7 @@ def move_bias_hh(rnn: M, gates: Sequence[int] | None = None) -> M:
     if wrong or not chosen:
         msg = f"Expected gates from 0 to {count - 1} for an {cls.__name__}, but got {chosen} instead."
         raise ValueError(msg)
-    moved = copy.deepcopy(rnn)
+    moved = _copy(rnn)
     H = cast("int", rnn.hidden_size)
     with torch.no_grad():
         for name, bias_hh in moved.named_parameters():
@@ -1396,7 +1411,7 @@ def move_bias_hh(rnn: M, gates: Sequence[int] | None = None) -> M:
 
 def _set_bias(rnn: M, which: str, gate: int, value: float) -> M:
     """A copy of ``rnn`` with gate block ``gate`` of every ``bias_ih`` or ``bias_hh`` (``which``) set to ``value``."""
-    changed = copy.deepcopy(rnn)
+    changed = _copy(rnn)
     H = cast("int", rnn.hidden_size)
     with torch.no_grad():
         for name, bias in changed.named_parameters():

@@ -1097,3 +1097,35 @@ def test_proofs_show_one_after_another():
     assert markup == first._repr_html_() + "\n" + second._repr_html_()
     assert markup.count("<table") == 2
     assert isinstance(shown, display.Stack)
+
+
+# --- what cuDNN requires, checked on the CPU ---------------------------------------------------------
+
+
+def test_every_claim_gives_its_modules_contiguous_states(monkeypatch):
+    # cuDNN raises "rnn: hx is not contiguous" for a strided state; the CPU accepts one. Every claim
+    # runs here with nn.LSTM/nn.GRU/nn.RNN refusing a strided state the way cuDNN does.
+    for cls in (nn.LSTM, nn.GRU, nn.RNN):
+        original = cls.forward
+
+        def forward(self, input, hx=None, _original=original):
+            states = hx if isinstance(hx, tuple) else (hx,)
+            strided = [tuple(s.shape) for s in states if s is not None and not s.is_contiguous()]
+            assert strided == [], f"{type(self).__name__} given a strided state {strided}"
+            return _original(self, input, hx)
+
+        monkeypatch.setattr(cls, "forward", forward)
+    for name, run in CLAIMS.items():
+        assert run("cpu", torch.float32).holds, name
+
+
+def test_claim_copies_keep_their_weights_in_one_buffer(monkeypatch):
+    from lstm_demo.claims import _copy
+
+    flattened = []
+    monkeypatch.setattr(nn.LSTM, "flatten_parameters", lambda self: flattened.append(self))
+    lstm = nn.LSTM(3, 4)
+    copied = _copy(lstm)
+    assert flattened[-1] is copied  # packed after the copy (unpickling may pack it once before)
+    assert copied is not lstm
+    assert all(torch.equal(a, b) for a, b in zip(copied.parameters(), lstm.parameters(), strict=True))
