@@ -1123,7 +1123,7 @@ def test_claim_copies_keep_their_weights_in_one_buffer(monkeypatch):
     from lstm_demo.claims import _copy
 
     flattened = []
-    monkeypatch.setattr(nn.LSTM, "flatten_parameters", lambda self: flattened.append(self))
+    monkeypatch.setattr(nn.LSTM, "flatten_parameters", lambda self: flattened.append(self))  # noqa: PLW0108  (a method)
     lstm = nn.LSTM(3, 4)
     copied = _copy(lstm)
     assert flattened[-1] is copied  # packed after the copy (unpickling may pack it once before)
