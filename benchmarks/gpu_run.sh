@@ -16,6 +16,7 @@
 # file; summary.txt lists each step's exit code and time, and the script exits
 # with 1 if any step failed. Results land in $OUT (default benchmarks/gpu-out/):
 # summary.txt, check-tf32-off.json, check-defaults.json, mutants.json,
+# outputs.tar.gz (each page's executed output, even when the build failed),
 # probe.txt, probe-cublas.txt (benchmarks/gpu_probe.py without and with
 # CUBLAS_WORKSPACE_CONFIG), speed.json (or speed.txt), logs.tar.gz, html.tar.gz.
 #
@@ -165,7 +166,10 @@ step speed "$SPEED_FILE" "$PY" benchmarks/speed.py "${SPEED[@]}" ${SPEED_ARGS:-}
 # --- 5. the site ------------------------------------------------------------------------
 rm -rf docs/_build docs/auto_examples docs/sg_execution_times.rst
 step docs - "$PY" -m sphinx -b html -W --keep-going -n docs docs/_build/html
-if [ -d docs/_build/html ]; then
+# The pages' executed outputs, also when the build stopped before writing HTML: the
+# gallery's generated .rst files and myst-nb's executed notebooks.
+step outputs-tarball - tar -czf "$OUT/outputs.tar.gz" --ignore-failed-read docs/auto_examples docs/_build/jupyter_execute
+if [ -n "$(ls -A docs/_build/html 2>/dev/null)" ]; then
   step html-tarball - tar -czf "$OUT/html.tar.gz" -C docs/_build html
 else
   note html-tarball "no site: the docs build made none"
