@@ -19,7 +19,9 @@ The recipe the random stream reveals, ``torch.manual_seed(1)``, an
 PyTorch's own tutorial `Sequence Models and Long Short-Term Memory Networks
 <https://pytorch.org/tutorials/beginner/nlp/sequence_models_tutorial.html>`_,
 which steps those five inputs through the LSTM one at a time and then feeds
-them as one sequence: the post's first question, in the tutorial's words.
+them as one sequence. It starts each of the two runs from a new random
+``(h_0, c_0)``, so it never compares them; the post asked whether they agree
+from the same state.
 
 The post printed 4 decimals, so a printed ``0.0374`` stands for a number in
 ``[0.03735, 0.03745]``: "reproduced" means within ``5e-5`` of the printed

@@ -149,7 +149,9 @@ prove("bidirectional", devices=devices)
 # ----------------------------
 # ``batch_first=True`` swaps the first two axes of ``input`` and ``output``,
 # and nothing else: ``h_n`` and ``c_n`` are ``(num_layers * directions,
-# batch, H)`` either way, so code that indexes ``h_n`` need not change.
+# batch, H)`` either way (``proj_size`` instead of ``H`` for ``h_n`` where
+# it is set), so code that indexes ``h_n`` need not change. A
+# ``PackedSequence`` carries its own layout, fixed when it was packed.
 time_first = nn.LSTM(3, 4, num_layers=2)
 batch_first = nn.LSTM(3, 4, num_layers=2, batch_first=True)
 batch_first.load_state_dict(time_first.state_dict())
@@ -191,7 +193,8 @@ assert refused
 # the ``batch_first=True`` module on ``xb`` equals the ``batch_first=False``
 # module on ``x``, its output transposed. Asserted close within float32's
 # default tolerance; each line says whether it was also bitwise equal:
-h_0, c_0 = h_0.transpose(0, 1), c_0.transpose(0, 1)  # (num_layers, batch, hidden_size)
+# (num_layers, batch, hidden_size), made contiguous: cuDNN refuses a strided state
+h_0, c_0 = h_0.transpose(0, 1).contiguous(), c_0.transpose(0, 1).contiguous()
 with torch.no_grad():
     out_b, (h_b, c_b) = batch_first(xb, (h_0, c_0))
     out_t, (h_t, c_t) = time_first(x, (h_0, c_0))

@@ -70,6 +70,9 @@ assert not bug.close
 assert torch.equal(output[-1, 1:], torch.zeros(2, 4))
 
 # %%
+# By default (``enforce_sorted=True``) the batch must come sorted by length,
+# longest first, or ``pack_padded_sequence`` raises; PyTorch's docstring says
+# that is only needed for ONNX export.
 # ``enforce_sorted=False`` accepts the lengths in any order: the packed
 # sequence records the permutation that sorts them (``sorted_indices``), and
 # the results come back in the batch's order.

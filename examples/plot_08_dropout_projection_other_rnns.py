@@ -233,8 +233,8 @@ prove("gru-bias", devices=devices)
 # PyTorch's words the weights "need to be compacted at every call, possibly
 # greatly increasing memory usage", and ``lstm.flatten_parameters()``
 # compacts them again. The claim asserts that the numbers do not change. Its
-# note says which warnings this run saw on each device (PyTorch may give a
-# warning only once per process, so a GPU run after another may see none).
+# note says which warnings this run saw on each device (the claim records
+# every warning, with ``warnings.simplefilter("always")``).
 # On the CPU ``flatten_parameters()`` does nothing (its docstring: "this
 # works only if the module is on the GPU and cuDNN is enabled. Otherwise,
 # it's a no-op"), so the CPU row is a control, not evidence.

@@ -68,7 +68,8 @@ assert result.close, result
 
 # %%
 # The order inside the brackets matters: the same ``W`` on ``[x_t, h_{t-1}]``
-# has the right shape here (both are ``H + in`` long) and the wrong numbers.
+# always has the right shape (both are ``in + H`` long), so nothing catches
+# the swap, and it gives the wrong numbers.
 result = lstm_demo.compare(olah(x, concat=lambda h, x_t: torch.cat([x_t, h], dim=-1)), expected)
 differences["Olah, [x, h] instead"] = result
 print("Olah's W on [x_t, h_(t-1)] vs nn.LSTM:", verdict(result))
@@ -79,8 +80,9 @@ assert not result.close
 # -------------------
 # d2l.ai's LSTM from scratch multiplies row vectors from the right,
 # ``X @ W_xi + H @ W_hi + b_i``, with ``W_xi`` of shape ``(in, H)``: PyTorch's
-# input rows of the gate, transposed. Its ``C_tilde`` takes the third block,
-# PyTorch's ``g``.
+# input rows of the gate, transposed. d2l.ai lists its parameters in the
+# order i, f, o, c; its ``C_tilde`` must read PyTorch's *third* block, ``g``,
+# not the fourth.
 W_xi, W_xf, W_xc, W_xo = lstm.weight_ih_l0.detach().T.split(H, dim=1)  # each (in, H)
 W_hi, W_hf, W_hc, W_ho = lstm.weight_hh_l0.detach().T.split(H, dim=1)  # each (H, H)
 state = C = torch.zeros(2, H)
@@ -111,8 +113,11 @@ prove("olah-notation", devices=devices)
 # ``recurrent_kernel`` ``(H, 4H)`` and one ``bias`` of ``4H``, gates in the
 # order i, f, c, o: PyTorch's ``weight_ih.T``, ``weight_hh.T`` and
 # ``bias_ih + bias_hh``, in the same order. TensorFlow 1's ``LSTMCell`` split
-# its fused matrix as i, j, f, o instead (``j`` the candidate), so weights
-# moved between the two need their blocks reordered.
+# its fused matrix as i, j, f, o instead (``j`` the candidate), used one
+# kernel on the concatenation ``[x_t, h_{t-1}]``, and added its
+# ``forget_bias`` (1.0 by default) at run time rather than storing it: weights
+# moved from it need their blocks reordered, the kernel split, and 1 added
+# to the forget gate's bias.
 kernel = lstm.weight_ih_l0.detach().T  # (in, 4H)
 recurrent_kernel = lstm.weight_hh_l0.detach().T  # (H, 4H)
 bias = b  # (4H,)

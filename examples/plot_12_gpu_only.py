@@ -34,7 +34,10 @@ if not gpus:
 # The same seed, twice
 # --------------------
 # In ``train()`` mode with ``dropout`` between layers, every call draws new
-# dropout masks from the device's random generator. Seeded the same way, two
+# dropout masks: from the CPU's random generator on the CPU; on a GPU, cuDNN
+# keeps a dropout state of its own, seeded from the GPU's generator, which
+# ``torch.manual_seed`` seeds too (the claim below checks that it repeats).
+# Seeded the same way, two
 # runs draw the same masks and repeat each other; seeded differently, they
 # differ. The figure shows the top layer's outputs of two runs, and how far
 # apart they are, for the same seed and for another one (CPU).
@@ -82,10 +85,11 @@ prove(claims.repeatable)
 # and CUDA have non-deterministic RNN functions, and names
 # ``CUBLAS_WORKSPACE_CONFIG=:16:8`` or ``:4096:2`` (set before CUDA starts) as
 # the way to enforce determinism; ``torch.use_deterministic_algorithms(True)``
-# makes PyTorch raise where it knows an operation is non-deterministic (here
-# with ``warn_only=True``, so it warns instead and the run goes on), and
-# ``torch.backends.cudnn.deterministic`` picks deterministic cuDNN
-# algorithms. This run measures, on each device, how far 5 repeated
+# makes operations use deterministic algorithms where PyTorch has them and
+# raise where it has none (here with ``warn_only=True``, so it warns instead
+# and the run goes on); ``torch.backends.cudnn.deterministic`` is documented
+# for cuDNN's convolution algorithms, and the rows below measure whether it
+# changes anything for an LSTM. This run measures, on each device, how far 5 repeated
 # forward-and-backward runs of one model land from the first, with each
 # setting. On a GPU a larger LSTM than the claims' (64 inputs, 128 hidden,
 # 2 layers, 50 steps, batch 32), where cuDNN has more ways to split the work;
@@ -96,7 +100,10 @@ import os
 print("CUBLAS_WORKSPACE_CONFIG =", os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
 
 
-def spread(device, repeats=5):
+REPEATS = 5
+
+
+def spread(device, repeats=REPEATS):
     """Largest |run - first run| over outputs and gradients, and how many runs were not bitwise equal."""
     torch.manual_seed(0)
     hidden, steps, batch = (128, 50, 32) if device.type == "cuda" else (16, 20, 8)
@@ -116,7 +123,7 @@ def spread(device, repeats=5):
 for device in devices:
     worst, unequal = spread(device)
     print(
-        f"{device!s:<8} {'defaults':<28} max |run - run 1| = {worst:.3g}, {unequal} of 4 runs not bitwise equal"
+        f"{device!s:<8} {'defaults':<36} max |run - run 1| = {worst:.3g}, {unequal} of {REPEATS - 1} runs not bitwise equal"
     )
     before = torch.backends.cudnn.deterministic
     torch.backends.cudnn.deterministic = True
@@ -125,14 +132,18 @@ for device in devices:
     finally:
         torch.backends.cudnn.deterministic = before
     label = "cudnn.deterministic=True"
-    print(f"{device!s:<8} {label:<28} max |run - run 1| = {worst:.3g}, {unequal} of 4 runs not bitwise equal")
+    print(
+        f"{device!s:<8} {label:<36} max |run - run 1| = {worst:.3g}, {unequal} of {REPEATS - 1} runs not bitwise equal"
+    )
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         worst, unequal = spread(device)
     finally:
         torch.use_deterministic_algorithms(False)
-    label = "use_deterministic_algorithms"
-    print(f"{device!s:<8} {label:<28} max |run - run 1| = {worst:.3g}, {unequal} of 4 runs not bitwise equal")
+    label = "deterministic algorithms (warn_only)"
+    print(
+        f"{device!s:<8} {label:<36} max |run - run 1| = {worst:.3g}, {unequal} of {REPEATS - 1} runs not bitwise equal"
+    )
 
 # %%
 # What these lines show is a measurement of this build's machine, not a
@@ -196,7 +207,8 @@ for device in devices:
                 outcome = "backward ran"
             except RuntimeError as error:
                 outcome = f"RuntimeError: {error}"
-        print(f"{device!s:<8} {mode + '(),':<9} cuDNN {'on ' if use_cudnn else 'off'}: {outcome}")
+        switch = f"cudnn.enabled={use_cudnn}" + (" (unused on the CPU)" if device.type == "cpu" else "")
+        print(f"{device!s:<8} {mode + '(),':<9} {switch}: {outcome}")
 
 # %%
 # On a GPU the error comes from the pair, cuDNN and ``eval()`` mode: either
@@ -204,11 +216,12 @@ for device in devices:
 # modes, and its backward can need values only the training forward keeps;
 # PyTorch raises rather than compute a backward from an inference forward.
 # The CPU never uses cuDNN. The ways out: switch cuDNN off around the
-# forward and backward (PyTorch's own CUDA kernels run, slower), or run the
-# LSTM in ``train()`` mode, which changes nothing for a model without
-# dropout. The claim checks that last point: without dropout, backward in
-# ``eval()`` mode (with cuDNN off where cuDNN refuses it) gives the
-# gradients of ``train()`` mode:
+# forward and backward (PyTorch's own CUDA kernels run, which can be slower:
+# page 10 times cuDNN against loops), or run the LSTM in ``train()`` mode,
+# which changes nothing for a model without dropout. The claim checks that
+# last point: without dropout, backward in ``eval()`` mode gives the
+# gradients of ``train()`` mode computed the same way (on a GPU, with cuDNN
+# off on both sides, since cuDNN refuses the ``eval()`` one):
 prove(claims.eval_backward)
 
 # %%
