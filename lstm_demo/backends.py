@@ -26,17 +26,11 @@ from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
 from lstm_demo.display import Table
-from lstm_demo.precision import precision_flags
+from lstm_demo.precision import backend_enabled, precision_flags
 from lstm_demo.stepwise import run_stepwise
 
 # Autograd nodes that only move data around the node that did the work.
 _LAYOUT_NODES = ("TransposeBackward", "SqueezeBackward", "UnsqueezeBackward", "ViewBackward", "CloneBackward")
-
-
-def _check_bool(name: str, value: object) -> None:
-    if not isinstance(value, bool):
-        msg = f"Expected {name} to be True or False, but got {value!r} instead."
-        raise TypeError(msg)
 
 
 @contextmanager
@@ -62,13 +56,8 @@ def onednn(enabled: bool) -> Iterator[None]:
     >>> torch.backends.mkldnn.enabled == before
     True
     """
-    _check_bool("enabled", enabled)
-    before = torch.backends.mkldnn.enabled
-    try:
-        torch.backends.mkldnn.enabled = enabled  # type: ignore[assignment]  # torch types the flag as its descriptor
+    with backend_enabled(torch.backends.mkldnn, enabled):
         yield
-    finally:
-        torch.backends.mkldnn.enabled = before
 
 
 def autograd_node(tensor: torch.Tensor) -> str:

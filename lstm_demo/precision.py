@@ -244,15 +244,36 @@ def cudnn(enabled: bool) -> Iterator[None]:
     >>> torch.backends.cudnn.enabled
     True
     """
+    with backend_enabled(torch.backends.cudnn, enabled):
+        yield
+
+
+@contextmanager
+def backend_enabled(backend: object, enabled: bool) -> Iterator[None]:
+    """Set ``backend.enabled`` (``torch.backends.cudnn``, ``torch.backends.mkldnn``) for a block, then restore it.
+
+    Raises
+    ------
+    TypeError
+        If ``enabled`` is not True or False.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.precision import backend_enabled
+    >>> with backend_enabled(torch.backends.mkldnn, False):
+    ...     torch.backends.mkldnn.enabled
+    False
+    """
     if not isinstance(enabled, bool):
         msg = f"Expected enabled to be True or False, but got {enabled!r} instead."
         raise TypeError(msg)
-    before = torch.backends.cudnn.enabled
+    before = getattr(backend, "enabled")  # noqa: B009  (typed as object: any torch.backends module)
     try:
-        torch.backends.cudnn.enabled = enabled
+        setattr(backend, "enabled", enabled)  # noqa: B010
         yield
     finally:
-        torch.backends.cudnn.enabled = before
+        setattr(backend, "enabled", before)  # noqa: B010
 
 
 @contextmanager

@@ -163,8 +163,25 @@ def _measure(device: torch.device, dtype: torch.dtype, cudnn: bool) -> Rounding:
         return _measure_on_one_thread(device, dtype)
 
 
-def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding:
-    worst, worst_error, largest = "", 0.0, 0.0
+def errors_by_implementation(
+    device: torch.device, dtype: torch.dtype
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """``{(model, implementation): (e, largest |reference|)}`` for every model of :data:`MODELS`.
+
+    What :func:`measure_rounding` takes the worst of: each model run as
+    ``nn.LSTM``, as the equations written out, step by step (unidirectional
+    models) and backward ("gradients"), each error scaled by ``1 +
+    |reference|``. Runs with TF32 off, on the calling thread's settings.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.tolerances import errors_by_implementation
+    >>> found = errors_by_implementation(torch.device("cpu"), torch.float64)
+    >>> sorted({implementation for _, implementation in found})
+    ['equations', 'gradients', 'nn.LSTM', 'step by step']
+    """
+    found = {}
     for seed, (name, factory, shape) in enumerate(MODELS):
         with cpu_random(seed):
             reference_module = factory().double()
@@ -184,13 +201,22 @@ def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding
             runs["gradients"] = _gradients(module, x)
         for implementation, values in runs.items():
             expected = reference_grads if implementation == "gradients" else reference
-            for got, want in zip(values, expected, strict=True):
-                # Scaled like compare's atol + rtol * |expected| with atol = rtol: gradients reach 10.
-                error = float(((got.double().cpu() - want).abs() / (1 + want.abs())).max())
-                largest = max(largest, float(want.abs().max()))
-                if error > worst_error or not worst:
-                    worst, worst_error = f"{name}, {implementation}", error
-    return Rounding(device, dtype, worst_error, largest, worst)
+            # Scaled like compare's atol + rtol * |expected| with atol = rtol: gradients reach 10.
+            found[name, implementation] = (
+                max(
+                    float(((got.double().cpu() - want).abs() / (1 + want.abs())).max())
+                    for got, want in zip(values, expected, strict=True)
+                ),
+                max(float(want.abs().max()) for want in expected),
+            )
+    return found
+
+
+def _measure_on_one_thread(device: torch.device, dtype: torch.dtype) -> Rounding:
+    found = errors_by_implementation(device, dtype)
+    (name, implementation), (error, _) = max(found.items(), key=lambda item: item[1][0])
+    largest = max(size for _, size in found.values())
+    return Rounding(device, dtype, error, largest, f"{name}, {implementation}")
 
 
 def measure_rounding(
