@@ -13,10 +13,11 @@ device of the machine that built this page.
 # %%
 # ``output[-1]`` and ``h_n``
 # --------------------------
-# ``output`` holds the *top layer's* hidden state at *every* step; ``h_n``
-# holds *every layer's* hidden state at the *last* step. For one direction
-# they meet at the last step of the top layer: ``output[-1]`` is
-# ``h_n[-1]`` (with ``batch_first=True``, ``output[:, -1]``).
+# :doc:`/shapes` draws which hidden states ``output`` and ``h_n`` hold, as
+# one grid of layers, directions and time steps. Here is the code a reader
+# writes against it. For one direction the two meet at the last step of the
+# top layer: ``output[-1]`` is ``h_n[-1]`` (with ``batch_first=True``,
+# ``output[:, -1]``).
 import matplotlib.pyplot as plt
 import torch
 from torch import nn
