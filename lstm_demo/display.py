@@ -10,6 +10,7 @@ display, and prints it anywhere else, so each result appears once either way.
 from __future__ import annotations
 
 import html
+import re
 import sys
 from collections.abc import Iterable, Sequence
 
@@ -66,6 +67,15 @@ def escape(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+# A number in scientific notation ("7.45e-09", "rtol=1.3e-06"): kept on one line, since a browser
+# may otherwise break it after the exponent's hyphen.
+_SCIENTIFIC = re.compile(r"\d+(?:\.\d+)?e[-+]\d+")
+
+
+def _unbroken_numbers(escaped: str) -> str:
+    return _SCIENTIFIC.sub(lambda m: f'<span class="lstm-demo-nowrap">{m.group(0)}</span>', escaped)
+
+
 def _cell(tag: str, text: str, label: str | None, *, scope: str | None = None, numeric: bool = False) -> str:
     classes = ["lstm-demo-num"] if numeric else []
     if text.startswith(_BAD):
@@ -77,7 +87,7 @@ def _cell(tag: str, text: str, label: str | None, *, scope: str | None = None, n
         attributes += f' data-label="{escape(label)}"'
     if classes:
         attributes += f' class="{" ".join(classes)}"'
-    return f"<{tag}{attributes}>{escape(text)}</{tag}>"
+    return f"<{tag}{attributes}>{_unbroken_numbers(escape(text))}</{tag}>"
 
 
 class Table(str):

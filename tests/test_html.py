@@ -200,3 +200,14 @@ def test_precision_table_html_groups_rows_by_model() -> None:
     assert [p.text for p in root.iterfind("p")] == [
         "No GPU ran: this run had no CUDA device, so no TF32, cuDNN or GPU rows."
     ]
+
+
+def test_scientific_numbers_are_kept_on_one_line():
+    from lstm_demo.display import Table
+
+    cell = "max abs diff 7.45e-09, rtol=1.3e-06"
+    table = Table(f"x  {cell}", caption="Numbers", header=("a", "b"), sections=[(None, [("x", cell)])])
+    html = table._repr_html_()
+    assert '<span class="lstm-demo-nowrap">7.45e-09</span>' in html
+    assert '<span class="lstm-demo-nowrap">1.3e-06</span>' in html
+    assert "max abs diff " in html
