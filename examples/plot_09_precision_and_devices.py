@@ -109,7 +109,9 @@ show(table(rows))
 #   size; it is never a tolerance: every claim on this site runs with TF32
 #   off (:func:`lstm_demo.precision.full_precision`).
 # * **Another device.** A GPU sums in another order than the CPU, so its
-#   results can differ in the last bits, in float64 too.
+#   results can differ in the last bits, in float64 too; and with TF32 off,
+#   cuDNN's float32 RNN kernels can round more than that alone would: the
+#   tolerance section below measures a GPU with cuDNN on and off.
 #
 # The column "vs cpu32" compares each float32 setting with the same model
 # in float32 on the CPU directly. The last column is :func:`lstm_demo.compare`
