@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lstm_demo._gradients import gradients as _gradients
 from lstm_demo._random import cpu_random
 from lstm_demo._types import Device, LSTMResult, Result, State, state_to
 from lstm_demo._validate import StackSpec, check_module, describe
@@ -1707,18 +1708,6 @@ def cho_gru(at: Place) -> Found:
 
 
 # --- what a GPU changes: cuDNN's training-mode backward, repeatable runs -----------------------------
-
-
-def _gradients(lstm: nn.LSTM, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The gradients of ``output.sum() + h_n.sum() + c_n.sum()``: the input's, then each parameter's."""
-    x = x.detach().clone().requires_grad_(True)
-    lstm.zero_grad()
-    output, (h_n, c_n) = lstm(x)
-    (output.sum() + h_n.sum() + c_n.sum()).backward()
-    grads = {"input": cast("torch.Tensor", x.grad)}
-    grads.update({name: cast("torch.Tensor", p.grad).clone() for name, p in lstm.named_parameters()})
-    lstm.zero_grad()
-    return grads
 
 
 @claim(

@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from lstm_demo import post
+from lstm_demo._gradients import gradients
 from lstm_demo._types import LSTMResult, LSTMState
 from lstm_demo._types import Result as ModuleResult
 from lstm_demo._validate import StackSpec, describe
@@ -556,12 +557,7 @@ def _each_with_padding(lstm: nn.LSTM, x: torch.Tensor, hx: LSTMState | None = No
 
 def _gradients_of(forward: Forward, lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
     """The gradients of ``output.sum() + h_n.sum() + c_n.sum()`` through ``forward``, input first."""
-    with torch.enable_grad():
-        x = x.detach().clone().requires_grad_(True)
-        output, (h_n, c_n) = cast("LSTMResult", forward(lstm, x))
-        wrt = [x, *lstm.parameters()]
-        found = torch.autograd.grad(output.sum() + h_n.sum() + c_n.sum(), wrt, allow_unused=True)
-    return [torch.zeros_like(w) if g is None else g for w, g in zip(wrt, found, strict=True)]
+    return list(gradients(lstm, x, forward).values())
 
 
 def _in_eval_mode(forward: Forward, lstm: nn.LSTM, x: Any, hx: LSTMState | None) -> list[torch.Tensor]:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lstm_demo._gradients import gradients
 from lstm_demo._random import cpu_random
 from lstm_demo._types import Result
 from lstm_demo.comparison import default_tolerance
@@ -131,14 +132,8 @@ def _leaves(result: Result) -> list[torch.Tensor]:
 
 
 def _gradients(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
-    """The gradients the ``gradients`` claim compares: the input's, then every parameter's."""
-    x = x.detach().clone().requires_grad_(True)
-    lstm.zero_grad()
-    output, (h_n, c_n) = lstm(x)
-    (output.sum() + h_n.sum() + c_n.sum()).backward()
-    grads = [x.grad, *(p.grad for p in lstm.parameters())]
-    lstm.zero_grad()
-    return [g for g in grads if g is not None]
+    """The input's gradient, then every parameter's (:func:`lstm_demo._gradients.gradients`)."""
+    return list(gradients(lstm, x).values())
 
 
 @contextmanager
