@@ -26,3 +26,27 @@ def state_to(state: State | None, device: torch.device | str) -> State | None:
 
 #: A device as the helpers take it: ``"cpu"``, ``"cuda:0"`` or a ``torch.device``.
 Device: TypeAlias = "torch.device | str"
+
+
+def leaves(result: tuple[object, State]) -> dict[str, torch.Tensor]:
+    """A forward's result as named tensors: ``output``, ``h_n`` and, for ``nn.LSTM``, ``c_n``.
+
+    A packed ``output`` (:class:`~torch.nn.utils.rnn.PackedSequence`) gives
+    its ``data``. The one way every claim, check and table flattens a
+    result.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo._types import leaves
+    >>> {k: tuple(v.shape) for k, v in leaves(nn.LSTM(3, 4)(torch.zeros(5, 2, 3))).items()}
+    {'output': (5, 2, 4), 'h_n': (1, 2, 4), 'c_n': (1, 2, 4)}
+    >>> list(leaves(nn.GRU(3, 4)(torch.zeros(5, 3))))
+    ['output', 'h_n']
+    """
+    output, state = result
+    data = output if isinstance(output, torch.Tensor) else output.data  # type: ignore[attr-defined]
+    if isinstance(state, tuple):
+        return {"output": data, "h_n": state[0], "c_n": state[1]}
+    return {"output": data, "h_n": state}
