@@ -6,10 +6,10 @@ runs on every device (or those chosen), with TF32 off whatever the caller's
 flags, a row is printed as each finishes, and the exit code says whether
 everything held (0), something failed (1), or the arguments were wrong (2).
 
-``mutants`` runs every wrong LSTM of :mod:`lstm_demo.mutants` against every
-check it applies to, on every device and dtype, at every tolerance the site
-uses: it exits 1 if any mutant passes a check (or a check fails its own
-correct side), 2 for bad arguments.
+``mutants`` runs every claim with every wrong LSTM of :mod:`lstm_demo.mutants`
+in place of its independent sides, on every device and dtype, at every
+tolerance the site uses: it exits 1 if any mutant passes a claim (or a claim
+fails its own correct side, the control), 2 for bad arguments.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import TextIO
 import torch
 
 from lstm_demo import mutants as mutation
-from lstm_demo.claims import CLAIMS, ClaimResult
+from lstm_demo.claims import CLAIMS, ClaimResult, Forward
 from lstm_demo.devices import available_devices, device_name, resolve_device
 from lstm_demo.precision import full_precision
 from lstm_demo.provenance import environment_report
@@ -70,9 +70,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     check.add_argument("-v", "--verbose", action="store_true", help="print every comparison of every claim")
     mutants = commands.add_parser(
         "mutants",
-        help="run wrong LSTMs against every check (exit 1 if any passes one)",
+        help="run every claim with wrong LSTMs in place of its independent side (exit 1 if any passes)",
         description=(
-            "Put each plausible wrong LSTM in place of each check's independent side, on every device "
+            "Put each plausible wrong LSTM in place of each claim's independent side, on every device "
             "and dtype, and compare at every tolerance the site uses; exit 1 if any mutant is not caught."
         ),
     )
@@ -92,9 +92,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "--mutant", action="append", metavar="NAME", help="a mutant to run (repeatable; default: all)"
     )
     mutants.add_argument(
-        "--claim", action="append", metavar="NAME", help="a check to run (repeatable; default: all)"
+        "--claim", action="append", metavar="NAME", help="a claim to run (repeatable; default: all)"
     )
-    mutants.add_argument("--list", action="store_true", help="list the mutants and checks and exit")
+    mutants.add_argument("--list", action="store_true", help="list the mutants and claims and exit")
     mutants.add_argument("--json", action="store_true", help="print the tolerances and results as JSON")
     return parser, {"check": check, "mutants": mutants}
 
@@ -169,15 +169,28 @@ def _as_json(name: str, result: ClaimResult) -> dict[str, object]:
     }
 
 
+def _sides(sides: dict[str, Forward]) -> str:
+    """A claim's independent sides as ``forward=run_stepwise``, or ``none``."""
+    return ", ".join(f"{k}={getattr(v, '__name__', type(v).__name__)}" for k, v in sides.items()) or "none"
+
+
 def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
     """Run the ``check`` command; return the exit code."""
     if args.list:
         width = max(map(len, CLAIMS))
         for name, registered in CLAIMS.items():
             lines = textwrap.wrap(registered.sentence, width=100 - width - 2)
+            lines += textwrap.wrap(f"mutation check: {_sides(registered.sides)}", width=100 - width - 2)
             print(f"{name:<{width}}  {lines[0]}", file=out)
             for line in lines[1:]:
                 print(f"{'':<{width}}  {line}", file=out)
+        unchecked = [n for n, c in CLAIMS.items() if not c.sides]
+        print(
+            f"{len(CLAIMS) - len(unchecked)} of {len(CLAIMS)} claims have a mutation check"
+            + (f"; none: {', '.join(unchecked)}" if unchecked else "")
+            + " (python -m lstm_demo mutants)",
+            file=out,
+        )
         return 0
     names, devices, dtypes = _choose(parser, args)
     report = environment_report()
@@ -256,18 +269,19 @@ def _run_claims(
 def mutants(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> int:
     """Run the ``mutants`` command; return the exit code."""
     if args.list:
-        width = max(map(len, [*mutation.MUTANTS, *mutation.CHECKS]))
+        width = max(map(len, [*mutation.MUTANTS, *mutation.TARGETS]))
         print("mutants:", file=out)
         for name, mutant in mutation.MUTANTS.items():
-            print(f"  {name:<{width}}  {mutant.bug}", file=out)
-        print("checks:", file=out)
-        for name, check in mutation.CHECKS.items():
-            gpu = " (GPU only)" if check.gpu_only else ""
-            print(f"  {name:<{width}}  {check.claim}{gpu}", file=out)
+            needs = f" (needs: {', '.join(sorted(mutant.needs))})" if mutant.needs else ""
+            print(f"  {name:<{width}}  {mutant.bug}{needs}", file=out)
+        print("claims (each run with every mutant in place of its independent sides):", file=out)
+        for name, target in mutation.TARGETS.items():
+            only = f" (only: {', '.join(sorted(target.mutants))})" if target.mutants is not None else ""
+            print(f"  {name:<{width}}  {target.what}{only}", file=out)
         return 0
     for label, chosen, known in (
         ("--mutant", args.mutant, mutation.MUTANTS),
-        ("--claim", args.claim, mutation.CHECKS),
+        ("--claim", args.claim, mutation.TARGETS),
     ):
         unknown = [n for n in chosen or () if n not in known]
         if unknown:
@@ -286,18 +300,18 @@ def mutants(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
         mutants=list(dict.fromkeys(args.mutant)) if args.mutant else None,
         checks=list(dict.fromkeys(args.claim)) if args.claim else None,
     )
-    bad = mutation.escapes(results)
-    tried = [r for r in results if r.mutant != mutation.CONTROL]
+    bad = results.escapes
+    tried = results.tried
     summary = (
         f"{len(tried) - sum(not r.caught for r in tried)} of {len(tried)} mutant runs caught, "
         f"{len(bad)} escape{'' if len(bad) == 1 else 's'} ({time.perf_counter() - started:.1f} s)"
     )
     if args.json:
-        json.dump(mutation.as_json(results), out, indent=2)
+        json.dump(results.as_json(), out, indent=2)
         print(file=out)
         print(summary, file=err)
     else:
-        print(mutation.table(results), file=out)
+        print(results, file=out)
         print(summary, file=out)
     return 1 if bad else 0
 

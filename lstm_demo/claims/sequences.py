@@ -225,9 +225,10 @@ def truncated_bptt(at: Place, *, forward: Forward) -> Found:
         first, second = x[:6].clone().requires_grad_(True), x[6:].clone().requires_grad_(True)
         output, _ = run(lstm, second, carry(first))
         loss = (output * weights).sum()
-        found = torch.autograd.grad(loss, [second, first, *lstm.parameters()], allow_unused=True)
+        wrt = [second, first, *lstm.parameters()]
+        found = torch.autograd.grad(loss, wrt, allow_unused=True)
         names = ["chunk 2 input", "chunk 1 input", *(n for n, _ in lstm.named_parameters())]
-        return {n: torch.zeros_like(first) if g is None else g for n, g in zip(names, found, strict=True)}
+        return {n: torch.zeros_like(w) if g is None else g for n, w, g in zip(names, wrt, found, strict=True)}
 
     def detached(first: torch.Tensor) -> LSTMState:
         _, (h, c) = forward(lstm, first)

@@ -1,0 +1,60 @@
+"""Plausible wrong LSTMs, and proof that every claim the site makes catches each one.
+
+A claim compares ``nn.LSTM`` with an independent computation of the same
+thing: one step at a time, layers stacked by hand, the equations written
+out, an ``nn.LSTMCell`` loop, the post's printed numbers. A check is only
+worth something if it fails when that independent side is wrong. Each
+:class:`Mutant` (:mod:`~lstm_demo.mutants.catalogue`) is such a wrong side: a
+function with the module's forward contract computing the equations of
+:mod:`~lstm_demo.mutants.equations` with one plausible mistake.
+:func:`run` (:mod:`~lstm_demo.mutants.runner`) calls every registered claim
+with every mutant in place of its independent sides, on every device and
+dtype, and compares at every tolerance the site uses
+(:func:`~lstm_demo.tolerances.site_tolerances`): each must be caught. The
+control is the claim's own run, which must pass. :func:`smallest_caught`
+(:mod:`~lstm_demo.mutants.smallest`) bisects the size of one bug, a
+forget-gate bias offset, down to the smallest each claim still catches.
+"""
+
+from lstm_demo.mutants.catalogue import MUTANTS, Mutant, OffsetMutant, counting
+from lstm_demo.mutants.equations import Equations, GRUEquations, RNNEquations, each_sequence, hard_sigmoid
+from lstm_demo.mutants.runner import (
+    CONTROL,
+    TARGETS,
+    Outcome,
+    Result,
+    Results,
+    Target,
+    add_target,
+    claim_target,
+    ratio,
+    run,
+    tolerances_for,
+)
+from lstm_demo.mutants.smallest import RESOLUTION, Smallest, smallest_caught
+
+__all__ = [
+    "CONTROL",
+    "MUTANTS",
+    "RESOLUTION",
+    "TARGETS",
+    "Equations",
+    "GRUEquations",
+    "Mutant",
+    "OffsetMutant",
+    "Outcome",
+    "RNNEquations",
+    "Result",
+    "Results",
+    "Smallest",
+    "Target",
+    "add_target",
+    "claim_target",
+    "counting",
+    "each_sequence",
+    "hard_sigmoid",
+    "ratio",
+    "run",
+    "smallest_caught",
+    "tolerances_for",
+]

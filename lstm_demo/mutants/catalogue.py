@@ -1,0 +1,202 @@
+"""The plausible wrong LSTMs (and GRUs and RNNs): :data:`MUTANTS`, each the equations with one mistake."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence
+
+from lstm_demo.mutants.equations import Equations, GRUEquations, RNNEquations, hx_reads_batch_first
+
+#: Whether a mistake can be made on a call: ``applies(module, input, hx)``.
+Applies = Callable[[Any, Any, Any], bool]
+
+#: The names of the mutants that made their mistake since :func:`counting` began.
+_APPLIED: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("applied", default=None)
+
+
+@contextmanager
+def counting() -> Iterator[list[str]]:
+    """Collect, in the list it yields, the name of each mutant each time it makes its mistake."""
+    applied: list[str] = []
+    token = _APPLIED.set(applied)
+    try:
+        yield applied
+    finally:
+        _APPLIED.reset(token)
+
+
+def _always(module: Any, input: Any, hx: Any) -> bool:
+    return True
+
+
+def _multi_layer_square(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    """Layer 2 can read the input only where the input has as many features as layer 1's output."""
+    return lstm.num_layers > 1 and lstm.input_size == lstm.hidden_size * (2 if lstm.bidirectional else 1)
+
+
+def _has_bias_hh(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    """Forgetting ``bias_hh`` changes nothing where it is zero (the post's experiment 2 has zero biases)."""
+    return lstm.bias and any(
+        bool(b.ne(0).any()) for n, b in lstm.named_parameters() if n.startswith("bias_hh")
+    )
+
+
+def _batch_first_state(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    return isinstance(input, torch.Tensor) and hx_reads_batch_first(lstm, input, hx)
+
+
+def _packed(module: Any, input: Any, hx: Any) -> bool:
+    return isinstance(input, PackedSequence)
+
+
+def _bidirectional(module: nn.RNNBase, input: Any, hx: Any) -> bool:
+    return bool(module.bidirectional)
+
+
+def _projected(module: nn.LSTM, input: Any, hx: Any) -> bool:
+    return module.proj_size > 0
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A plausible wrong LSTM: ``mutant(module, input, hx=None)`` returns what a buggy forward would.
+
+    Where the mistake cannot be made (another class of module, no second
+    layer, zero ``bias_hh``, ...) it returns the module's own result; the
+    mutation suite counts only the claims in which the mistake was made
+    (:func:`counting`).
+    """
+
+    name: str
+    """Short name, as ``python -m lstm_demo mutants`` prints it."""
+    bug: str
+    """The mistake, in words."""
+    equations: Equations | GRUEquations | RNNEquations
+    applies: Applies = _always
+    """Whether the mistake can be made on this call."""
+    needs: frozenset[str] = frozenset()
+    """What a claim must exercise for the mistake to show (see :attr:`~lstm_demo.claims.Claim.exercises`)."""
+
+    def __call__(self, module: nn.RNNBase, input: Any, hx: Any = None) -> Any:
+        if not isinstance(module, self.equations.module_class) or not self.applies(module, input, hx):
+            return module(input, hx)
+        applied = _APPLIED.get()
+        if applied is not None:
+            applied.append(self.name)
+        return self.equations(module, input, hx)  # type: ignore[arg-type]  # the class was checked above
+
+
+#: Every mutant, by name.
+MUTANTS: dict[str, Mutant] = {
+    m.name: m
+    for m in (
+        Mutant(
+            "gate-order",
+            "blocks read as i, g, f, o (TensorFlow's i, j, f, o order)",
+            Equations(gate_order=("i", "g", "f", "o")),
+        ),
+        Mutant(
+            "hard-sigmoid",
+            "gates through Keras 2's hard sigmoid, clip(0.2x + 0.5, 0, 1)",
+            Equations(hard_sigmoid=True),
+        ),
+        Mutant(
+            "one-bias", "only bias_ih added; bias_hh forgotten", Equations(both_biases=False), _has_bias_hh
+        ),
+        Mutant("h-not-carried", "h_0 fed to every step instead of the last h", Equations(carry_h=False)),
+        Mutant("c-not-carried", "c reset to c_0 at every step", Equations(carry_c=False)),
+        Mutant("no-tanh-on-c", "h = o * c, without tanh", Equations(tanh_c=False)),
+        Mutant("forget-bias+0.1", "forget gate's bias off by 0.1", Equations(forget_offset=0.1)),
+        Mutant("off-by-one-step", "output[t] is the state before step t", Equations(output_lags=True)),
+        Mutant(
+            "layer-2-gets-input",
+            "layer 2 fed the input instead of layer 1's output",
+            Equations(layers_read_input=True),
+            _multi_layer_square,
+        ),
+        Mutant(
+            "h0-batch-first",
+            "a batch_first module reads h_0 and c_0 as (batch, num_layers * directions, H)",
+            Equations(hx_batch_first=True),
+            _batch_first_state,
+            frozenset({"hx"}),
+        ),
+        Mutant(
+            "stateful",
+            "a call without hx starts from the last call's (h_n, c_n), as Keras's stateful=True does",
+            Equations(stateful=True),
+            needs=frozenset({"calls"}),
+        ),
+        Mutant(
+            "padding-as-steps",
+            "a packed batch run at its padded length: the padding run as real steps, h_n taken after it",
+            Equations(padding_as_steps=True),
+            _packed,
+            frozenset({"packed"}),
+        ),
+        Mutant(
+            "backward-not-flipped",
+            "the backward direction's output left in the order it was computed, not flipped back",
+            Equations(flip_back=False),
+            _bidirectional,
+        ),
+        Mutant(
+            "state-detached",
+            "(h, c) detached between steps: the same outputs, gradients cut at every step",
+            Equations(detach_state=True),
+            needs=frozenset({"gradients"}),
+        ),
+        Mutant(
+            "projection-before-tanh",
+            "with proj_size, h = tanh(W_hr (o * c)): the projection applied before the tanh",
+            Equations(projection_before_tanh=True),
+            _projected,
+        ),
+        Mutant(
+            "peephole",
+            "peephole connections (c_(t-1) into i and f, c_t into o), weight 0.5",
+            Equations(peephole=0.5),
+        ),
+        Mutant(
+            "gru-reset-before",
+            "GRU: r applied before the product, W_hn (r * h) + b_hn (Cho et al.'s form)",
+            GRUEquations(reset_after=False),
+        ),
+        Mutant(
+            "gru-b_hn-outside-r",
+            "GRU: b_hn added outside r, as if moved into b_in",
+            GRUEquations(b_hn_inside=False),
+        ),
+        Mutant(
+            "rnn-nonlinearity",
+            "RNN: relu where the module says tanh, tanh where it says relu",
+            RNNEquations(swap_nonlinearity=True),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class OffsetMutant:
+    """The forget gate's bias moved by ``offset`` (for an ``nn.GRU``, the update gate's): a bug of any size."""
+
+    offset: float
+
+    def __call__(self, module: nn.RNNBase, input: Any, hx: Any = None) -> Any:
+        if isinstance(module, nn.GRU):
+            equations: Equations | GRUEquations = GRUEquations(update_offset=self.offset)
+        elif isinstance(module, nn.LSTM):
+            equations = Equations(forget_offset=self.offset)
+        else:
+            return module(input, hx)
+        applied = _APPLIED.get()
+        if applied is not None:
+            applied.append("offset")
+        return equations(module, input, hx)  # type: ignore[arg-type]  # the class was checked above
