@@ -11,6 +11,10 @@ from cases import CLASSES
 from torch import nn
 
 from lstm_demo import claims
+from lstm_demo.scratch import scratch_lstm
+from lstm_demo._copying import copy_module
+from lstm_demo.biases import OPEN, set_bias
+from lstm_demo.notations import olah_lstm
 from lstm_demo.claims import (
     CLAIMS,
     ClaimResult,
@@ -434,13 +438,16 @@ def test_gradients_and_bidirectional_compare_every_element():
 @pytest.fixture
 def off_scratch(monkeypatch):
     """scratch_lstm, as the claims see it, off by 1e-3 in its output."""
-    real = claims.scratch_lstm
+    real = scratch_lstm
 
     def off(lstm, input, hx=None):
         output, state = real(lstm, input, hx)
         return output + 1e-3, state
 
-    monkeypatch.setattr(claims, "scratch_lstm", off)
+    # scratch and projection compare nn.LSTM with scratch_lstm: their independent side.
+    for name in ("scratch", "projection"):
+        assert CLAIMS[name].sides["forward"] is real
+        monkeypatch.setitem(CLAIMS[name].sides, "forward", off)
 
 
 @pytest.mark.parametrize("name", ["scratch", "projection"])
@@ -937,7 +944,7 @@ def test_olah_form_one_step_by_hand():
         lstm.bias_ih_l0.zero_()
         lstm.bias_hh_l0.zero_()
     x = torch.tensor([[[0.5]]], dtype=torch.float64)
-    output, (h_n, c_n) = claims._olah_lstm(lstm, x)
+    output, (h_n, c_n) = olah_lstm(lstm, x)
 
     def sig(v):
         return 1 / (1 + math.exp(-v))
@@ -958,7 +965,7 @@ def test_gru_bias_note_and_cho_gru_note():
 
 def test_gru_bias_with_r_held_at_one_the_reset_gate_is_exactly_one():
     gru = nn.GRU(3, 4)
-    opened = claims._set_bias(gru, "bias_ih", 0, claims.OPEN)
+    opened = set_bias(gru, "bias_ih", 0, OPEN)
     x = torch.randn(5, 2, 3)
     r = torch.sigmoid(x @ opened.weight_ih_l0[:4].T + opened.bias_ih_l0[:4] + opened.bias_hh_l0[:4])
     assert bool(r.eq(1).all())  # the sigmoid of about 50 rounds to exactly 1
@@ -970,7 +977,7 @@ import dataclasses
 import xml.etree.ElementTree as ET
 
 from lstm_demo import display
-from lstm_demo.claims import Proof, Proofs, only_note, results_table
+from lstm_demo.claims import ClaimResult, Proof, Proofs, only_note
 
 GPU = torch.device("cuda:0")
 
@@ -1059,7 +1066,7 @@ def test_only_note_names_other_devices():
 
 def test_results_table_text_is_the_reports():
     results = [_halves(), _halves()]
-    shown = results_table(results, "Halving.")
+    shown = ClaimResult.table(results, "Halving.")
     assert shown.splitlines()[0] == "Halving."
     assert str(shown) == "\n".join(["Halving.", results[0].report(), results[1].report(), only_note([CPU])])
 
@@ -1082,7 +1089,7 @@ def test_proof_of_another_kind_of_result():
 
 
 def test_prove_prints_nothing_where_the_page_shows_its_value(monkeypatch, capsys):
-    monkeypatch.setattr(claims, "rich_display", lambda: True)
+    monkeypatch.setattr(claims.proof, "rich_display", lambda: True)
     proof = prove("batch-first", devices=[CPU])
     assert capsys.readouterr().out == ""
     assert _table(proof._repr_html_())[1][0] == ["verdict", "holds, bitwise equal"]
@@ -1119,12 +1126,11 @@ def test_every_claim_gives_its_modules_contiguous_states(monkeypatch):
 
 
 def test_claim_copies_keep_their_weights_in_one_buffer(monkeypatch):
-    from lstm_demo.claims import _copy
 
     flattened = []
     monkeypatch.setattr(nn.LSTM, "flatten_parameters", lambda self: flattened.append(self))  # noqa: PLW0108  (a method)
     lstm = nn.LSTM(3, 4)
-    copied = _copy(lstm)
+    copied = copy_module(lstm)
     assert flattened[-1] is copied  # packed after the copy (unpickling may pack it once before)
     assert copied is not lstm
     assert all(torch.equal(a, b) for a, b in zip(copied.parameters(), lstm.parameters(), strict=True))

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from lstm_demo import claims
+from lstm_demo.scratch import scratch_lstm
 from lstm_demo.claims import CLAIMS
 from lstm_demo.cli import main
-from lstm_demo.mutants import CHECKS, CONTROL, MUTANTS, Equations, Mutant
+from lstm_demo.mutants import CONTROL, MUTANTS, TARGETS, Equations, Mutant
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = list(CLAIMS)
@@ -147,11 +148,14 @@ def test_list_prints_every_claim():
     assert code == 0
     assert err == ""
     lines = out.splitlines()
-    named = [line.split()[0] for line in lines if not line.startswith(" ")]
+    named = [line.split()[0] for line in lines[:-1] if not line.startswith(" ")]
     assert named == NAMES
     text = " ".join(" ".join(lines).split())
     for name, registered in CLAIMS.items():
         assert registered.sentence in text, name
+    assert "mutation check: forward=run_stepwise" in text  # post-stepwise's independent side
+    assert "mutation check: stepwise=run_stepwise, stacked=split_and_stack" in text  # gru's and rnn's
+    assert lines[-1] == f"{len(NAMES)} of {len(NAMES)} claims have a mutation check (python -m lstm_demo mutants)"
     assert all(len(line) <= 100 for line in lines)
     assert HEADER not in out
 
@@ -213,8 +217,12 @@ def test_json_keeps_the_order_the_claims_were_asked_in():
 @pytest.fixture
 def off_scratch(monkeypatch):
     """scratch_lstm, as the claims see it, off by 1e-3 in its output."""
-    real = claims.scratch_lstm
-    monkeypatch.setattr(claims, "scratch_lstm", lambda *args: (real(*args)[0] + 1e-3, real(*args)[1]))
+    real = scratch_lstm
+    for name in ("scratch", "projection"):  # their independent side
+        assert claims.CLAIMS[name].sides["forward"] is real
+        monkeypatch.setitem(
+            claims.CLAIMS[name].sides, "forward", lambda *args: (real(*args)[0] + 1e-3, real(*args)[1])
+        )
 
 
 def test_a_failing_claim_exits_1_and_shows_its_comparisons(off_scratch):
@@ -377,13 +385,19 @@ def test_mutants_every_one_caught_exits_0():
     assert err == ""
     lines = out.splitlines()
     assert lines[0] == f"torch {torch.__version__} on cpu; TF32 off"
-    assert lines[1].split() == ["mutant", "check", "verdict"]
+    assert lines[1].split() == ["mutant", "claim", "verdict"]
     body = lines[2:-1]
-    # Neither check gives a state, calls twice or packs, so only the LSTM mutants that need none of
-    # that run, and layer 2 gets no input on post-stepwise's single layer.
-    plain = [name for name, m in MUTANTS.items() if not m.needs and isinstance(m.equations, Equations)]
-    assert len(plain) == 10
-    assert len(body) == 2 * (1 + len(plain)) - 1
+    # Neither claim gives a state, calls twice, packs or backpropagates, is bidirectional or
+    # projected, so only the plain LSTM mutants make their mistake there, and layer 2 gets no
+    # input on post-stepwise's single layer (nor one-bias where bias_hh is not zero: it always is).
+    plain = ["gate-order", "hard-sigmoid", "one-bias", "h-not-carried", "c-not-carried", "no-tanh-on-c"]
+    plain += ["forget-bias+0.1", "off-by-one-step", "peephole"]
+    controls = [line for line in body if line.startswith(CONTROL)]
+    assert [line.split()[2] for line in controls] == ["post-stepwise", "post-layers"]
+    tried = {tuple(line.split()[:2]) for line in body if not line.startswith(CONTROL)}
+    assert tried == {(m, "post-stepwise") for m in plain} | {
+        (m, "post-layers") for m in [*plain, "layer-2-gets-input"]
+    }
     assert all("caught (>=" in line for line in body if not line.startswith(CONTROL))
     assert re.fullmatch(r"(\d+) of \1 mutant runs caught, 0 escapes \(\d+\.\d s\)", lines[-1])
 
@@ -426,9 +440,11 @@ def test_mutants_list():
     code, out, _ = run("mutants", "--list")
     assert code == 0
     names = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
-    assert names == [*MUTANTS, *CHECKS]
-    gpu_only = [line.split()[0] for line in out.splitlines() if line.endswith(" (GPU only)")]
-    assert gpu_only == ["cpu-vs-gpu"]
+    assert names == [*MUTANTS, *TARGETS]
+    only = [line.split()[0] for line in out.splitlines() if "(only: " in line]
+    assert only == ["last-output"]
+    assert "  scratch" in out
+    assert next(line for line in out.splitlines() if line.startswith("  scratch")).split()[1] == "forward=scratch_lstm"
 
 
 @pytest.mark.parametrize(
@@ -439,8 +455,8 @@ def test_mutants_list():
             f"Expected --mutant names from {', '.join(MUTANTS)}, but got nope instead.",
         ),
         (
-            ["--claim", "rnn"],
-            f"Expected --claim names from {', '.join(CHECKS)}, but got rnn instead.",
+            ["--claim", "nope"],
+            f"Expected --claim names from {', '.join(TARGETS)}, but got nope instead.",
         ),
         (["--dtype", "float16"], "Expected --dtype float32 or float64, but got 'float16' instead."),
         (["--device", "cuda"], "Expected one of this machine's devices (cpu), but got 'cuda' instead."),

@@ -27,6 +27,7 @@ from lstm_demo.claims.result import ClaimResult
 from lstm_demo.comparison import compare
 from lstm_demo.devices import resolve_placement, tolerance_for
 from lstm_demo.precision import full_precision
+from lstm_demo.tolerances import one_thread
 
 #: What a claim compares: a label and an ``(actual, expected)`` pair of tensors each.
 Pairs: TypeAlias = "dict[str, tuple[torch.Tensor, torch.Tensor]]"
@@ -175,7 +176,10 @@ def claim(
     is called as ``claim(device="cpu", dtype=torch.float32, *, seed=0,
     **sides)``: it checks the device and dtype
     (:func:`~lstm_demo.devices.resolve_placement`), runs the function with
-    TF32 off (:func:`~lstm_demo.precision.full_precision`) and compares every
+    TF32 off (:func:`~lstm_demo.precision.full_precision`) on one CPU thread
+    (:func:`~lstm_demo.tolerances.one_thread`: the models are tiny, a second
+    thread only slows them, and one thread gives the same bits on every
+    machine, whatever its core count) and compares every
     pair within :func:`~lstm_demo.devices.tolerance_for` that device and
     dtype, in a :class:`ClaimResult`.
 
@@ -227,7 +231,7 @@ def claim(
                 )
                 raise TypeError(msg)
             resolved, dtype = resolve_placement(device, dtype)
-            with full_precision():
+            with full_precision(), one_thread():
                 found = function(Place(resolved, dtype, seed), **{**declared, **replaced})
             compared, notes = found if isinstance(found, tuple) else (found, ())
             return claim_result(sentence, resolved, dtype, compared, notes=notes)
