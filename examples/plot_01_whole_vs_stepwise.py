@@ -35,10 +35,11 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import autograd_node, onednn, runs_table, verdict, whole_vs_stepwise_by_backend
+from lstm_demo.backends import autograd_node, runs_table, verdict, whole_vs_stepwise_by_backend
 from lstm_demo.claims import prove, whole_vs_stepwise
 from lstm_demo.comparison import table
 from lstm_demo.display import show
+from lstm_demo.precision import onednn
 
 
 class RNN(nn.Module):

@@ -7,7 +7,7 @@ has separate forward paths for training and for inference. The two results
 a claim compares then differ in the last bits, or not, depending on the
 switch and the grad mode. :func:`whole_vs_stepwise_by_backend` and
 :func:`claims_by_backend` measure that, with every switch they touch put
-back afterwards (:func:`onednn`).
+back afterwards (:func:`~lstm_demo.precision.onednn`).
 """
 
 from __future__ import annotations
@@ -26,38 +26,11 @@ from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
 from lstm_demo.display import Table
-from lstm_demo.precision import backend_enabled, precision_flags
+from lstm_demo.precision import onednn, precision_flags
 from lstm_demo.stepwise import run_stepwise
 
 # Autograd nodes that only move data around the node that did the work.
 _LAYOUT_NODES = ("TransposeBackward", "SqueezeBackward", "UnsqueezeBackward", "ViewBackward", "CloneBackward")
-
-
-@contextmanager
-def onednn(enabled: bool) -> Iterator[None]:
-    """Set ``torch.backends.mkldnn.enabled`` for a ``with`` block; restore it afterwards.
-
-    With ``False``, CPU recurrent modules run PyTorch's own ATen kernels
-    instead of oneDNN's. The switch is put back whatever happens in the block.
-
-    Raises
-    ------
-    TypeError
-        If ``enabled`` is not True or False.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from lstm_demo.backends import onednn
-    >>> before = torch.backends.mkldnn.enabled
-    >>> with onednn(False):
-    ...     torch.backends.mkldnn.enabled
-    False
-    >>> torch.backends.mkldnn.enabled == before
-    True
-    """
-    with backend_enabled(torch.backends.mkldnn, enabled):
-        yield
 
 
 def autograd_node(tensor: torch.Tensor) -> str:

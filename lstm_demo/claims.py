@@ -37,12 +37,13 @@ from lstm_demo._random import cpu_random
 from lstm_demo._types import Device, LSTMResult, Result, State, state_to
 from lstm_demo._validate import StackSpec, check_module, describe
 from lstm_demo.comparison import Comparison, compare
-from lstm_demo.devices import Tolerance, device_name, each_device, resolve_placement, tolerance_for
+from lstm_demo.devices import device_name, each_device, resolve_placement
 from lstm_demo.display import Stack, Table, rich_display
 from lstm_demo.layers import run_stacked, split_directions, split_layers
 from lstm_demo.precision import cudnn, full_precision
-from lstm_demo.scratch import _gru_direction, _run_gru, peephole_lstm, scratch_gru, scratch_lstm
+from lstm_demo.scratch import gru_direction, peephole_lstm, run_gru, scratch_gru, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
+from lstm_demo.tolerances import Tolerance, tolerance_for
 
 #: What a claim compares: a label and an ``(actual, expected)`` pair of tensors each.
 Pairs: TypeAlias = "dict[str, tuple[torch.Tensor, torch.Tensor]]"
@@ -206,7 +207,7 @@ def claim_result(
     *,
     notes: tuple[str, ...] = (),
 ) -> ClaimResult:
-    """Compare each ``(actual, expected)`` pair within :func:`~lstm_demo.devices.tolerance_for` the device.
+    """Compare each ``(actual, expected)`` pair within :func:`~lstm_demo.tolerances.tolerance_for` the device.
 
     The expected tensors become the result's ``reference``, for comparing devices.
 
@@ -297,7 +298,7 @@ def claim(name: str, sentence: str) -> Callable[[Callable[[Place], Found]], Clai
     *, seed=0)``: it checks the device and dtype
     (:func:`~lstm_demo.devices.resolve_placement`), runs the function with
     TF32 off (:func:`~lstm_demo.precision.full_precision`) and compares every
-    pair within :func:`~lstm_demo.devices.tolerance_for` that device and
+    pair within :func:`~lstm_demo.tolerances.tolerance_for` that device and
     dtype, in a :class:`ClaimResult`.
 
     Raises
@@ -417,7 +418,7 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = N
     between layers. Runs without gradients and with TF32 off
     (:func:`~lstm_demo.precision.full_precision`), on the module's device and dtype, and
     compares ``output``, ``h_n`` (and ``c_n``) within
-    :func:`~lstm_demo.devices.tolerance_for` that device.
+    :func:`~lstm_demo.tolerances.tolerance_for` that device.
 
     Examples
     --------
@@ -467,7 +468,7 @@ def on_each_device(
     The first device is the reference (the CPU, from
     :func:`~lstm_demo.devices.each_device`). On every other device the result
     also holds ``output vs cpu`` (and ``h_n vs cpu``, ...) comparisons, within
-    :func:`~lstm_demo.devices.tolerance_for` that device: the same module gives
+    :func:`~lstm_demo.tolerances.tolerance_for` that device: the same module gives
     the same numbers there, up to that tolerance.
 
     Parameters
@@ -1668,14 +1669,14 @@ def gru_bias(at: Place) -> Found:
     """
     gru = _gru(at)
     x = at.randn(SEQ, BATCH, IN)
-    outside = functools.partial(_gru_direction, b_hn_inside=False)
+    outside = functools.partial(gru_direction, b_hn_inside=False)
     opened = _set_bias(gru, "bias_ih", 0, OPEN)
     with torch.no_grad():
         expected = gru(x)
         pairs = _pairs(move_bias_hh(gru, gates=[0, 1])(x), expected)
         n_moved = move_bias_hh(gru, gates=[2])(x)
         found = {
-            "b_hn moved vs b_hn outside r": _pairs(n_moved, _run_gru(gru, x, None, outside)),
+            "b_hn moved vs b_hn outside r": _pairs(n_moved, run_gru(gru, x, None, outside)),
             "r held at 1, b_hn moved": _pairs(move_bias_hh(opened, gates=[2])(x), opened(x)),
         }
     for label, more in found.items():

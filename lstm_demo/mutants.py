@@ -47,20 +47,20 @@ from lstm_demo.claims import (
     post_stepwise_model,
     run_cell_loop,
 )
-from lstm_demo.devices import Tolerance, available_devices, resolve_device
+from lstm_demo.devices import available_devices, resolve_device
 from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import cudnn, full_precision
 from lstm_demo.scratch import (
     GRUResult,
-    _gru_direction,
-    _run_gru,
+    gru_direction,
     peephole_lstm,
+    run_gru,
     run_layers,
     scratch_gru,
     scratch_lstm,
 )
 from lstm_demo.stepwise import run_stepwise
-from lstm_demo.tolerances import one_thread, site_tolerances
+from lstm_demo.tolerances import Tolerance, one_thread, site_tolerances
 
 #: What a forward takes as input: a tensor, or a packed batch.
 Input: TypeAlias = "torch.Tensor | PackedSequence"
@@ -717,12 +717,12 @@ class GRUEquations:
         spec.check_input(input)
         spec.check_hx(hx, input)
         direction = functools.partial(
-            _gru_direction,
+            gru_direction,
             reset_after=self.reset_after,
             b_hn_inside=self.b_hn_inside,
             update_offset=self.update_offset,
         )
-        return _run_gru(gru, input, hx, direction)
+        return run_gru(gru, input, hx, direction)
 
 
 MUTANTS.update(

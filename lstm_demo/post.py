@@ -42,10 +42,7 @@ from lstm_demo.layers import run_stacked, split_layers
 from lstm_demo.precision import precision_flags
 from lstm_demo.recover import InputRecovery, cell_params, cell_step, recover_inputs
 from lstm_demo.stepwise import run_stepwise
-
-#: Half of the last printed decimal. A value printed to 4 decimals lies
-#: within this of the printed value.
-PRINTED_TOLERANCE = 5e-5
+from lstm_demo.tolerances import PRINTED_TOLERANCE
 
 
 def parse_tensors(text: str) -> list[torch.Tensor]:
@@ -929,7 +926,7 @@ def experiment_1_detection() -> tuple[torch.Tensor, torch.Tensor]:
     Changing one printed output ``out[b, t, k]`` changes the target of one
     time step of :func:`~lstm_demo.recover.recover_inputs`; the change is
     detected when the refitted step's greatest residual ``|h - target|``
-    exceeds :data:`PRINTED_TOLERANCE`. To first order around the recovered
+    exceeds :data:`~lstm_demo.tolerances.PRINTED_TOLERANCE`. To first order around the recovered
     input, a refit leaves the residual ``r - delta * P[:, k]``, where ``r``
     is the residual of the printed table and ``P`` projects out the
     directions the step's 4 inputs can follow (``I - J J^+``, ``J`` the

@@ -336,7 +336,7 @@ def peephole_lstm(
     return run_layers(lstm, input, hx, direction)
 
 
-def _gru_direction(
+def gru_direction(
     gru: nn.GRU,
     name: str,
     x: torch.Tensor,
@@ -381,7 +381,7 @@ def _gru_direction(
     return torch.stack(outputs), h, h
 
 
-def _run_gru(gru: nn.GRU, input: torch.Tensor, hx: torch.Tensor | None, direction: Direction) -> GRUResult:
+def run_gru(gru: nn.GRU, input: torch.Tensor, hx: torch.Tensor | None, direction: Direction) -> GRUResult:
     """``gru(input, hx)`` with each layer and direction computed by ``direction``; checked input only."""
     state = None if hx is None else (hx, hx)
     output, (h_n, _) = run_layers(gru, input, state, direction)
@@ -454,4 +454,4 @@ def scratch_gru(
     spec = StackSpec.of(gru)
     spec.check_input(input)
     spec.check_hx(hx, input)
-    return _run_gru(gru, input, hx, functools.partial(_gru_direction, reset_after=reset_after))
+    return run_gru(gru, input, hx, functools.partial(gru_direction, reset_after=reset_after))

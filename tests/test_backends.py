@@ -14,15 +14,15 @@ from lstm_demo.backends import (
     autograd_node,
     claims_by_backend,
     claims_table,
-    onednn,
     runs_table,
     verdict,
     whole_vs_stepwise_by_backend,
 )
 from lstm_demo.claims import claim_result
 from lstm_demo.comparison import compare
-from lstm_demo.devices import tolerance_for
+from lstm_demo.precision import onednn
 from lstm_demo.stepwise import run_stepwise
+from lstm_demo.tolerances import tolerance_for
 
 ONEDNN_NODE = "MkldnnRnnLayerBackward0" if torch.backends.mkldnn.is_available() else "StackBackward0"
 

@@ -24,8 +24,8 @@ from lstm_demo.claims import (
     run_in_chunks,
     whole_vs_stepwise,
 )
-from lstm_demo.devices import tolerance_for
 from lstm_demo.precision import describe_flags, full_precision, precision_flags
+from lstm_demo.tolerances import tolerance_for
 
 CPU = torch.device("cpu")
 DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]

@@ -171,8 +171,8 @@ def test_show_asks_rich_display(monkeypatch: pytest.MonkeyPatch, capsys) -> None
 def test_precision_table_html_groups_rows_by_model() -> None:
     import torch
 
-    from lstm_demo.devices import tolerance_for
-    from lstm_demo.precision import Agreement, Setting, table
+    from lstm_demo.agreement import Agreement, Setting, table
+    from lstm_demo.tolerances import tolerance_for
 
     cpu = torch.device("cpu")
     setting = Setting("cpu float32", cpu, torch.float32, {})
