@@ -53,6 +53,7 @@ from lstm_demo._random import cpu_random
 from lstm_demo._types import Result
 from lstm_demo.comparison import default_tolerance
 from lstm_demo.devices import resolve_placement
+from lstm_demo.models import post_first_model
 from lstm_demo.precision import cudnn as cudnn_enabled
 from lstm_demo.precision import full_precision
 from lstm_demo.scratch import scratch_lstm
@@ -115,16 +116,9 @@ class Tolerance:
         return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.name or self.why})"
 
 
-def _post_1() -> nn.LSTM:
-    lstm = nn.LSTM(4, 5, batch_first=True)
-    for param in lstm.parameters():
-        nn.init.uniform_(param, -0.08, 0.08)
-    return lstm
-
-
 #: The claims' models, as (name, module factory, input shape), seeded in :func:`measure_rounding`.
 MODELS: tuple[tuple[str, Callable[[], nn.LSTM], tuple[int, ...]], ...] = (
-    ("LSTM(4, 5), U(-0.08, 0.08), 3 steps", _post_1, (2, 3, 4)),
+    ("LSTM(4, 5), U(-0.08, 0.08), 3 steps", post_first_model, (2, 3, 4)),
     ("LSTM(3, 3, 2 layers), 5 steps", lambda: nn.LSTM(3, 3, num_layers=2), (5, 1, 3)),
     (
         "LSTM(3, 4, 2 layers, bidirectional), 6 steps",

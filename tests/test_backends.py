@@ -20,6 +20,7 @@ from lstm_demo.backends import (
 )
 from lstm_demo.claims import claim_result
 from lstm_demo.comparison import compare
+from lstm_demo.models import post_first_model
 from lstm_demo.precision import onednn
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import tolerance_for
@@ -30,10 +31,7 @@ ONEDNN_NODE = "MkldnnRnnLayerBackward0" if torch.backends.mkldnn.is_available() 
 @pytest.fixture
 def model() -> tuple[nn.LSTM, torch.Tensor]:
     torch.manual_seed(0)
-    lstm = nn.LSTM(4, 5, batch_first=True)
-    for param in lstm.parameters():
-        nn.init.uniform_(param, -0.08, 0.08)
-    return lstm, torch.randn(2, 3, 4)
+    return post_first_model(), torch.randn(2, 3, 4)
 
 
 # --- onednn ---------------------------------------------------------------
