@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.agreement import agreement, settings, table
+from lstm_demo.agreement import Agreements, agreement, settings
 from lstm_demo.devices import each_device
 from lstm_demo.display import show
 from lstm_demo.post import replay_experiment_2
@@ -87,10 +87,10 @@ models = {
     "post 2: LSTM(3, 3, 2 layers)": (post_2, torch.randn(5, 1, 3, generator=generator)),
     "LSTM(32, 256, 2 layers), 100 steps": (large, torch.randn(100, 4, 32, generator=generator)),
 }
-rows = []
+rows = Agreements()
 for name, (build, x) in models.items():
     rows += agreement(name, build, x, devices)
-show(table(rows))
+show(rows)
 
 # %%
 # What the differences mean

@@ -10,13 +10,14 @@ the setting where TF32 is off.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from lstm_demo._types import Result
+from lstm_demo._types import Result, leaves
+from lstm_demo._validate import describe
 from lstm_demo.comparison import compare
 from lstm_demo.display import Table
 from lstm_demo.precision import precision_flags
@@ -95,12 +96,17 @@ class Agreement:
     """For float32 settings, the greatest difference from the same model in float32 on the CPU."""
 
 
+def _flat(result: Result) -> torch.Tensor:
+    """The output and every final state (:func:`lstm_demo._types.leaves`), flattened into one vector."""
+    return torch.cat([t.flatten() for t in leaves(result).values()])
+
+
 def agreement(
     name: str,
     build: Callable[[], nn.RNNBase],
     input: torch.Tensor,
     devices: list[torch.device],
-) -> list[Agreement]:
+) -> Agreements:
     """Run ``build()`` on ``input`` under every :func:`settings`; measure each against CPU float64.
 
     ``build`` makes the module on the CPU (seed it inside); it is copied to
@@ -112,14 +118,14 @@ def agreement(
     """
     reference_module = build().double()
     with torch.no_grad():
-        reference = _flatten(reference_module(input.double()))
-        cpu_float32 = _flatten(copy.deepcopy(reference_module).float()(input.float())).double()
-    found = []
+        reference = _flat(reference_module(input.double()))
+        cpu_float32 = _flat(copy.deepcopy(reference_module).float()(input.float())).double()
+    found = Agreements()
     for setting in settings(devices):
         module = copy.deepcopy(reference_module).to(device=setting.device, dtype=setting.dtype)
         x = input.to(device=setting.device, dtype=setting.dtype)
         with precision_flags(**setting.flags), torch.no_grad():
-            values = _flatten(module(x)).double().cpu()
+            values = _flat(module(x)).double().cpu()
         diff = (values - reference).abs()
         scale = reference.abs()
         rel = (diff / scale)[scale > 1e-3]
@@ -133,46 +139,64 @@ def agreement(
     return found
 
 
-def _flatten(result: Result) -> torch.Tensor:
-    output, state = result
-    states = state if isinstance(state, tuple) else (state,)
-    return torch.cat([output.flatten(), *(s.flatten() for s in states)])
-
-
-def table(rows: list[Agreement]) -> Table:
-    """The agreements as a text table: a heading line per model, then one line per setting.
+class Agreements(list[Agreement]):
+    """Agreements, shown as a text table: a heading line per model, then one line per setting.
 
     Columns: the greatest absolute and relative difference from CPU float64;
     for float32 settings, the greatest difference from CPU float32 (the
     direct CPU-versus-GPU comparison, ``vs cpu32``); and whether every element
     is within the setting's tolerance of CPU float64 (``yes``/``NO``), or
     ``measured`` for TF32 settings, which have no tolerance. Lines stay
-    under 80 characters for every setting :func:`settings` makes.
+    under 80 characters for every setting :func:`settings` makes. ``str()``
+    is the text; on a page, as a code block's last value, the same rows show
+    as an HTML table (:class:`~lstm_demo.display.Table`).
+
+    Raises
+    ------
+    TypeError
+        If it is given anything but :class:`Agreement`.
     """
-    width = max(len(r.setting.label) for r in rows)
-    header = f"{'setting':<{width}}  {'max abs':>9}  {'max rel':>9}  {'vs cpu32':>9}  within"
-    lines: list[str] = []
-    sections: dict[str, list[tuple[str, ...]]] = {}
-    previous = None
-    for r in rows:
-        if r.model != previous:
-            lines += [r.model, header]
-            previous = r.model
-        vs_32 = "-" if r.vs_cpu_float32 is None else f"{r.vs_cpu_float32:.2e}"
-        verdict = "measured" if r.tolerance is None else ("yes" if r.close else "NO")
-        lines.append(
-            f"{r.setting.label:<{width}}  {r.max_abs_diff:>9.2e}  {r.max_rel_diff:>9.2e}  {vs_32:>9}  {verdict}"
+
+    def __init__(self, rows: Iterable[Agreement] = ()) -> None:
+        rows = list(rows)
+        for row in rows:
+            if not isinstance(row, Agreement):
+                msg = f"Expected rows to hold Agreement, but got {describe(row)} instead."
+                raise TypeError(msg)
+        super().__init__(rows)
+
+    def table(self) -> Table:
+        """The rows as a :class:`~lstm_demo.display.Table`."""
+        rows = self
+        width = max(len(r.setting.label) for r in rows)
+        header = f"{'setting':<{width}}  {'max abs':>9}  {'max rel':>9}  {'vs cpu32':>9}  within"
+        lines: list[str] = []
+        sections: dict[str, list[tuple[str, ...]]] = {}
+        previous = None
+        for r in rows:
+            if r.model != previous:
+                lines += [r.model, header]
+                previous = r.model
+            vs_32 = "-" if r.vs_cpu_float32 is None else f"{r.vs_cpu_float32:.2e}"
+            verdict = "measured" if r.tolerance is None else ("yes" if r.close else "NO")
+            lines.append(
+                f"{r.setting.label:<{width}}  {r.max_abs_diff:>9.2e}  {r.max_rel_diff:>9.2e}  {vs_32:>9}  {verdict}"
+            )
+            cells = (r.setting.label, f"{r.max_abs_diff:.2e}", f"{r.max_rel_diff:.2e}", vs_32, verdict)
+            sections.setdefault(r.model, []).append(cells)
+        no_gpu = not any(r.setting.device.type == "cuda" for r in rows)
+        notes = ["No GPU ran: this run had no CUDA device, so no TF32, cuDNN or GPU rows."] if no_gpu else []
+        return Table(
+            "\n".join(lines),
+            caption="Each setting against float64 on the CPU, per model",
+            header=("setting", "max abs diff", "max rel diff", "vs cpu float32", "within tolerance"),
+            sections=sections.items(),
+            notes=notes,
+            numeric=(1, 2, 3),
         )
-        cells = (r.setting.label, f"{r.max_abs_diff:.2e}", f"{r.max_rel_diff:.2e}", vs_32, verdict)
-        sections.setdefault(r.model, []).append(cells)
-    # On a page (a code block's last value) the same rows show as an HTML table.
-    no_gpu = not any(r.setting.device.type == "cuda" for r in rows)
-    notes = ["No GPU ran: this run had no CUDA device, so no TF32, cuDNN or GPU rows."] if no_gpu else []
-    return Table(
-        "\n".join(lines),
-        caption="Each setting against float64 on the CPU, per model",
-        header=("setting", "max abs diff", "max rel diff", "vs cpu float32", "within tolerance"),
-        sections=sections.items(),
-        notes=notes,
-        numeric=(1, 2, 3),
-    )
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()

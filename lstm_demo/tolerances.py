@@ -50,7 +50,7 @@ from torch import nn
 
 from lstm_demo._gradients import gradients
 from lstm_demo._random import cpu_random
-from lstm_demo._types import Result
+from lstm_demo._types import leaves
 from lstm_demo.comparison import default_tolerance
 from lstm_demo.devices import resolve_placement
 from lstm_demo.models import post_first_model
@@ -161,11 +161,6 @@ class Rounding:
         )
 
 
-def _leaves(result: Result) -> list[torch.Tensor]:
-    output, (h_n, c_n) = result
-    return [output, h_n, c_n]
-
-
 def _gradients(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
     """The input's gradient, then every parameter's (:func:`lstm_demo._gradients.gradients`)."""
     return list(gradients(lstm, x).values())
@@ -218,16 +213,16 @@ def errors_by_implementation(
         x64 = torch.randn(*shape, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64)
         with full_precision():
             with torch.no_grad():
-                reference = _leaves(reference_module(x64))
+                reference = list(leaves(reference_module(x64)).values())
             reference_grads = _gradients(reference_module, x64)
             module = reference_module.to(device=device, dtype=dtype)
             x = x64.to(device=device, dtype=dtype)
             runs: dict[str, list[torch.Tensor]] = {}
             with torch.no_grad():
-                runs["nn.LSTM"] = _leaves(module(x))
-                runs["equations"] = _leaves(scratch_lstm(module, x))
+                runs["nn.LSTM"] = list(leaves(module(x)).values())
+                runs["equations"] = list(leaves(scratch_lstm(module, x)).values())
                 if not module.bidirectional:
-                    runs["step by step"] = _leaves(run_stepwise(module, x))
+                    runs["step by step"] = list(leaves(run_stepwise(module, x)).values())
             runs["gradients"] = _gradients(module, x)
         for implementation, values in runs.items():
             expected = reference_grads if implementation == "gradients" else reference

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lstm_demo.agreement import Agreement, Setting, agreement, settings, table
+from lstm_demo.agreement import Agreement, Agreements, Setting, agreement, settings
 from lstm_demo.tolerances import tolerance_for
 
 CPU = torch.device("cpu")
@@ -54,7 +54,7 @@ def test_agreement_measures_against_float64_on_the_cpu():
     assert 0 < rows[1].max_abs_diff < 1e-5
     assert rows[1].close
     assert (rows[1].tolerance.rtol, rows[1].tolerance.atol) == (1.3e-6, 1e-5)
-    lines = table(rows).splitlines()
+    lines = str(rows).splitlines()
     assert lines[0] == "tiny"
     assert lines[1].split() == ["setting", "max", "abs", "max", "rel", "vs", "cpu32", "within"]
     assert rows[0].vs_cpu_float32 is None  # a float64 setting
@@ -78,7 +78,7 @@ def test_agreement_reports_a_module_that_is_not_close():
     assert rows[0].close is True
     assert rows[1].close is False
     assert rows[1].max_abs_diff == pytest.approx(1e-3, rel=1e-3)
-    assert table(rows).splitlines()[-1].endswith("  NO")
+    assert str(rows).splitlines()[-1].endswith("  NO")
 
 
 def test_settings_on_mps_are_float32_only():
@@ -89,11 +89,26 @@ def test_a_tf32_row_is_measured_only():
     gpu = torch.device("cuda", 0)
     tf32 = Setting("cuda:0 float32, cuDNN, TF32 allowed", gpu, torch.float32, {"cudnn_tf32": True})
     ieee = Setting("cuda:0 float32, cuDNN, TF32 off", gpu, torch.float32, {"cudnn_tf32": False})
-    rows = [
-        Agreement("m", tf32, 2e-4, 1e-3, None, None, 2e-4),
-        Agreement("m", ieee, 1e-7, 1e-6, tolerance_for(gpu, torch.float32), True, 1e-7),
-    ]
-    lines = table(rows).splitlines()
+    rows = Agreements(
+        [
+            Agreement("m", tf32, 2e-4, 1e-3, None, None, 2e-4),
+            Agreement("m", ieee, 1e-7, 1e-6, tolerance_for(gpu, torch.float32), True, 1e-7),
+        ]
+    )
+    lines = str(rows).splitlines()
     assert lines[2].endswith("  measured")
     assert lines[3].endswith("  yes")
     assert max(map(len, lines)) < 80  # the longest label a GPU setting has
+
+
+def test_agreement_returns_rows_that_show_as_a_table():
+    torch.manual_seed(0)
+    rows = agreement("tiny", lambda: nn.LSTM(2, 2), torch.randn(3, 1, 2), [CPU])
+    assert isinstance(rows, Agreements)
+    assert str(rows) == str(rows.table())
+    assert rows._repr_html_() == rows.table()._repr_html_()
+
+
+def test_agreements_hold_only_agreements():
+    with pytest.raises(TypeError, match=r"^Expected rows to hold Agreement, but got "):
+        Agreements(["cpu float32"])  # type: ignore[list-item]

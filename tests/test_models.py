@@ -23,7 +23,7 @@ def test_every_parameter_is_uniform_in_the_posts_range():
     values = torch.cat([p.detach().flatten() for p in post_first_model().parameters()])
     assert values.numel() == 4 * 5 * 4 + 5 * 5 * 4 + 2 * 5 * 4
     assert float(values.abs().max()) <= 0.08
-    # PyTorch's default would draw from U(-1/sqrt(5), 1/sqrt(5)): about a quarter of the values beyond 0.08.
+    # PyTorch's default, U(-1/sqrt(5), 1/sqrt(5)), would put most values beyond 0.08.
     assert float(values.abs().max()) > 0.07
     assert abs(float(values.mean())) < 0.01
 
