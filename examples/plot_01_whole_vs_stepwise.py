@@ -35,10 +35,11 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import autograd_node, onednn, runs_table, verdict, whole_vs_stepwise_by_backend
+from lstm_demo.backends import autograd_node, whole_vs_stepwise_by_backend
 from lstm_demo.claims import prove, whole_vs_stepwise
-from lstm_demo.comparison import table
+from lstm_demo.comparison import Comparisons
 from lstm_demo.display import show
+from lstm_demo.precision import onednn
 
 
 class RNN(nn.Module):
@@ -94,7 +95,7 @@ print("the last r_out:", r_out)
 # Each single-step output against the matching time step of ``out``, then
 # the final states. :func:`lstm_demo.compare` finds whether the values are
 # bitwise equal, and otherwise how far apart they are;
-# :func:`lstm_demo.comparison.table` lays them out, one row each. The page
+# :class:`lstm_demo.comparison.Comparisons` lays them out, one row each. The page
 # asserts closeness within :func:`torch.testing.assert_close`'s float32
 # tolerance (``rtol=1.3e-6, atol=1e-5``). Bitwise equality is not asserted:
 # the single-step calls and the whole-sequence call can do their arithmetic
@@ -107,7 +108,7 @@ comparisons["h_n"] = lstm_demo.compare(h_last, h_n)
 comparisons["c_n"] = lstm_demo.compare(c_last, c_n)
 for result in comparisons.values():
     assert result.close, result
-show(table(comparisons, caption="Each single-step call against the whole sequence"))
+show(Comparisons(comparisons, caption="Each single-step call against the whole sequence"))
 
 # %%
 # The two runs, side by side: lines are the whole-sequence call, circles the
@@ -160,7 +161,7 @@ with onednn(False):
 runs = whole_vs_stepwise_by_backend(model.rnn, x)
 for run in runs:
     assert run.comparison.close, run
-show(runs_table(runs))
+show(runs)
 
 # %%
 # The comparison above ran with autograd on, as the post's code did (and as
@@ -180,8 +181,8 @@ assert hand_loop_bitwise == by_setting[True, torch.backends.mkldnn.enabled].comp
 with torch.no_grad():
     out_ng, _ = model(x)
     steps_ng = lstm_demo.run_stepwise(model.rnn, x)[0]
-print("whole sequence, autograd on vs no_grad:", verdict(lstm_demo.compare(out, out_ng)))
-print("step by step, autograd on vs no_grad:", verdict(lstm_demo.compare(stepwise, steps_ng)))
+print("whole sequence, autograd on vs no_grad:", lstm_demo.compare(out, out_ng).verdict)
+print("step by step, autograd on vs no_grad:", lstm_demo.compare(stepwise, steps_ng).verdict)
 
 # %%
 # With oneDNN off, PyTorch's own CPU loop runs, and it computes the input
@@ -209,7 +210,7 @@ def by_hand(projections):
 # step, three ``(2, 4) @ (4, 20)`` ones. They can differ in the last bits:
 grouped = torch.nn.functional.linear(x, W_ih, b_ih)
 per_step = torch.stack([torch.nn.functional.linear(x[:, t], W_ih, b_ih) for t in range(3)], 1)
-print("input projections, grouped vs per step:", verdict(lstm_demo.compare(grouped, per_step)))
+print("input projections, grouped vs per step:", lstm_demo.compare(grouped, per_step).verdict)
 
 # %%
 # Each way of grouping, against ``nn.LSTM`` with oneDNN off: the grouped hand
@@ -223,7 +224,7 @@ for name, mine, theirs in [
     ("per-step hand loop vs step by step", by_hand(per_step), aten_steps),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.equal, result
 
 # %%

@@ -26,9 +26,9 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import runs_table, whole_vs_stepwise_by_backend
+from lstm_demo.backends import whole_vs_stepwise_by_backend
 from lstm_demo.claims import Proofs, num_layers_vs_stacked, prove, whole_vs_stepwise
-from lstm_demo.comparison import table
+from lstm_demo.comparison import Comparisons
 from lstm_demo.devices import each_device
 from lstm_demo.display import show
 
@@ -96,7 +96,7 @@ pairs = enumerate(zip(method_1, method_2, strict=True))
 comparisons = {f"idx {idx}": lstm_demo.compare(two, one) for idx, (one, two) in pairs}
 for result in comparisons.values():
     assert result.close, result
-show(table(comparisons, caption="Method 2 against method 1, at each idx"))
+show(Comparisons(comparisons, caption="Method 2 against method 1, at each idx"))
 
 # %%
 # The final states. The two-layer module returns ``h_n`` and ``c_n`` of
@@ -111,7 +111,11 @@ comparisons = {
 }
 for result in comparisons.values():
     assert result.close, result
-show(table(comparisons, caption="lstm1 and lstm2's final states, stacked, against the two-layer module's"))
+show(
+    Comparisons(
+        comparisons, caption="lstm1 and lstm2's final states, stacked, against the two-layer module's"
+    )
+)
 
 # %%
 # Both methods over the five inputs: lines are method 1, circles method 2,
@@ -162,7 +166,7 @@ sequence = torch.stack(inputs)  # (seq_len=5, batch=1, features=3)
 runs = whole_vs_stepwise_by_backend(lstm, sequence, devices=devices)
 for run in runs:
     assert run.comparison.close, run
-show(runs_table(runs))
+show(runs)
 
 # %%
 # The claims on every device:

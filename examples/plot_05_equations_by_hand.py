@@ -34,7 +34,6 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import verdict
 from lstm_demo.claims import Proofs, prove
 from lstm_demo.devices import each_device
 from lstm_demo.scratch import GATES, scratch_lstm
@@ -102,7 +101,7 @@ for name, mine, theirs in [
     ("c, by hand vs nn.LSTM", c_1, c_lstm[0]),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -124,7 +123,7 @@ sequence = torch.randn(7, 2, 4)  # (seq_len, batch, input_size)
 all_at_once = sequence @ W_ih.T  # (7, 2, 20): every step's input projection
 one_at_a_time = torch.stack([x_t @ W_ih.T for x_t in sequence])
 result = lstm_demo.compare(all_at_once, one_at_a_time)
-print("one product vs one per step:", verdict(result))
+print("one product vs one per step:", result.verdict)
 assert result.close, result
 
 # %%
@@ -149,7 +148,7 @@ with torch.no_grad(), warnings.catch_warnings():
 print("output", tuple(mine.shape), " h_n", tuple(h_mine.shape), " c_n", tuple(c_mine.shape))
 for name, a, e in [("output", mine, expected), ("h_n", h_mine, h_n), ("c_n", c_mine, c_n)]:
     result = lstm_demo.compare(a, e)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -188,7 +187,7 @@ for name, mine, theirs in zip(
     ["output", "h_n", "c_n"], [after[0], *after[1]], [before[0], *before[1]], strict=True
 ):
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}, bias_hh moved into bias_ih: {verdict(result)}")
+    print(f"{name}, bias_hh moved into bias_ih: {result.verdict}")
     assert result.close, result
 
 
@@ -216,8 +215,8 @@ with torch.no_grad():
     recipe_output = recipe(sequence)[0]
 as_two = lstm_demo.compare(recipe_output, with_forget_bias(2.0, 0.0))
 as_one = lstm_demo.compare(recipe_output, with_forget_bias(1.0, 0.0))
-print("recipe (1 in both) vs 2 in bias_ih, 0 in bias_hh:", verdict(as_two))
-print("recipe (1 in both) vs 1 in bias_ih, 0 in bias_hh:", verdict(as_one))
+print("recipe (1 in both) vs 2 in bias_ih, 0 in bias_hh:", as_two.verdict)
+print("recipe (1 in both) vs 1 in bias_ih, 0 in bias_hh:", as_one.verdict)
 assert as_two.close, as_two
 assert not as_one.close, as_one
 
@@ -254,7 +253,7 @@ def c_1(c_start):
 
 
 result = lstm_demo.compare(c_1(2 * c_0) - c_1(c_0), c_1(c_0) - c_1(torch.zeros_like(c_0)))
-print("c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0):", verdict(result))
+print("c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0):", result.verdict)
 assert result.close, result
 
 # %%
@@ -270,10 +269,10 @@ with torch.no_grad():
     without, _ = peephole_lstm(lstm, sequence, None, (h_0, c_0))
     with_peepholes, _ = peephole_lstm(lstm, sequence, peephole, (h_0, c_0))
 result = lstm_demo.compare(without, expected)
-print("no peepholes vs nn.LSTM:", verdict(result))
+print("no peepholes vs nn.LSTM:", result.verdict)
 assert result.close, result
 result = lstm_demo.compare(with_peepholes, expected)
-print("peepholes vs nn.LSTM:", verdict(result))
+print("peepholes vs nn.LSTM:", result.verdict)
 assert not result.close
 
 # %%

@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import verdict
 from lstm_demo.claims import prove
 from lstm_demo.devices import each_device
 
@@ -33,7 +32,7 @@ lstm = nn.LSTM(3, 4, num_layers=2)
 output, (h_n, c_n) = lstm(x)
 print("output", tuple(output.shape), " h_n", tuple(h_n.shape))
 result = lstm_demo.compare(output[-1], h_n[-1])
-print("output[-1] vs h_n[-1]:", verdict(result))
+print("output[-1] vs h_n[-1]:", result.verdict)
 assert result.close, result
 
 # %%
@@ -53,7 +52,7 @@ for name, mine, theirs, holds in [
     ("backward: output[-1, :, H:] vs h_n[1]", output[-1, :, H:], h_n[1], False),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.close == holds, result
 
 # %%
@@ -103,7 +102,7 @@ with torch.no_grad():
             result = lstm_demo.compare(torch.cat([h, c]), expected)
             name = ("forward", "backward")[direction]
             print(
-                f"layer {layer}, {name:8}: [{layer}, {direction}], row {2 * layer + direction}: {verdict(result)}"
+                f"layer {layer}, {name:8}: [{layer}, {direction}], row {2 * layer + direction}: {result.verdict}"
             )
             assert result.close, result
         layer_input = torch.cat([out_f, out_b.flip(0)], dim=-1)
@@ -111,7 +110,7 @@ with torch.no_grad():
 # %%
 # The last layer's split outputs, concatenated, are ``output`` itself:
 result = lstm_demo.compare(layer_input, output)
-print("split runs vs output:", verdict(result))
+print("split runs vs output:", result.verdict)
 assert result.close, result
 
 # %%
@@ -137,7 +136,7 @@ with torch.no_grad():
 rebuilt = torch.cat([out_f, out_b.flip(0)], dim=-1)
 for name, mine, theirs in [("output", rebuilt, output), ("h_n", torch.cat([h_f, h_b]), h_n)]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -164,7 +163,7 @@ print("time first: output", tuple(out_t.shape), " h_n", tuple(h_t.shape))
 print("batch first: output", tuple(out_b.shape), " h_n", tuple(h_b.shape))
 assert h_t.shape == h_b.shape
 result = lstm_demo.compare(out_b.transpose(0, 1), out_t)
-print("output, transposed back:", verdict(result))
+print("output, transposed back:", result.verdict)
 assert result.close, result
 
 # %%
@@ -202,7 +201,7 @@ with torch.no_grad():
 print("h_0", tuple(h_0.shape), " h_n", tuple(h_b.shape))
 for name, mine, theirs in [("output", out_b.transpose(0, 1), out_t), ("h_n", h_b, h_t), ("c_n", c_b, c_t)]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}, batch_first=True vs False: {verdict(result)}")
+    print(f"{name}, batch_first=True vs False: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -219,7 +218,7 @@ for name, mine, theirs in [
     ("unbatched vs the batch's sequence 0", out_1b, out_t[:, 0]),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -233,7 +232,7 @@ with torch.no_grad():
     wrong, _ = three(xb, per_sequence)  # no error
     right, _ = three(xb, tuple(s.transpose(0, 1) for s in per_sequence))
 result = lstm_demo.compare(wrong, right)
-print("batch-first state, num_layers == batch: no error; output vs the right layout:", verdict(result))
+print("batch-first state, num_layers == batch: no error; output vs the right layout:", result.verdict)
 assert not result.close
 
 # %%

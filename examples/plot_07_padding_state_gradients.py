@@ -26,7 +26,6 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import lstm_demo
-from lstm_demo.backends import verdict
 from lstm_demo.claims import prove, run_in_chunks
 from lstm_demo.devices import each_device
 
@@ -51,8 +50,8 @@ for b, n in enumerate(lengths):
     same_out = lstm_demo.compare(output[:n, b], alone)
     same_h = lstm_demo.compare(h_n[0, b], h_alone[0])
     last = lstm_demo.compare(output[n - 1, b], h_n[0, b])
-    print(f"sequence {b} (length {n}): output {verdict(same_out)}")
-    print(f"    h_n {verdict(same_h)}; output[{n - 1}] vs h_n: {verdict(last)}")
+    print(f"sequence {b} (length {n}): output {same_out.verdict}")
+    print(f"    h_n {same_h.verdict}; output[{n - 1}] vs h_n: {last.verdict}")
     assert same_out.close, same_out
     assert same_h.close, same_h
     assert last.close, last
@@ -65,7 +64,7 @@ for b, n in enumerate(lengths):
 print("output[-1]:", output[-1])
 print("h_n[0]:   ", h_n[0])
 bug = lstm_demo.compare(output[-1], h_n[0])
-print("output[-1] vs h_n[0]:", verdict(bug))
+print("output[-1] vs h_n[0]:", bug.verdict)
 assert not bug.close
 assert torch.equal(output[-1, 1:], torch.zeros(2, 4))
 
@@ -82,7 +81,7 @@ print("sorted_indices:", unsorted.sorted_indices.tolist())
 with torch.no_grad():
     out_u, (h_u, _) = lstm(unsorted)
 result = lstm_demo.compare(h_u, h_n[:, order])
-print("h_n, unsorted vs sorted (reordered):", verdict(result))
+print("h_n, unsorted vs sorted (reordered):", result.verdict)
 assert result.close, result
 
 # %%
@@ -135,7 +134,7 @@ for direction, name in enumerate(["forward", "backward"]):
     assert gap[0] < 1e-5  # the full-length sequence has no padding
     assert (gap[1:] > 1e-3).all()
 result = lstm_demo.compare(h_padded, with_padding)
-print("padded h_n vs each sequence alone with its padding:", verdict(result))
+print("padded h_n vs each sequence alone with its padding:", result.verdict)
 assert result.close, result
 
 # %%
@@ -166,7 +165,7 @@ for name, mine, theirs, holds in [
     ("second call given (h, c) vs one call over both", out_carried, whole[6:], True),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"{name}: {verdict(result)}")
+    print(f"{name}: {result.verdict}")
     assert result.close == holds, result
 
 # %%
@@ -195,7 +194,7 @@ carried, _, grad_carried = run_in_chunks(lstm, long, 4)
 detached, _, grad_detached = run_in_chunks(lstm, long, 4, detach=True)
 for name, out in [("chunks, state carried", carried), ("chunks, state detached", detached)]:
     result = lstm_demo.compare(out, whole)
-    print(f"output, {name} vs one call: {verdict(result)}")
+    print(f"output, {name} vs one call: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -204,7 +203,7 @@ grad_whole, grad_carried, grad_detached = (
     g.abs().sum(dim=(1, 2)) for g in (grad_whole, grad_carried, grad_detached)
 )
 same_grad = lstm_demo.compare(grad_carried, grad_whole)
-print("gradient, chunks carrying the state vs one call:", verdict(same_grad))
+print("gradient, chunks carrying the state vs one call:", same_grad.verdict)
 assert same_grad.close, same_grad
 assert torch.equal(grad_detached[:8], torch.zeros(8))
 
@@ -273,7 +272,7 @@ for name, theirs, holds in [
     ("through both", through_both, False),
 ]:
     result = lstm_demo.compare(gradients[1], theirs)
-    print(f"d loss / d weight_hh_l0, detach() vs {name}: {verdict(result)}")
+    print(f"d loss / d weight_hh_l0, detach() vs {name}: {result.verdict}")
     assert result.close == holds, result
 
 # %%

@@ -27,7 +27,6 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import verdict
 from lstm_demo.claims import Proofs, prove
 from lstm_demo.devices import each_device
 
@@ -45,14 +44,14 @@ with torch.no_grad():
     y, _ = layer_0(x)
     out_stacked, _ = layer_1(drop(y))
 result = lstm_demo.compare(out_stacked, out_module)
-print("train(), same seed, CPU:", verdict(result))
+print("train(), same seed, CPU:", result.verdict)
 assert result.close, result
 
 torch.manual_seed(8)
 with torch.no_grad():
     other_mask, _ = lstm(x)
 other = lstm_demo.compare(other_mask, out_module)
-print("train(), another seed:", verdict(other))
+print("train(), another seed:", other.verdict)
 assert not other.close
 
 # %%
@@ -96,7 +95,7 @@ assert [w.category for w in caught] == [UserWarning]
 with torch.no_grad():
     out_train, _ = single.train()(x)
     out_eval, _ = single.eval()(x)
-print("one layer, dropout=0.5, train() vs eval():", verdict(lstm_demo.compare(out_train, out_eval)))
+print("one layer, dropout=0.5, train() vs eval():", lstm_demo.compare(out_train, out_eval).verdict)
 assert torch.equal(out_train, out_eval)
 
 # %%
@@ -160,7 +159,7 @@ r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
 n = torch.tanh(i_n + r * h_n_)
 by_hand = (1 - z) * n + z * h
 result = lstm_demo.compare(by_hand, cell(x_t, h))
-print("GRU step by hand (r, z, n) vs nn.GRUCell:", verdict(result))
+print("GRU step by hand (r, z, n) vs nn.GRUCell:", result.verdict)
 assert result.close, result
 with torch.no_grad():
     stepwise, h_step = lstm_demo.run_stepwise(gru, x)
@@ -171,7 +170,7 @@ for name, mine, theirs in [
     ("two stacked GRUs", stacked, expected),
 ]:
     result = lstm_demo.compare(mine, theirs)
-    print(f"nn.GRU, {name}: {verdict(result)}")
+    print(f"nn.GRU, {name}: {result.verdict}")
     assert result.close, result
 
 # %%
@@ -207,10 +206,10 @@ with torch.no_grad():
     rz_moved, _ = moved(slice(0, 2 * Hg))(x)
     n_moved, _ = moved(slice(2 * Hg, 3 * Hg))(x)
 result = lstm_demo.compare(rz_moved, expected)
-print("b_hr, b_hz moved into b_ir, b_iz:", verdict(result))
+print("b_hr, b_hz moved into b_ir, b_iz:", result.verdict)
 assert result.close, result
 result = lstm_demo.compare(n_moved, expected)
-print("b_hn moved into b_in:           ", verdict(result))
+print("b_hn moved into b_in:           ", result.verdict)
 assert not result.close
 
 # %%

@@ -36,10 +36,11 @@ import torch
 from torch import nn
 
 import lstm_demo
+from lstm_demo.agreement import Agreements, agreement, settings
 from lstm_demo.devices import each_device
 from lstm_demo.display import show
 from lstm_demo.post import replay_experiment_2
-from lstm_demo.precision import agreement, save_flags, settings, table
+from lstm_demo.precision import save_flags
 
 flags_before = save_flags()
 devices = each_device()
@@ -86,10 +87,10 @@ models = {
     "post 2: LSTM(3, 3, 2 layers)": (post_2, torch.randn(5, 1, 3, generator=generator)),
     "LSTM(32, 256, 2 layers), 100 steps": (large, torch.randn(100, 4, 32, generator=generator)),
 }
-rows = []
+rows = Agreements()
 for name, (build, x) in models.items():
     rows += agreement(name, build, x, devices)
-show(table(rows))
+show(rows)
 
 # %%
 # What the differences mean
@@ -116,7 +117,7 @@ show(table(rows))
 # The column "vs cpu32" compares each float32 setting with the same model
 # in float32 on the CPU directly. The last column is :func:`lstm_demo.compare`
 # of every output and final-state element against the reference, within
-# :func:`lstm_demo.devices.tolerance_for` the setting (the tolerances are in
+# :func:`lstm_demo.tolerances.tolerance_for` the setting (the tolerances are in
 # the next section); TF32 rows are "measured" only. The page asserts every
 # other row.
 checked = [row for row in rows if row.tolerance is not None]

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 import lstm_demo
-from lstm_demo.backends import verdict
 from lstm_demo.claims import prove
 from lstm_demo.devices import each_device
 from lstm_demo.scratch import scratch_gru
@@ -63,7 +62,7 @@ def olah(x, concat=lambda h, x_t: torch.cat([h, x_t], dim=-1)):
 differences = {}  # each comparison, for the figure at the end
 result = lstm_demo.compare(olah(x), expected)
 differences["Olah, W [h, x] + b"] = result
-print("Olah's equations vs nn.LSTM:", verdict(result))
+print("Olah's equations vs nn.LSTM:", result.verdict)
 assert result.close, result
 
 # %%
@@ -72,7 +71,7 @@ assert result.close, result
 # the swap, and it gives the wrong numbers.
 result = lstm_demo.compare(olah(x, concat=lambda h, x_t: torch.cat([x_t, h], dim=-1)), expected)
 differences["Olah, [x, h] instead"] = result
-print("Olah's W on [x_t, h_(t-1)] vs nn.LSTM:", verdict(result))
+print("Olah's W on [x_t, h_(t-1)] vs nn.LSTM:", result.verdict)
 assert not result.close
 
 # %%
@@ -97,7 +96,7 @@ for X in x:
     outputs.append(state)
 result = lstm_demo.compare(torch.stack(outputs), expected)
 differences["d2l, X W_x + H W_h + b"] = result
-print("d2l.ai's equations vs nn.LSTM:", verdict(result))
+print("d2l.ai's equations vs nn.LSTM:", result.verdict)
 assert result.close, result
 
 # %%
@@ -138,11 +137,11 @@ def row_vector(x, order="ifgo"):
 
 result = lstm_demo.compare(row_vector(x), expected)
 differences["Keras, x @ kernel, i f c o"] = result
-print("x @ kernel, gates i, f, g, o vs nn.LSTM:", verdict(result))
+print("x @ kernel, gates i, f, g, o vs nn.LSTM:", result.verdict)
 assert result.close, result
 result = lstm_demo.compare(row_vector(x, order="igfo"), expected)
 differences["Keras kernel read as i, j, f, o"] = result
-print("the same kernel read as i, j, f, o vs nn.LSTM:", verdict(result))
+print("the same kernel read as i, j, f, o vs nn.LSTM:", result.verdict)
 assert not result.close
 
 # %%
@@ -165,11 +164,11 @@ with torch.no_grad():
     before, _ = scratch_gru(gru, x, reset_after=False)  # W_hn (r * h) + b_hn
 result = lstm_demo.compare(after, gru_expected)
 differences["GRU, r after W_hn h"] = result
-print("r applied after W_hn h vs nn.GRU: ", verdict(result))
+print("r applied after W_hn h vs nn.GRU: ", result.verdict)
 assert result.close, result
 result = lstm_demo.compare(before, gru_expected)
 differences["Cho, r before W_hn"] = result
-print("r applied before W_hn (Cho) vs nn.GRU:", verdict(result))
+print("r applied before W_hn (Cho) vs nn.GRU:", result.verdict)
 assert not result.close
 
 # %%
@@ -203,7 +202,7 @@ ax.set(xlabel="max |difference| from PyTorch's module (log scale)")
 ax.set_title("Translated to PyTorch: right (green), wrong (red)")
 plt.show()
 for label, r in differences.items():
-    print(f"{label:<31} {verdict(r)}")
+    print(f"{label:<31} {r.verdict}")
 
 # %%
 # What produced this page

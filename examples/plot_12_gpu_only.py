@@ -159,8 +159,8 @@ for device in devices:
 # drop different units: the run below says whether their outputs differ by
 # far more than rounding. In ``eval()`` mode dropout is off, and the two
 # agree within the GPU's float32 tolerance (TF32 off).
-from lstm_demo.devices import tolerance_for
 from lstm_demo.precision import full_precision
+from lstm_demo.tolerances import tolerance_for
 
 torch.manual_seed(0)
 cpu_model = nn.LSTM(3, 4, num_layers=3, dropout=0.5)

@@ -8,6 +8,7 @@ torch traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -79,6 +80,55 @@ class StackSpec:
             device=device,
             dtype=dtype,
         )
+
+    @classmethod
+    def checked(
+        cls,
+        module: object,
+        input: object,
+        hx: object = None,
+        *,
+        what: str = "rnn",
+        kind: type[nn.RNNBase] | None = None,
+    ) -> StackSpec:
+        """The spec of ``module``, once ``module``, ``input`` and ``hx`` are checked for its forward.
+
+        The one argument check of every helper that stands in for a module's
+        forward: ``module`` is an nn.LSTM, nn.GRU or nn.RNN (or, with
+        ``kind``, that class), ``input`` a tensor it accepts
+        (:meth:`check_input`) and ``hx`` ``None`` or a state for that input
+        (:meth:`check_hx`). ``what`` names the module in the messages.
+
+        Raises
+        ------
+        TypeError, ValueError
+            "Expected ..., but got ... instead.", before any computation.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> from lstm_demo._validate import StackSpec
+        >>> StackSpec.checked(nn.GRU(3, 4, num_layers=2), torch.zeros(5, 3)).num_layers
+        2
+        >>> StackSpec.checked(nn.GRU(3, 4), torch.zeros(5, 3), what="lstm", kind=nn.LSTM)
+        Traceback (most recent call last):
+        ...
+        TypeError: Expected lstm to be an nn.LSTM, but got an object of type GRU instead.
+        """
+        if kind is None:
+            check_module(module, what)
+        elif not isinstance(module, kind):
+            msg = f"Expected {what} to be an nn.{kind.__name__}, but got {describe(module)} instead."
+            raise TypeError(msg)
+        spec = cls.of(cast("nn.RNNBase", module))
+        spec.check(input, hx)
+        return spec
+
+    def check(self, input: object, hx: object = None) -> None:
+        """Raise unless ``input`` (:meth:`check_input`) and then ``hx`` (:meth:`check_hx`) suit this stack."""
+        self.check_input(input)
+        self.check_hx(hx, cast("torch.Tensor", input))
 
     @property
     def name(self) -> str:

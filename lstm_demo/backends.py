@@ -7,57 +7,30 @@ has separate forward paths for training and for inference. The two results
 a claim compares then differ in the last bits, or not, depending on the
 switch and the grad mode. :func:`whole_vs_stepwise_by_backend` and
 :func:`claims_by_backend` measure that, with every switch they touch put
-back afterwards (:func:`onednn`).
+back afterwards (:func:`~lstm_demo.precision.onednn`).
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from lstm_demo._types import Result, State, state_to
+from lstm_demo._types import State, leaves, state_to
 from lstm_demo._validate import check_module, describe
 from lstm_demo.claims import CLAIMS, ClaimResult
 from lstm_demo.comparison import Comparison, compare
 from lstm_demo.devices import available_devices
 from lstm_demo.display import Table
-from lstm_demo.precision import backend_enabled, precision_flags
+from lstm_demo.precision import onednn, precision_flags
 from lstm_demo.stepwise import run_stepwise
 
 # Autograd nodes that only move data around the node that did the work.
 _LAYOUT_NODES = ("TransposeBackward", "SqueezeBackward", "UnsqueezeBackward", "ViewBackward", "CloneBackward")
-
-
-@contextmanager
-def onednn(enabled: bool) -> Iterator[None]:
-    """Set ``torch.backends.mkldnn.enabled`` for a ``with`` block; restore it afterwards.
-
-    With ``False``, CPU recurrent modules run PyTorch's own ATen kernels
-    instead of oneDNN's. The switch is put back whatever happens in the block.
-
-    Raises
-    ------
-    TypeError
-        If ``enabled`` is not True or False.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from lstm_demo.backends import onednn
-    >>> before = torch.backends.mkldnn.enabled
-    >>> with onednn(False):
-    ...     torch.backends.mkldnn.enabled
-    False
-    >>> torch.backends.mkldnn.enabled == before
-    True
-    """
-    with backend_enabled(torch.backends.mkldnn, enabled):
-        yield
 
 
 def autograd_node(tensor: torch.Tensor) -> str:
@@ -93,44 +66,13 @@ def autograd_node(tensor: torch.Tensor) -> str:
     return "-" if node is None else node.name()
 
 
-def _flat(result: Result) -> torch.Tensor:
-    """``output``, then every state tensor, flattened into one detached vector."""
-    output, state = result
-    states = state if isinstance(state, tuple) else (state,)
-    return torch.cat([t.detach().reshape(-1) for t in (output, *states)])
+def _flat(result: tuple[torch.Tensor, State]) -> torch.Tensor:
+    """``output``, then every state tensor (:func:`lstm_demo._types.leaves`), flattened into one detached vector."""
+    return torch.cat([t.detach().reshape(-1) for t in leaves(result).values()])
 
 
 def _on_off(value: bool | None) -> str:
     return "n/a" if value is None else ("on" if value else "off")
-
-
-def verdict(comparison: Comparison) -> str:
-    """A comparison in a few words: bitwise equal, or close (or not) and the greatest difference.
-
-    Short enough for a table cell or a line of a page; ``str(comparison)``
-    says more (where, the relative difference, the tolerance).
-
-    Raises
-    ------
-    TypeError
-        If ``comparison`` is not a :class:`~lstm_demo.comparison.Comparison`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from lstm_demo import compare
-    >>> from lstm_demo.backends import verdict
-    >>> verdict(compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])))
-    'NOT close, max abs diff 0.5'
-    >>> verdict(compare(torch.tensor([1.0]), torch.tensor([1.0])))
-    'bitwise equal'
-    """
-    if not isinstance(comparison, Comparison):
-        msg = f"Expected comparison to be a Comparison, but got {describe(comparison)} instead."
-        raise TypeError(msg)
-    if comparison.equal:
-        return "bitwise equal"
-    return f"{'close' if comparison.close else 'NOT close'}, max abs diff {comparison.max_abs_diff:.3g}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +96,7 @@ class BackendRun:
             _on_off(self.grad),
             _on_off(self.onednn),
             self.node,
-            verdict(self.comparison),
+            self.comparison.verdict,
         )
 
 
@@ -177,7 +119,7 @@ def whole_vs_stepwise_by_backend(
     hx: State | None = None,
     *,
     devices: Sequence[torch.device | str] | None = None,
-) -> list[BackendRun]:
+) -> BackendRuns:
     """Whole sequence against step by step, with autograd on and off, oneDNN on and off, on every device.
 
     Each run feeds ``input`` to a copy of ``rnn`` in one call and through
@@ -201,8 +143,9 @@ def whole_vs_stepwise_by_backend(
 
     Returns
     -------
-    list of BackendRun
-        The runs, device by device, autograd on first, oneDNN on first.
+    BackendRuns
+        The runs, device by device, autograd on first, oneDNN on first: a
+        list that prints as a table.
 
     Raises
     ------
@@ -216,12 +159,12 @@ def whole_vs_stepwise_by_backend(
     --------
     >>> import torch
     >>> from torch import nn
-    >>> from lstm_demo.backends import runs_table, whole_vs_stepwise_by_backend
+    >>> from lstm_demo.backends import whole_vs_stepwise_by_backend
     >>> _ = torch.manual_seed(0)
     >>> runs = whole_vs_stepwise_by_backend(nn.LSTM(4, 5), torch.randn(3, 2, 4), devices=["cpu"])
     >>> [(run.grad, run.onednn) for run in runs]
     [(True, True), (True, False), (False, True), (False, False)]
-    >>> len(runs_table(runs).splitlines())  # a header and a row per run
+    >>> len(str(runs).splitlines())  # a header and a row per run
     5
     """
     check_module(rnn)
@@ -229,7 +172,7 @@ def whole_vs_stepwise_by_backend(
         msg = f"Expected input to be a torch.Tensor, but got {describe(input)} instead."
         raise TypeError(msg)
     devices = _check_devices(devices)
-    runs = []
+    runs = BackendRuns()
     for device in devices:
         model = copy.deepcopy(rnn).to(device)
         x, h0 = input.to(device), state_to(hx, device)
@@ -271,23 +214,36 @@ def _check_rows(what: str, rows: Sequence[object], cls: type) -> None:
             raise TypeError(msg)
 
 
-def runs_table(runs: Sequence[BackendRun]) -> Table:
-    """The runs of :func:`whole_vs_stepwise_by_backend` as a table, one row each.
+class BackendRuns(list[BackendRun]):
+    """The runs of :func:`whole_vs_stepwise_by_backend`, shown as a table, one row each.
 
     Columns: the device, whether autograd recorded the call, whether oneDNN
     ran it, the autograd node of the whole-sequence call, and the comparison.
-    The :class:`~lstm_demo.display.Table` is the plain-text table (a ``str``);
-    on a page, as a code block's last value, it shows as an HTML table.
+    ``str()`` is the plain-text table; on a page, as a code block's last
+    value, it shows as an HTML table (:class:`~lstm_demo.display.Table`).
 
     Raises
     ------
     TypeError
-        If ``runs`` holds anything but :class:`BackendRun`.
+        If it is given anything but :class:`BackendRun`.
     """
-    _check_rows("runs", runs, BackendRun)
-    header = ("device", "autograd", "oneDNN", "autograd node", "step by step vs whole")
-    caption = "Step by step against the whole sequence, under each setting"
-    return _table(header, [run.row() for run in runs], caption=caption)
+
+    def __init__(self, runs: Iterable[BackendRun] = ()) -> None:
+        runs = list(runs)
+        _check_rows("runs", runs, BackendRun)
+        super().__init__(runs)
+
+    def table(self) -> Table:
+        """The runs as a :class:`~lstm_demo.display.Table`."""
+        header = ("device", "autograd", "oneDNN", "autograd node", "step by step vs whole")
+        caption = "Step by step against the whole sequence, under each setting"
+        return _table(header, [run.row() for run in self], caption=caption)
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
 
 
 @dataclass(frozen=True)
@@ -324,12 +280,39 @@ def _result_cell(result: ClaimResult) -> str:
     return "bitwise equal" if result.bitwise else f"max abs diff {result.max_abs_diff:.3g}"
 
 
+class ClaimsByBackend(list[ClaimBackends]):
+    """The rows of :func:`claims_by_backend`, shown as a table (plain text, and HTML on a page).
+
+    Raises
+    ------
+    TypeError
+        If it is given anything but :class:`ClaimBackends`.
+    """
+
+    def __init__(self, rows: Iterable[ClaimBackends] = ()) -> None:
+        rows = list(rows)
+        _check_rows("rows", rows, ClaimBackends)
+        super().__init__(rows)
+
+    def table(self) -> Table:
+        """The rows as a :class:`~lstm_demo.display.Table`."""
+        header = ("claim", "oneDNN on", "oneDNN off", "module's bits moved")
+        caption = "Each claim with oneDNN on and off, and whether the switch moved the module's bits"
+        return _table(header, [row.row() for row in self], caption=caption)
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
+
+
 def claims_by_backend(
     claims: Mapping[str, Callable[..., ClaimResult]] | None = None,
     *,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
-) -> list[ClaimBackends]:
+) -> ClaimsByBackend:
     """Run each claim with oneDNN on and off; say which came out bitwise equal.
 
     Parameters
@@ -346,8 +329,8 @@ def claims_by_backend(
 
     Returns
     -------
-    list of ClaimBackends
-        In the order of ``claims``. Whether each claim holds is left to
+    ClaimsByBackend
+        In the order of ``claims``: a list that prints as a table. Whether each claim holds is left to
         the caller to assert.
 
     Raises
@@ -358,12 +341,12 @@ def claims_by_backend(
 
     Examples
     --------
-    >>> from lstm_demo.backends import claims_by_backend, claims_table
+    >>> from lstm_demo.backends import claims_by_backend
     >>> from lstm_demo.claims import batch_first
     >>> rows = claims_by_backend({"batch-first": batch_first})
     >>> [(row.name, row.on.holds, row.off.holds) for row in rows]
     [('batch-first', True, True)]
-    >>> print(claims_table(rows).splitlines()[0])
+    >>> print(str(rows).splitlines()[0])
     claim        oneDNN on      oneDNN off     module's bits moved
     """
     if claims is None:
@@ -377,7 +360,7 @@ def claims_by_backend(
         msg = f"Expected device to be a torch.device or str, but got {describe(device)} instead."
         raise TypeError(msg)
     device = torch.device(device)
-    rows = []
+    rows = ClaimsByBackend()
     for name, run in claims.items():
         if device.type != "cpu":
             rows.append(ClaimBackends(name, run(device, dtype), None))
@@ -388,17 +371,3 @@ def claims_by_backend(
             off = run(device, dtype)
         rows.append(ClaimBackends(name, on, off))
     return rows
-
-
-def claims_table(rows: Sequence[ClaimBackends]) -> Table:
-    """The rows of :func:`claims_by_backend` as a table (plain text, and HTML on a page).
-
-    Raises
-    ------
-    TypeError
-        If ``rows`` holds anything but :class:`ClaimBackends`.
-    """
-    _check_rows("rows", rows, ClaimBackends)
-    header = ("claim", "oneDNN on", "oneDNN off", "module's bits moved")
-    caption = "Each claim with oneDNN on and off, and whether the switch moved the module's bits"
-    return _table(header, [row.row() for row in rows], caption=caption)

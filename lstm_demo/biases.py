@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -64,7 +64,7 @@ def move_bias_hh(rnn: M, gates: Sequence[int] | None = None) -> M:
         msg = f"Expected gates from 0 to {count - 1} for an {cls.__name__}, but got {chosen} instead."
         raise ValueError(msg)
     moved = copy_module(rnn)
-    H = cast("int", rnn.hidden_size)
+    H = rnn.hidden_size
     with torch.no_grad():
         for name, bias_hh in moved.named_parameters():
             if name.startswith("bias_hh"):
@@ -89,7 +89,7 @@ def set_bias(rnn: M, which: str, gate: int, value: float) -> M:
         msg = f"Expected which to be 'bias_ih' or 'bias_hh', but got {which!r} instead."
         raise ValueError(msg)
     changed = copy_module(rnn)
-    H = cast("int", rnn.hidden_size)
+    H = rnn.hidden_size
     with torch.no_grad():
         for name, bias in changed.named_parameters():
             if name.startswith(which):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -96,19 +96,39 @@ class Comparison:
         return f"NOT close: {self.mismatched} / {self.numel} ({share:.1f}%) elements outside {tol}; {diff}"
 
     @property
-    def verdict(self) -> str:
-        """``bitwise equal``, ``close, not bitwise equal`` or ``NOT close``."""
+    def outcome(self) -> str:
+        """``bitwise equal``, ``close, not bitwise equal`` or ``NOT close``: a table's verdict column."""
         if self.equal:
             return "bitwise equal"
         return "close, not bitwise equal" if self.close else "NOT close"
 
+    @property
+    def verdict(self) -> str:
+        """The comparison in a few words: bitwise equal, or close (or not) and the greatest difference.
+
+        Short enough for a table cell or a line of a page; ``str(comparison)``
+        says more (where, the relative difference, the tolerance).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from lstm_demo import compare
+        >>> compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])).verdict
+        'NOT close, max abs diff 0.5'
+        >>> compare(torch.tensor([1.0]), torch.tensor([1.0])).verdict
+        'bitwise equal'
+        """
+        if self.equal:
+            return "bitwise equal"
+        return f"{'close' if self.close else 'NOT close'}, max abs diff {self.max_abs_diff:.3g}"
+
     def cells(self) -> tuple[str, ...]:
         """The comparison as the cells of a row of ``COLUMNS``."""
         if self.numel == 0:
-            return (self.verdict, "0", "-", "0", "0 / 0", self._tolerance())
+            return (self.outcome, "0", "-", "0", "0 / 0", self._tolerance())
         share = 100 * self.mismatched / self.numel
         return (
-            self.verdict,
+            self.outcome,
             f"{self.max_abs_diff:.3g}",
             str(self.where),
             f"{self.max_rel_diff:.3g}",
@@ -135,7 +155,7 @@ class Comparison:
         rows = [(label, *self.cells())]
         return Table(
             str(self),
-            caption=f"{label}: {self.verdict}",
+            caption=f"{label}: {self.outcome}",
             header=COLUMNS,
             sections=[(None, rows)],
             numeric=(2, 4),
@@ -145,7 +165,7 @@ class Comparison:
         return self.table()._repr_html_()
 
 
-#: The columns of :func:`table`: what was compared, then :meth:`Comparison.cells`.
+#: The columns of :class:`Comparisons`' table: what was compared, then :meth:`Comparison.cells`.
 COLUMNS = (
     "compared",
     "verdict",
@@ -157,12 +177,13 @@ COLUMNS = (
 )
 
 
-def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
-    """Several labelled comparisons as one :class:`~lstm_demo.display.Table`, a row each.
+class Comparisons(Mapping[str, Comparison]):
+    """Several labelled comparisons, shown as one table: a row each.
 
-    Its text is a line ``label: report`` per comparison, and the tolerance
-    once when they share it; on a page (as a code
-    block's last value) it is an HTML table with the columns of
+    A mapping of label to :class:`Comparison`, in the order given. Its text
+    (``str()``, what a terminal prints) is a line ``label: report`` per
+    comparison, and the tolerance once when they share it; on a page (as a
+    code block's last value) it is an HTML table with the columns of
     ``COLUMNS``, which narrow screens show as a card per comparison.
 
     Parameters
@@ -181,28 +202,66 @@ def table(comparisons: Mapping[str, Comparison], *, caption: str) -> Table:
     Examples
     --------
     >>> import torch
-    >>> from lstm_demo.comparison import compare, table
+    >>> from lstm_demo.comparison import Comparisons, compare
     >>> a = torch.tensor([1.0, 2.0])
-    >>> print(table({"a vs a": compare(a, a.clone())}, caption="a with itself"))
+    >>> found = Comparisons({"a vs a": compare(a, a.clone())}, caption="a with itself")
+    >>> print(found)
     a vs a: bitwise equal (2 elements)
     tolerance: rtol=1.3e-06, atol=1e-05 (float32)
+    >>> found.equal, found["a vs a"].close
+    (True, True)
     """
-    if not isinstance(comparisons, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, Comparison) for k, v in comparisons.items()
-    ):
-        msg = f"Expected comparisons to be a mapping of str to Comparison, but got {describe(comparisons)} instead."
-        raise TypeError(msg)
-    if not isinstance(caption, str):
-        msg = f"Expected caption to be a str, but got {describe(caption)} instead."
-        raise TypeError(msg)
-    tolerances = {c._tolerance() for c in comparisons.values()}
-    if len(tolerances) == 1:  # said once, under the lines
-        lines = [f"{label}: {c.describe(tolerance=False)}" for label, c in comparisons.items()]
-        text = "\n".join([*lines, f"tolerance: {tolerances.pop()}"])
-    else:
-        text = "\n".join(f"{label}: {c}" for label, c in comparisons.items())
-    rows = [(label, *c.cells()) for label, c in comparisons.items()]
-    return Table(text, caption=caption, header=COLUMNS, sections=[(None, rows)], numeric=(2, 4))
+
+    def __init__(self, comparisons: Mapping[str, Comparison], *, caption: str) -> None:
+        if not isinstance(comparisons, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Comparison) for k, v in comparisons.items()
+        ):
+            msg = f"Expected comparisons to be a mapping of str to Comparison, but got {describe(comparisons)} instead."
+            raise TypeError(msg)
+        if not isinstance(caption, str):
+            msg = f"Expected caption to be a str, but got {describe(caption)} instead."
+            raise TypeError(msg)
+        self._comparisons = dict(comparisons)
+        self.caption = caption
+
+    def __getitem__(self, label: str) -> Comparison:
+        return self._comparisons[label]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._comparisons)
+
+    def __len__(self) -> int:
+        return len(self._comparisons)
+
+    @property
+    def equal(self) -> bool:
+        """Whether every comparison is bitwise equal."""
+        return all(c.equal for c in self.values())
+
+    @property
+    def close(self) -> bool:
+        """Whether every comparison is within its tolerance."""
+        return all(c.close for c in self.values())
+
+    def table(self) -> Table:
+        """The comparisons as a :class:`~lstm_demo.display.Table`: the text of ``str()``, a row each on a page."""
+        tolerances = {c._tolerance() for c in self.values()}
+        if len(tolerances) == 1:  # said once, under the lines
+            lines = [f"{label}: {c.describe(tolerance=False)}" for label, c in self.items()]
+            text = "\n".join([*lines, f"tolerance: {tolerances.pop()}"])
+        else:
+            text = "\n".join(f"{label}: {c}" for label, c in self.items())
+        rows = [(label, *c.cells()) for label, c in self.items()]
+        return Table(text, caption=self.caption, header=COLUMNS, sections=[(None, rows)], numeric=(2, 4))
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def __repr__(self) -> str:
+        return f"Comparisons({self._comparisons!r}, caption={self.caption!r})"
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
 
 
 def compare(

@@ -1,16 +1,13 @@
-"""Which devices a run uses, and how closely two devices can be expected to agree."""
+"""Which devices a run uses: the machine's devices, checked names, and a line saying which ran."""
 
 from __future__ import annotations
 
 import os
 import sys
 import textwrap
-from dataclasses import dataclass
 from typing import TextIO
 
 import torch
-
-from lstm_demo.comparison import default_tolerance
 
 #: Set to 1 to turn "no CUDA GPU" from a printed note into an error.
 REQUIRE_CUDA_ENV = "LSTM_DEMO_REQUIRE_CUDA"
@@ -175,53 +172,3 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """A tolerance for :func:`lstm_demo.compare` and the reason for it."""
-
-    rtol: float
-    """Relative tolerance."""
-    atol: float
-    """Absolute tolerance."""
-    why: str
-    """Why this tolerance, with its error model and the measurement it rests on."""
-    name: str = ""
-    """A short label (``float32 on a GPU, TF32 off: derived``); ``str()`` shows it, or ``why`` without one."""
-
-    def __str__(self) -> str:
-        return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.name or self.why})"
-
-
-def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
-    """The tolerance a claim on ``device`` in ``dtype`` is verified within, and its derivation.
-
-    On the CPU: :func:`torch.testing.assert_close`'s default for ``dtype``. On
-    a GPU: a tolerance derived from the rounding error measured on this CPU
-    (:mod:`lstm_demo.tolerances`), for IEEE arithmetic with TF32 off, which is
-    how every claim runs (:func:`~lstm_demo.precision.full_precision`). It does
-    not follow the caller's TF32 flags: TF32's effect is a size the precision
-    page measures, never a tolerance that verifies a claim. ``why`` states the
-    error model and the measured figure.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from lstm_demo.devices import tolerance_for
-    >>> print(tolerance_for("cpu", torch.float32))
-    rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)
-    >>> "measured" in tolerance_for("cuda", torch.float64).why
-    True
-    """
-    from lstm_demo.tolerances import site_tolerances  # noqa: PLC0415 - it measures with this module's helpers
-
-    device = torch.device(device)
-    name = str(dtype).removeprefix("torch.")
-    if dtype not in (torch.float32, torch.float64):
-        rtol, atol = default_tolerance(dtype)
-        return Tolerance(
-            rtol, atol, f"torch.testing's default for {name}", f"torch.testing's default for {name}"
-        )
-    kind = "cpu" if device.type == "cpu" else "gpu"
-    return site_tolerances()[f"{kind} {name}"]

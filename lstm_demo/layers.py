@@ -269,8 +269,7 @@ def run_stacked(layers: Sequence[nn.RNNBase], input: torch.Tensor, hx: State | N
     >>> torch.testing.assert_close(output, expected)
     """
     spec = _check_layers(layers, "layers")
-    spec.check_input(input)
-    spec.check_hx(hx, input)
+    spec.check(input, hx)
 
     is_lstm = spec.cls is nn.LSTM
     rows = spec.directions

@@ -1,28 +1,22 @@
-"""Precision flags, set for a block and put back, and how far each setting lands from float64.
+"""Precision switches, set for a block and put back.
 
-``torch.backends`` holds global switches that change what an LSTM computes on
-a GPU: cuDNN on or off, TF32 tensor cores for float32, deterministic
-algorithms. :func:`precision_flags` sets them for the length of a ``with``
-block and restores every one afterwards, so a page that changes them leaks
-nothing into the next. :func:`agreement` runs one model under several
-settings and measures each against a float64 run on the CPU.
+``torch.backends`` holds global switches that change what an LSTM computes:
+cuDNN on or off, oneDNN on or off, TF32 tensor cores for float32,
+deterministic algorithms. :func:`precision_flags` sets them for the length of
+a ``with`` block and restores every one afterwards, so a page that changes
+them leaks nothing into the next; :func:`cudnn`, :func:`onednn` and
+:func:`full_precision` are the switches the claims use. This module imports
+only torch: every other module may use it. How far each setting lands from
+float64 is measured in :mod:`lstm_demo.agreement`.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Protocol, TypedDict, cast
 
 import torch
-from torch import nn
-
-from lstm_demo._types import Result
-from lstm_demo.comparison import compare
-from lstm_demo.devices import Tolerance, tolerance_for
-from lstm_demo.display import Table
 
 # Per-operator float32 precision flags of newer torch releases, most general
 # first. Where they exist the legacy allow_tf32 flags are views of them, and
@@ -249,6 +243,33 @@ def cudnn(enabled: bool) -> Iterator[None]:
 
 
 @contextmanager
+def onednn(enabled: bool) -> Iterator[None]:
+    """Set ``torch.backends.mkldnn.enabled`` for a ``with`` block; restore it afterwards.
+
+    With ``False``, CPU recurrent modules run PyTorch's own ATen kernels
+    instead of oneDNN's. The switch is put back whatever happens in the block.
+
+    Raises
+    ------
+    TypeError
+        If ``enabled`` is not True or False.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.precision import onednn
+    >>> before = torch.backends.mkldnn.enabled
+    >>> with onednn(False):
+    ...     torch.backends.mkldnn.enabled
+    False
+    >>> torch.backends.mkldnn.enabled == before
+    True
+    """
+    with backend_enabled(torch.backends.mkldnn, enabled):
+        yield
+
+
+@contextmanager
 def backend_enabled(backend: object, enabled: bool) -> Iterator[None]:
     """Set ``backend.enabled`` (``torch.backends.cudnn``, ``torch.backends.mkldnn``) for a block, then restore it.
 
@@ -339,158 +360,3 @@ def describe_flags() -> dict[str, str]:
     flags["fp32 matmul"] = _read(torch.get_float32_matmul_precision)
     flags["deterministic"] = str(torch.are_deterministic_algorithms_enabled())
     return flags
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One way of running a model: a device, a dtype and precision switches."""
-
-    label: str
-    device: torch.device
-    dtype: torch.dtype
-    flags: dict[str, bool]
-
-    @property
-    def tf32(self) -> bool:
-        """Whether this setting lets float32 run on TF32 tensor cores; such a setting is measured, never verified."""
-        return self.dtype == torch.float32 and bool(
-            self.flags.get("cudnn_tf32") or self.flags.get("matmul_tf32")
-        )
-
-
-def settings(devices: list[torch.device]) -> list[Setting]:
-    """The settings the precision page compares, for the devices at hand.
-
-    On the CPU: float32 and float64. On each CUDA device: float64; float32
-    with cuDNN's TF32 allowed and not; float32 with cuDNN disabled; float32
-    with deterministic algorithms.
-    """
-    found = []
-    for device in devices:
-        name = "cpu" if device.type == "cpu" else str(device)
-        if device.type == "cuda":
-            found += [
-                Setting(f"{name} float64 (cuDNN)", device, torch.float64, {}),
-                Setting(f"{name} float32, cuDNN, TF32 allowed", device, torch.float32, {"cudnn_tf32": True}),
-                Setting(f"{name} float32, cuDNN, TF32 off", device, torch.float32, {"cudnn_tf32": False}),
-                Setting(
-                    f"{name} float32, cuDNN disabled",
-                    device,
-                    torch.float32,
-                    {"cudnn": False, "matmul_tf32": False},
-                ),
-                Setting(
-                    f"{name} float32, deterministic",
-                    device,
-                    torch.float32,
-                    {"deterministic": True, "cudnn_tf32": False},
-                ),
-            ]
-        elif device.type == "cpu":
-            found += [
-                Setting(f"{name} float64", device, torch.float64, {}),
-                Setting(f"{name} float32", device, torch.float32, {}),
-            ]
-        else:  # MPS has no float64
-            found.append(Setting(f"{name} float32", device, torch.float32, {}))
-    return found
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """One model under one setting, measured against float64 on the CPU."""
-
-    model: str
-    setting: Setting
-    max_abs_diff: float
-    max_rel_diff: float
-    """Greatest ``|diff| / |reference|`` over elements whose reference exceeds 1e-3 in size."""
-    tolerance: Tolerance | None
-    """:func:`~lstm_demo.devices.tolerance_for` the setting; None where TF32 is allowed (measured only)."""
-    close: bool | None
-    """Whether every element is within ``tolerance`` of the reference; None where TF32 is allowed."""
-    vs_cpu_float32: float | None = None
-    """For float32 settings, the greatest difference from the same model in float32 on the CPU."""
-
-
-def agreement(
-    name: str,
-    build: Callable[[], nn.RNNBase],
-    input: torch.Tensor,
-    devices: list[torch.device],
-) -> list[Agreement]:
-    """Run ``build()`` on ``input`` under every :func:`settings`; measure each against CPU float64.
-
-    ``build`` makes the module on the CPU (seed it inside); it is copied to
-    each setting's device and dtype. The output and every final state count.
-    Settings without TF32 are checked within
-    :func:`~lstm_demo.devices.tolerance_for` their device and dtype; those
-    with TF32 allowed are measured only (``close`` and ``tolerance`` None):
-    the site verifies no claim at TF32's precision.
-    """
-    reference_module = build().double()
-    with torch.no_grad():
-        reference = _flatten(reference_module(input.double()))
-        cpu_float32 = _flatten(copy.deepcopy(reference_module).float()(input.float())).double()
-    found = []
-    for setting in settings(devices):
-        module = copy.deepcopy(reference_module).to(device=setting.device, dtype=setting.dtype)
-        x = input.to(device=setting.device, dtype=setting.dtype)
-        with precision_flags(**setting.flags), torch.no_grad():
-            values = _flatten(module(x)).double().cpu()
-        diff = (values - reference).abs()
-        scale = reference.abs()
-        rel = (diff / scale)[scale > 1e-3]
-        tolerance = None if setting.tf32 else tolerance_for(setting.device, setting.dtype)
-        close = None
-        if tolerance is not None:
-            close = compare(values, reference, rtol=tolerance.rtol, atol=tolerance.atol).close
-        vs_32 = float((values - cpu_float32).abs().max()) if setting.dtype == torch.float32 else None
-        rel_max = float(rel.max()) if rel.numel() else 0.0
-        found.append(Agreement(name, setting, float(diff.max()), rel_max, tolerance, close, vs_32))
-    return found
-
-
-def _flatten(result: Result) -> torch.Tensor:
-    output, state = result
-    states = state if isinstance(state, tuple) else (state,)
-    return torch.cat([output.flatten(), *(s.flatten() for s in states)])
-
-
-def table(rows: list[Agreement]) -> Table:
-    """The agreements as a text table: a heading line per model, then one line per setting.
-
-    Columns: the greatest absolute and relative difference from CPU float64;
-    for float32 settings, the greatest difference from CPU float32 (the
-    direct CPU-versus-GPU comparison, ``vs cpu32``); and whether every element
-    is within the setting's tolerance of CPU float64 (``yes``/``NO``), or
-    ``measured`` for TF32 settings, which have no tolerance. Lines stay
-    under 80 characters for every setting :func:`settings` makes.
-    """
-    width = max(len(r.setting.label) for r in rows)
-    header = f"{'setting':<{width}}  {'max abs':>9}  {'max rel':>9}  {'vs cpu32':>9}  within"
-    lines: list[str] = []
-    sections: dict[str, list[tuple[str, ...]]] = {}
-    previous = None
-    for r in rows:
-        if r.model != previous:
-            lines += [r.model, header]
-            previous = r.model
-        vs_32 = "-" if r.vs_cpu_float32 is None else f"{r.vs_cpu_float32:.2e}"
-        verdict = "measured" if r.tolerance is None else ("yes" if r.close else "NO")
-        lines.append(
-            f"{r.setting.label:<{width}}  {r.max_abs_diff:>9.2e}  {r.max_rel_diff:>9.2e}  {vs_32:>9}  {verdict}"
-        )
-        cells = (r.setting.label, f"{r.max_abs_diff:.2e}", f"{r.max_rel_diff:.2e}", vs_32, verdict)
-        sections.setdefault(r.model, []).append(cells)
-    # On a page (a code block's last value) the same rows show as an HTML table.
-    no_gpu = not any(r.setting.device.type == "cuda" for r in rows)
-    notes = ["No GPU ran: this run had no CUDA device, so no TF32, cuDNN or GPU rows."] if no_gpu else []
-    return Table(
-        "\n".join(lines),
-        caption="Each setting against float64 on the CPU, per model",
-        header=("setting", "max abs diff", "max rel diff", "vs cpu float32", "within tolerance"),
-        sections=sections.items(),
-        notes=notes,
-        numeric=(1, 2, 3),
-    )

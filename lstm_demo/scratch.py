@@ -228,13 +228,7 @@ def scratch_lstm(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None
     (torch.Size([5, 8]), torch.Size([4, 4]), torch.Size([4, 4]))
     >>> torch.testing.assert_close(output, lstm(x)[0])
     """
-    if not isinstance(lstm, nn.LSTM):
-        msg = f"Expected lstm to be an nn.LSTM, but got {describe(lstm)} instead."
-        raise TypeError(msg)
-    spec = StackSpec.of(lstm)
-    spec.check_input(input)
-    spec.check_hx(hx, input)
-
+    StackSpec.checked(lstm, input, hx, what="lstm", kind=nn.LSTM)
     return run_layers(lstm, input, hx, _direction)
 
 
@@ -311,8 +305,7 @@ def peephole_lstm(
                 f"in {peephole.dtype} instead."
             )
             raise ValueError(msg)
-    spec.check_input(input)
-    spec.check_hx(hx, input)
+    spec.check(input, hx)
 
     def direction(
         lstm: nn.LSTM, name: str, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], *, reverse: bool
@@ -445,13 +438,8 @@ def scratch_gru(
     (torch.Size([5, 2, 4]), torch.Size([2, 2, 4]))
     >>> torch.testing.assert_close((output, h_n), gru(x))
     """
-    if not isinstance(gru, nn.GRU):
-        msg = f"Expected gru to be an nn.GRU, but got {describe(gru)} instead."
-        raise TypeError(msg)
+    StackSpec.checked(gru, input, hx, what="gru", kind=nn.GRU)
     if not isinstance(reset_after, bool):
         msg = f"Expected reset_after to be a bool, but got {describe(reset_after)} instead."
         raise TypeError(msg)
-    spec = StackSpec.of(gru)
-    spec.check_input(input)
-    spec.check_hx(hx, input)
     return run_gru(gru, input, hx, functools.partial(gru_direction, reset_after=reset_after))

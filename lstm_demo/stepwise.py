@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from lstm_demo._types import Result, State
-from lstm_demo._validate import StackSpec, check_module
+from lstm_demo._validate import StackSpec
 
 
 def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> Result:
@@ -70,8 +70,7 @@ def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) 
     >>> expected, _ = lstm(x)
     >>> torch.testing.assert_close(output, expected)
     """
-    check_module(rnn)
-    spec = StackSpec.of(rnn)
+    spec = StackSpec.checked(rnn, input, hx)
     if spec.bidirectional:
         msg = (
             f"Expected a unidirectional module, but got {spec.name} with "
@@ -80,8 +79,6 @@ def run_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) 
             "forward pass. Run the module on the whole sequence instead."
         )
         raise ValueError(msg)
-    spec.check_input(input)
-    spec.check_hx(hx, input)
 
     time_dim = 1 if (spec.batch_first and input.dim() == 3) else 0
     state = hx

@@ -43,16 +43,17 @@ import functools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from lstm_demo._gradients import gradients
 from lstm_demo._random import cpu_random
-from lstm_demo._types import Result
+from lstm_demo._types import leaves
 from lstm_demo.comparison import default_tolerance
-from lstm_demo.devices import Tolerance, resolve_placement
+from lstm_demo.devices import resolve_placement
+from lstm_demo.models import post_first_model
 from lstm_demo.precision import cudnn as cudnn_enabled
 from lstm_demo.precision import full_precision
 from lstm_demo.scratch import scratch_lstm
@@ -73,17 +74,51 @@ UNIT_ROUNDOFF: dict[torch.dtype, float] = {torch.float32: 2.0**-24, torch.float6
 #: The tolerance names, in the order the site lists them.
 NAMES = ("cpu float32", "cpu float64", "gpu float32", "gpu float64", "post printed")
 
+#: Half of the last printed decimal. A value printed to 4 decimals lies
+#: within this of the printed value.
+PRINTED_TOLERANCE = 5e-5
 
-def _post_1() -> nn.LSTM:
-    lstm = nn.LSTM(4, 5, batch_first=True)
-    for param in lstm.parameters():
-        nn.init.uniform_(param, -0.08, 0.08)
-    return lstm
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A tolerance for :func:`lstm_demo.compare` and the reason for it.
+
+    ``reason`` is the reason's text, or a function that writes it: a
+    reason that rests on a measurement is measured when :attr:`why` is first
+    read, never when the tolerance is made.
+
+    Examples
+    --------
+    >>> from lstm_demo.tolerances import Tolerance
+    >>> asked = []
+    >>> tolerance = Tolerance(1e-5, 1e-5, lambda: asked.append(1) or "measured")
+    >>> asked
+    []
+    >>> tolerance.why, tolerance.why, asked
+    ('measured', 'measured', [1])
+    """
+
+    rtol: float
+    """Relative tolerance."""
+    atol: float
+    """Absolute tolerance."""
+    reason: str | Callable[[], str] = field(repr=False, compare=False)
+    """Why this tolerance (:attr:`why`), or a function that says why."""
+    name: str = ""
+    """A short label (``float32 on a GPU, TF32 off: derived``); ``str()`` shows it, or ``why`` without one."""
+
+    @functools.cached_property
+    def why(self) -> str:
+        """Why this tolerance, with its error model and the measurement it rests on."""
+        return self.reason() if callable(self.reason) else self.reason
+
+    def __str__(self) -> str:
+        return f"rtol={self.rtol:.2g}, atol={self.atol:.2g} ({self.name or self.why})"
 
 
 #: The claims' models, as (name, module factory, input shape), seeded in :func:`measure_rounding`.
 MODELS: tuple[tuple[str, Callable[[], nn.LSTM], tuple[int, ...]], ...] = (
-    ("LSTM(4, 5), U(-0.08, 0.08), 3 steps", _post_1, (2, 3, 4)),
+    ("LSTM(4, 5), U(-0.08, 0.08), 3 steps", post_first_model, (2, 3, 4)),
     ("LSTM(3, 3, 2 layers), 5 steps", lambda: nn.LSTM(3, 3, num_layers=2), (5, 1, 3)),
     (
         "LSTM(3, 4, 2 layers, bidirectional), 6 steps",
@@ -124,11 +159,6 @@ class Rounding:
             f"{self.device}, {dtype}: e = {self.max_abs_error:.2g} ({self.in_units:.2g} u), "
             f"values up to {self.max_value:.2g}"
         )
-
-
-def _leaves(result: Result) -> list[torch.Tensor]:
-    output, (h_n, c_n) = result
-    return [output, h_n, c_n]
 
 
 def _gradients(lstm: nn.LSTM, x: torch.Tensor) -> list[torch.Tensor]:
@@ -183,16 +213,16 @@ def errors_by_implementation(
         x64 = torch.randn(*shape, generator=torch.Generator().manual_seed(100 + seed), dtype=torch.float64)
         with full_precision():
             with torch.no_grad():
-                reference = _leaves(reference_module(x64))
+                reference = list(leaves(reference_module(x64)).values())
             reference_grads = _gradients(reference_module, x64)
             module = reference_module.to(device=device, dtype=dtype)
             x = x64.to(device=device, dtype=dtype)
             runs: dict[str, list[torch.Tensor]] = {}
             with torch.no_grad():
-                runs["nn.LSTM"] = _leaves(module(x))
-                runs["equations"] = _leaves(scratch_lstm(module, x))
+                runs["nn.LSTM"] = list(leaves(module(x)).values())
+                runs["equations"] = list(leaves(scratch_lstm(module, x)).values())
                 if not module.bidirectional:
-                    runs["step by step"] = _leaves(run_stepwise(module, x))
+                    runs["step by step"] = list(leaves(run_stepwise(module, x)).values())
             runs["gradients"] = _gradients(module, x)
         for implementation, values in runs.items():
             expected = reference_grads if implementation == "gradients" else reference
@@ -283,8 +313,7 @@ def coverage(tolerance: Tolerance, rounding: Rounding) -> float:
     Examples
     --------
     >>> import torch
-    >>> from lstm_demo.devices import Tolerance
-    >>> from lstm_demo.tolerances import Rounding, coverage
+    >>> from lstm_demo.tolerances import Rounding, Tolerance, coverage
     >>> round(coverage(Tolerance(1e-5, 1e-5, "why"), Rounding(torch.device("cpu"), torch.float32, 1e-7, 1.0, "m")), 6)
     50.0
     >>> round(coverage(Tolerance(1.3e-6, 1e-5, "why"), Rounding(torch.device("cpu"), torch.float32, 1e-7, 1.0, "m")), 6)
@@ -310,11 +339,71 @@ def _why_measured(rounding: Rounding) -> str:
     )
 
 
+def _cpu_why(dtype: torch.dtype) -> str:
+    name = str(dtype).removeprefix("torch.")
+    rtol, atol = default_tolerance(dtype)
+    rounding = measure_rounding("cpu", dtype)
+    cpu = Tolerance(rtol, atol, "")
+    why = (
+        f"torch.testing's default for {name} (rtol {rtol:g}, atol {atol:g}). {_why_measured(rounding)} "
+        f"At worst (min(atol, rtol) / 2e) it covers 2e {coverage(cpu, rounding):.2g} times."
+    )
+    if dtype == torch.float64:
+        e32 = measure_rounding("cpu", torch.float32)
+        why += (
+            f" Loose: float32-sized errors (e = {e32.max_abs_error:.2g} measured) pass it too, so "
+            "float64 results are also checked at the GPU float64 tolerance by the mutation suite."
+        )
+    return why
+
+
 @functools.cache
+def _cpu(dtype: torch.dtype) -> Tolerance:
+    """:func:`torch.testing.assert_close`'s default for ``dtype``; its ``why`` measures this CPU when read."""
+    name = str(dtype).removeprefix("torch.")
+    rtol, atol = default_tolerance(dtype)
+    return Tolerance(rtol, atol, functools.partial(_cpu_why, dtype), f"torch.testing's default for {name}")
+
+
+@functools.cache
+def _gpu(dtype: torch.dtype) -> Tolerance:
+    """The GPU tolerance for ``dtype``: its size is derived from this CPU's rounding, measured here."""
+    name = str(dtype).removeprefix("torch.")
+    rounding = measure_rounding("cpu", dtype)
+    allowed = derived(rounding)
+    why = (
+        f"{name} on a GPU with TF32 off. {_why_measured(rounding)} "
+        f"Allowed: {SAFETY} x 2e = {SAFETY * 2 * rounding.max_abs_error:.2g}, rounded up to "
+        f"{allowed:g} (rtol and atol). The precision page measures e on each GPU with cuDNN off "
+        f"(PyTorch's own kernels) and asserts the tolerance covers 2e at least {MARGIN} times there; "
+        f"cuDNN's kernels can round more, and there it asserts at least {CUDNN_MARGIN} time."
+    )
+    if dtype == torch.float64:
+        why += " For comparison, PyTorch's own CPU-vs-cuDNN RNN test allows 5e-5 in float64."
+    return Tolerance(allowed, allowed, why, f"{name} on a GPU, TF32 off: derived")
+
+
+def _printed_why() -> str:
+    e32 = measure_rounding("cpu", torch.float32)
+    return (
+        "Half of the last printed decimal: the post printed its outputs to 4 decimals, so each lies "
+        f"within {PRINTED_TOLERANCE:g} of what its run computed. A bar, not a bound from an error "
+        "model: a run here starts from the printed, rounded parameters (experiment 1 also from a "
+        "recovered input), which moves the outputs by more than float32 rounding "
+        f"(e = {e32.max_abs_error:.2g} on this CPU). The post's pages measure that move: within the "
+        "bar for experiment 2, whose first-order worst case page 03 asserts is under it; not for "
+        "experiment 1, where 5e-5 is a bar the recovery clears rather than a derived bound."
+    )
+
+
+_PRINTED = Tolerance(0.0, PRINTED_TOLERANCE, _printed_why, "the post's 4 printed decimals")
+
+
 def site_tolerances() -> dict[str, Tolerance]:
     """Every tolerance the site uses, by name (``NAMES``), each with its derivation as ``why``.
 
-    Measures the CPU's rounding (:func:`measure_rounding`) once per process.
+    Measures the CPU's rounding (:func:`measure_rounding`) once per process:
+    the GPU tolerances' sizes rest on it, and every ``why`` quotes it.
 
     Examples
     --------
@@ -325,47 +414,42 @@ def site_tolerances() -> dict[str, Tolerance]:
     >>> tolerances["post printed"].atol
     5e-05
     """
-    from lstm_demo.post import PRINTED_TOLERANCE  # noqa: PLC0415 - post imports this module's neighbours
+    return {
+        "cpu float32": _cpu(torch.float32),
+        "cpu float64": _cpu(torch.float64),
+        "gpu float32": _gpu(torch.float32),
+        "gpu float64": _gpu(torch.float64),
+        "post printed": _PRINTED,
+    }
 
-    found = {}
-    e32, e64 = measure_rounding("cpu", torch.float32), measure_rounding("cpu", torch.float64)
-    for dtype, rounding in ((torch.float32, e32), (torch.float64, e64)):
-        name = str(dtype).removeprefix("torch.")
+
+def tolerance_for(device: torch.device | str, dtype: torch.dtype) -> Tolerance:
+    """The tolerance a claim on ``device`` in ``dtype`` is verified within, and its derivation.
+
+    On the CPU: :func:`torch.testing.assert_close`'s default for ``dtype``. On
+    a GPU: a tolerance derived from the rounding error measured on this CPU
+    (:func:`measure_rounding`), for IEEE arithmetic with TF32 off, which is
+    how every claim runs (:func:`~lstm_demo.precision.full_precision`). It does
+    not follow the caller's TF32 flags: TF32's effect is a size the precision
+    page measures, never a tolerance that verifies a claim. ``why`` states the
+    error model and the measured figure. A CPU tolerance measures nothing
+    until its ``why`` is read; a GPU one measures the CPU's rounding once per
+    process, for its size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.tolerances import tolerance_for
+    >>> print(tolerance_for("cpu", torch.float32))
+    rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)
+    >>> "measured" in tolerance_for("cuda", torch.float64).why
+    True
+    """
+    device = torch.device(device)
+    name = str(dtype).removeprefix("torch.")
+    if dtype not in (torch.float32, torch.float64):
         rtol, atol = default_tolerance(dtype)
-        cpu = Tolerance(rtol, atol, "", f"torch.testing's default for {name}")
-        why = (
-            f"torch.testing's default for {name} (rtol {rtol:g}, atol {atol:g}). {_why_measured(rounding)} "
-            f"At worst (min(atol, rtol) / 2e) it covers 2e {coverage(cpu, rounding):.2g} times."
+        return Tolerance(
+            rtol, atol, f"torch.testing's default for {name}", f"torch.testing's default for {name}"
         )
-        if dtype == torch.float64:
-            why += (
-                f" Loose: float32-sized errors (e = {e32.max_abs_error:.2g} measured) pass it too, so "
-                "float64 results are also checked at the GPU float64 tolerance by the mutation suite."
-            )
-        found[f"cpu {name}"] = Tolerance(rtol, atol, why, cpu.name)
-    for dtype, rounding in ((torch.float32, e32), (torch.float64, e64)):
-        name = str(dtype).removeprefix("torch.")
-        allowed = derived(rounding)
-        why = (
-            f"{name} on a GPU with TF32 off. {_why_measured(rounding)} "
-            f"Allowed: {SAFETY} x 2e = {SAFETY * 2 * rounding.max_abs_error:.2g}, rounded up to "
-            f"{allowed:g} (rtol and atol). The precision page measures e on each GPU with cuDNN off "
-            f"(PyTorch's own kernels) and asserts the tolerance covers 2e at least {MARGIN} times there; "
-            f"cuDNN's kernels can round more, and there it asserts at least {CUDNN_MARGIN} time."
-        )
-        if dtype == torch.float64:
-            why += " For comparison, PyTorch's own CPU-vs-cuDNN RNN test allows 5e-5 in float64."
-        found[f"gpu {name}"] = Tolerance(allowed, allowed, why, f"{name} on a GPU, TF32 off: derived")
-    found["post printed"] = Tolerance(
-        0.0,
-        PRINTED_TOLERANCE,
-        "Half of the last printed decimal: the post printed its outputs to 4 decimals, so each lies "
-        f"within {PRINTED_TOLERANCE:g} of what its run computed. A bar, not a bound from an error "
-        "model: a run here starts from the printed, rounded parameters (experiment 1 also from a "
-        "recovered input), which moves the outputs by more than float32 rounding "
-        f"(e = {e32.max_abs_error:.2g} on this CPU). The post's pages measure that move: within the "
-        "bar for experiment 2, whose first-order worst case page 03 asserts is under it; not for "
-        "experiment 1, where 5e-5 is a bar the recovery clears rather than a derived bound.",
-        "the post's 4 printed decimals",
-    )
-    return found
+    return _cpu(dtype) if device.type == "cpu" else _gpu(dtype)

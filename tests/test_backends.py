@@ -10,19 +10,19 @@ from torch import nn
 
 from lstm_demo.backends import (
     BackendRun,
+    BackendRuns,
     ClaimBackends,
+    ClaimsByBackend,
     autograd_node,
     claims_by_backend,
-    claims_table,
-    onednn,
-    runs_table,
-    verdict,
     whole_vs_stepwise_by_backend,
 )
 from lstm_demo.claims import claim_result
 from lstm_demo.comparison import compare
-from lstm_demo.devices import tolerance_for
+from lstm_demo.models import post_first_model
+from lstm_demo.precision import onednn
 from lstm_demo.stepwise import run_stepwise
+from lstm_demo.tolerances import tolerance_for
 
 ONEDNN_NODE = "MkldnnRnnLayerBackward0" if torch.backends.mkldnn.is_available() else "StackBackward0"
 
@@ -30,10 +30,7 @@ ONEDNN_NODE = "MkldnnRnnLayerBackward0" if torch.backends.mkldnn.is_available() 
 @pytest.fixture
 def model() -> tuple[nn.LSTM, torch.Tensor]:
     torch.manual_seed(0)
-    lstm = nn.LSTM(4, 5, batch_first=True)
-    for param in lstm.parameters():
-        nn.init.uniform_(param, -0.08, 0.08)
-    return lstm, torch.randn(2, 3, 4)
+    return post_first_model(), torch.randn(2, 3, 4)
 
 
 # --- onednn ---------------------------------------------------------------
@@ -167,33 +164,16 @@ def test_runs_table() -> None:
         BackendRun(torch.device("cpu"), True, False, "StackBackward0", apart),
         BackendRun(torch.device("cuda:0"), False, None, "-", same),
     ]
-    assert runs_table(runs).splitlines() == [
+    assert str(BackendRuns(runs)).splitlines() == [
         "device  autograd  oneDNN  autograd node   step by step vs whole",
         "cpu     on        off     StackBackward0  NOT close, max abs diff 0.25",
         "cuda:0  off       n/a     -               bitwise equal",
     ]
 
 
-@pytest.mark.parametrize(
-    ("actual", "expected", "words"),
-    [
-        ([1.0, 2.0], [1.0, 2.0], "bitwise equal"),
-        ([1.0, 2.0 + 2**-22], [1.0, 2.0], "close, max abs diff 2.38e-07"),
-        ([1.0, 3.0], [1.0, 2.0], "NOT close, max abs diff 1"),
-    ],
-)
-def test_verdict(actual: list[float], expected: list[float], words: str) -> None:
-    assert verdict(compare(torch.tensor(actual), torch.tensor(expected))) == words
-
-
-def test_verdict_rejects_non_comparison() -> None:
-    with pytest.raises(TypeError, match=r"^Expected comparison to be a Comparison, but got "):
-        verdict(0.5)  # type: ignore[arg-type]
-
-
 def test_runs_table_rejects_other_rows() -> None:
     with pytest.raises(TypeError, match=r"^Expected runs to hold BackendRun, but got "):
-        runs_table([("cpu", "on")])  # type: ignore[list-item]
+        BackendRuns([("cpu", "on")])  # type: ignore[list-item]
 
 
 # --- claims_by_backend ------------------------------------------------------
@@ -248,7 +228,7 @@ def test_claims_table_cells() -> None:
         for name, apart in [("same", 0.0), ("near", 2**-20), ("far", 10 * tol.atol + 1)]
     }
     rows = [ClaimBackends(name, result, result) for name, result in results.items()]
-    assert claims_table(rows).splitlines() == [
+    assert str(ClaimsByBackend(rows)).splitlines() == [
         "claim  oneDNN on              oneDNN off             module's bits moved",
         "same   bitwise equal          bitwise equal          no",
         "near   max abs diff 9.54e-07  max abs diff 9.54e-07  no",
@@ -293,7 +273,7 @@ def test_claims_reject_bad_arguments(kwargs: dict, message: str) -> None:
 
 def test_claims_table_rejects_other_rows() -> None:
     with pytest.raises(TypeError, match=r"^Expected rows to hold ClaimBackends, but got "):
-        claims_table(["one"])  # type: ignore[list-item]
+        ClaimsByBackend(["one"])  # type: ignore[list-item]
 
 
 # --- on a page: the tables as HTML ------------------------------------------------------------
@@ -309,7 +289,7 @@ def _html_rows(markup: str) -> list[list[str]]:
 def test_runs_table_html() -> None:
     apart = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.25]))
     runs = [BackendRun(torch.device("cpu"), True, False, "StackBackward0", apart)]
-    markup = runs_table(runs)._repr_html_()
+    markup = BackendRuns(runs)._repr_html_()
     root = ET.fromstring(markup)
     assert root.findtext("table/caption") == "Step by step against the whole sequence, under each setting"
     assert [(th.get("scope"), th.text) for th in root.iterfind("table/thead/tr/th")] == [
@@ -328,7 +308,7 @@ def test_claims_table_html() -> None:
     near = _recording([], 2**-20)(torch.device("cpu"), torch.float32)
     far = _recording([], 10 * tol.atol + 1)(torch.device("cpu"), torch.float32)
     rows = [ClaimBackends("near <1>", near, near), ClaimBackends("far", far, None)]
-    markup = claims_table(rows)._repr_html_()
+    markup = ClaimsByBackend(rows)._repr_html_()
     assert "near &lt;1&gt;" in markup
     assert _html_rows(markup) == [
         ["near <1>", "max abs diff 9.54e-07", "max abs diff 9.54e-07", "no"],

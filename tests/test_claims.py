@@ -11,10 +11,8 @@ from cases import CLASSES
 from torch import nn
 
 from lstm_demo import claims
-from lstm_demo.scratch import scratch_lstm
 from lstm_demo._copying import copy_module
 from lstm_demo.biases import OPEN, set_bias
-from lstm_demo.notations import olah_lstm
 from lstm_demo.claims import (
     CLAIMS,
     ClaimResult,
@@ -28,8 +26,10 @@ from lstm_demo.claims import (
     run_in_chunks,
     whole_vs_stepwise,
 )
-from lstm_demo.devices import tolerance_for
+from lstm_demo.notations import olah_lstm
 from lstm_demo.precision import describe_flags, full_precision, precision_flags
+from lstm_demo.scratch import scratch_lstm
+from lstm_demo.tolerances import tolerance_for
 
 CPU = torch.device("cpu")
 DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
@@ -977,7 +977,7 @@ import dataclasses
 import xml.etree.ElementTree as ET
 
 from lstm_demo import display
-from lstm_demo.claims import ClaimResult, Proof, Proofs, only_note
+from lstm_demo.claims import Proof, Proofs, only_note
 
 GPU = torch.device("cuda:0")
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from lstm_demo import claims
-from lstm_demo.scratch import scratch_lstm
 from lstm_demo.claims import CLAIMS
 from lstm_demo.cli import main
 from lstm_demo.mutants import CONTROL, MUTANTS, TARGETS, Equations, Mutant
+from lstm_demo.scratch import scratch_lstm
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = list(CLAIMS)
@@ -155,7 +155,10 @@ def test_list_prints_every_claim():
         assert registered.sentence in text, name
     assert "mutation check: forward=run_stepwise" in text  # post-stepwise's independent side
     assert "mutation check: stepwise=run_stepwise, stacked=split_and_stack" in text  # gru's and rnn's
-    assert lines[-1] == f"{len(NAMES)} of {len(NAMES)} claims have a mutation check (python -m lstm_demo mutants)"
+    assert (
+        lines[-1]
+        == f"{len(NAMES)} of {len(NAMES)} claims have a mutation check (python -m lstm_demo mutants)"
+    )
     assert all(len(line) <= 100 for line in lines)
     assert HEADER not in out
 
@@ -444,7 +447,10 @@ def test_mutants_list():
     only = [line.split()[0] for line in out.splitlines() if "(only: " in line]
     assert only == ["last-output"]
     assert "  scratch" in out
-    assert next(line for line in out.splitlines() if line.startswith("  scratch")).split()[1] == "forward=scratch_lstm"
+    assert (
+        next(line for line in out.splitlines() if line.startswith("  scratch")).split()[1]
+        == "forward=scratch_lstm"
+    )
 
 
 @pytest.mark.parametrize(

@@ -330,11 +330,11 @@ def test_one_element_is_singular():
     assert str(compare(torch.ones(1), torch.ones(1))) == "bitwise equal (1 element, float32)"
 
 
-# --- on a page: Comparison._repr_html_ and comparison.table ------------------------------------
+# --- on a page: Comparison._repr_html_ and Comparisons ------------------------------------------
 
 import xml.etree.ElementTree as ET
 
-from lstm_demo.comparison import COLUMNS, table
+from lstm_demo.comparison import COLUMNS, Comparisons
 
 
 def _rows(markup: str) -> list[list[str]]:
@@ -345,7 +345,7 @@ def _rows(markup: str) -> list[list[str]]:
 def test_cells_say_each_figure():
     # 2.25 vs 2.0: |diff| 0.25, relative 0.125, 1 of 2 elements outside the float32 tolerance
     result = compare(torch.tensor([1.0, 2.25]), torch.tensor([1.0, 2.0]))
-    assert result.verdict == "NOT close"
+    assert result.outcome == "NOT close"
     assert result.cells() == (
         "NOT close",
         "0.25",
@@ -354,8 +354,8 @@ def test_cells_say_each_figure():
         "1 / 2 (50.0%)",
         "rtol=1.3e-06, atol=1e-05 (float32)",
     )
-    assert compare(torch.ones(2), torch.ones(2)).verdict == "bitwise equal"
-    assert compare(torch.tensor([1.0 + 2**-20]), torch.tensor([1.0])).verdict == "close, not bitwise equal"
+    assert compare(torch.ones(2), torch.ones(2)).outcome == "bitwise equal"
+    assert compare(torch.tensor([1.0 + 2**-20]), torch.tensor([1.0])).outcome == "close, not bitwise equal"
     empty = compare(torch.ones(0), torch.ones(0))
     assert empty.cells() == ("bitwise equal", "0", "-", "0", "0 / 0", "rtol=1.3e-06, atol=1e-05 (float32)")
 
@@ -386,15 +386,23 @@ def test_comparison_html_is_one_row_table():
 def test_table_of_labelled_comparisons():
     same = compare(torch.ones(3), torch.ones(3))
     apart = compare(torch.tensor([2.0]), torch.tensor([1.0]))
-    shown = table({"t=0": same, "h_n <last>": apart}, caption="steps & states")
-    assert shown.splitlines() == [
+    shown = Comparisons({"t=0": same, "h_n <last>": apart}, caption="steps & states")
+    assert list(shown) == ["t=0", "h_n <last>"]
+    assert shown["h_n <last>"] is apart
+    assert len(shown) == 2
+    assert (shown.close, shown.equal) == (False, False)
+    assert (Comparisons({"t=0": same}, caption="c").close, Comparisons({"t=0": same}, caption="c").equal) == (
+        True,
+        True,
+    )
+    assert str(shown).splitlines() == [
         "t=0: bitwise equal (3 elements)",
         "h_n <last>: NOT close: 1 / 1 (100.0%) elements outside the tolerance; max abs diff 1 at (0,), max rel diff 1",
         "tolerance: rtol=1.3e-06, atol=1e-05 (float32)",
     ]
     # Tolerances that differ stay on their lines.
     wide = compare(torch.tensor([2.0]), torch.tensor([1.0]), rtol=0.0, atol=2.0)
-    assert table({"a": same, "b": wide}, caption="c").splitlines() == [f"a: {same}", f"b: {wide}"]
+    assert str(Comparisons({"a": same, "b": wide}, caption="c")).splitlines() == [f"a: {same}", f"b: {wide}"]
     markup = shown._repr_html_()
     assert "h_n &lt;last&gt;" in markup
     assert "steps &amp; states" in markup
@@ -413,6 +421,18 @@ def test_table_of_labelled_comparisons():
         ({}, 3, TypeError, r"^Expected caption to be a str, but got "),
     ],
 )
-def test_table_rejects_bad_arguments(comparisons, caption, error, message):
+def test_comparisons_reject_bad_arguments(comparisons, caption, error, message):
     with pytest.raises(error, match=message):
-        table(comparisons, caption=caption)
+        Comparisons(comparisons, caption=caption)
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "words"),
+    [
+        ([1.0, 2.0], [1.0, 2.0], "bitwise equal"),
+        ([1.0, 2.0 + 2**-22], [1.0, 2.0], "close, max abs diff 2.38e-07"),
+        ([1.0, 3.0], [1.0, 2.0], "NOT close, max abs diff 1"),
+    ],
+)
+def test_verdict(actual: list[float], expected: list[float], words: str) -> None:
+    assert compare(torch.tensor(actual), torch.tensor(expected)).verdict == words

@@ -1,4 +1,4 @@
-"""devices: which devices a run uses, LSTM_DEMO_REQUIRE_CUDA, and the tolerance per device and dtype."""
+"""devices: which devices a run uses, and LSTM_DEMO_REQUIRE_CUDA."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from lstm_demo.devices import (
     each_device,
     resolve_device,
     resolve_placement,
-    tolerance_for,
 )
-from lstm_demo.tolerances import SAFETY, derived, measure_rounding
 
 CPU = torch.device("cpu")
 
@@ -155,73 +153,6 @@ def test_each_device_with_one_gpu(one_gpu, require_cuda, value):
     assert out.getvalue() == "Running on: cpu, cuda:0 (Fake GPU 80GB).\n"
 
 
-# --- tolerance_for -------------------------------------------------------------------------------
-
-
-def test_tolerance_cpu_float32_is_torch_testing_default():
-    tol = tolerance_for("cpu", torch.float32)
-    assert (tol.rtol, tol.atol) == (1.3e-6, 1e-5)
-    assert str(tol) == "rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)"
-
-
-def test_tolerance_cpu_float64_is_torch_testing_default():
-    tol = tolerance_for(CPU, torch.float64)
-    assert (tol.rtol, tol.atol) == (1e-7, 1e-7)
-
-
-@pytest.mark.parametrize("device", ["cuda", torch.device("cuda", 0)], ids=["str", "device"])
-def test_tolerance_cuda_float64_is_far_below_float32_rounding(device):
-    tol = tolerance_for(device, torch.float64)
-    float32 = measure_rounding("cpu", torch.float32)
-    # A float32-sized error must fail it: the allowance sits many orders of magnitude below one.
-    assert tol.atol < float32.max_abs_error / 1e6
-    assert tol.rtol < float32.max_abs_error / 1e6
-    assert "measured" in tol.why
-    assert "5e-5" in tol.why  # PyTorch's own figure, cited for comparison only
-    assert (tol.rtol, tol.atol) != (1e-7, 5e-5)
-
-
-@pytest.mark.parametrize("precision", ["tf32", "ieee"])
-def test_tolerance_cuda_float32_ignores_the_tf32_flags(precision_restored, precision):
-    # Claims are verified with TF32 off: the caller's flags never widen the tolerance.
-    torch.backends.cudnn.rnn.fp32_precision = precision
-    tol = tolerance_for("cuda", torch.float32)
-    assert tol.atol < 1e-4
-    assert tol.rtol < 1e-4
-    assert "TF32 off" in tol.why
-    assert tol == tolerance_for("cuda:0", torch.float32)
-
-
-@pytest.mark.parametrize("allow_tf32", [True, False], ids=["allowed", "not-allowed"])
-def test_tolerance_cuda_float32_ignores_legacy_allow_tf32(precision_restored, allow_tf32):
-    torch.backends.cudnn.allow_tf32 = allow_tf32
-    tol = tolerance_for("cuda", torch.float32)
-    assert tol.atol == derived(measure_rounding("cpu", torch.float32))
-
-
-def test_tolerance_cuda_float32_is_derived_from_the_cpu_measurement():
-    tol = tolerance_for("cuda", torch.float32)
-    rounding = measure_rounding("cpu", torch.float32)
-    assert tol.atol == tol.rtol
-    assert tol.atol >= SAFETY * 2 * rounding.max_abs_error
-    assert tol.atol <= 2 * SAFETY * 2 * rounding.max_abs_error  # rounded up to one digit: at most doubled
-    assert f"{rounding.max_abs_error:.2g}" in tol.why
-
-
-def test_tolerance_str_shows_its_name_and_why_holds_the_derivation():
-    tol = tolerance_for("cpu", torch.float64)
-    rounding = measure_rounding("cpu", torch.float64)
-    assert str(tol) == "rtol=1e-07, atol=1e-07 (torch.testing's default for float64)"
-    assert f"{rounding.max_abs_error:.2g}" in tol.why
-    assert "Error model" in tol.why
-
-
-def test_tolerance_other_dtypes_are_torch_testing_defaults():
-    tol = tolerance_for("cpu", torch.float16)
-    assert (tol.rtol, tol.atol) == (1e-3, 1e-5)
-    assert tol.why == "torch.testing's default for float16"
-
-
 def test_each_device_names_mps_in_the_note(no_gpu, require_cuda, monkeypatch):
     # A Mac: no CUDA, but MPS. The note must not say that only CPU results follow.
     require_cuda(None)
@@ -321,14 +252,6 @@ def test_resolve_device_accepts_cpu_with_an_index():
 def test_resolve_device_refuses_a_cpu_index_other_than_0():
     with pytest.raises(ValueError, match=r"^Expected one of this machine's devices \(cpu\), but got 'cpu:1'"):
         resolve_device("cpu:1")
-
-
-def test_tolerance_without_cudnn_ignores_the_matmul_flag(precision_restored):
-    torch.backends.cudnn.enabled = False
-    torch.backends.cuda.matmul.fp32_precision = "ieee"
-    tol = tolerance_for("cuda", torch.float32)
-    torch.backends.cuda.matmul.fp32_precision = "tf32"
-    assert tolerance_for("cuda", torch.float32) == tol
 
 
 def test_resolve_placement_checks_the_dtype_then_the_device(no_gpu):

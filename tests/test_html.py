@@ -171,8 +171,8 @@ def test_show_asks_rich_display(monkeypatch: pytest.MonkeyPatch, capsys) -> None
 def test_precision_table_html_groups_rows_by_model() -> None:
     import torch
 
-    from lstm_demo.devices import tolerance_for
-    from lstm_demo.precision import Agreement, Setting, table
+    from lstm_demo.agreement import Agreement, Agreements, Setting
+    from lstm_demo.tolerances import tolerance_for
 
     cpu = torch.device("cpu")
     setting = Setting("cpu float32", cpu, torch.float32, {})
@@ -180,8 +180,8 @@ def test_precision_table_html_groups_rows_by_model() -> None:
         Agreement("post 1 <small>", setting, 9.59e-9, 1.91e-7, tolerance_for(cpu, torch.float32), True, 0.0),
         Agreement("large", setting, 8e-2, 2.45e-5, tolerance_for(cpu, torch.float32), False, 0.0),
     ]
-    shown = table(rows)
-    assert shown.splitlines()[0] == "post 1 <small>"
+    shown = Agreements(rows)
+    assert str(shown).splitlines()[0] == "post 1 <small>"
     root = parse(shown._repr_html_())
     assert root.findtext("table/caption") == "Each setting against float64 on the CPU, per model"
     assert [th.text for th in root.iterfind("table/thead/tr/th")] == [

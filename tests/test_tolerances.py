@@ -9,17 +9,19 @@ import pytest
 import torch
 from torch import nn
 
-from lstm_demo.devices import Tolerance
-from lstm_demo.post import PRINTED_TOLERANCE
+from lstm_demo import tolerances
 from lstm_demo.tolerances import (
     MARGIN,
     NAMES,
+    PRINTED_TOLERANCE,
     SAFETY,
     Rounding,
+    Tolerance,
     coverage,
     derived,
     measure_rounding,
     site_tolerances,
+    tolerance_for,
 )
 
 CPU = torch.device("cpu")
@@ -139,3 +141,95 @@ def test_every_computed_tolerance_covers_the_cpu_error_with_margin(name):
         assert coverage(tol, measure_rounding("cpu", dtype)) >= SAFETY
         match = re.search(r"rounded up to (\S+) ", tol.why)
         assert float(match.group(1)) == tol.atol
+
+
+# --- tolerance_for -------------------------------------------------------------------------------
+
+
+def test_tolerance_cpu_float32_is_torch_testing_default():
+    tol = tolerance_for("cpu", torch.float32)
+    assert (tol.rtol, tol.atol) == (1.3e-6, 1e-5)
+    assert str(tol) == "rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)"
+
+
+def test_tolerance_cpu_float64_is_torch_testing_default():
+    tol = tolerance_for(CPU, torch.float64)
+    assert (tol.rtol, tol.atol) == (1e-7, 1e-7)
+
+
+@pytest.mark.parametrize("device", ["cuda", torch.device("cuda", 0)], ids=["str", "device"])
+def test_tolerance_cuda_float64_is_far_below_float32_rounding(device):
+    tol = tolerance_for(device, torch.float64)
+    float32 = measure_rounding("cpu", torch.float32)
+    # A float32-sized error must fail it: the allowance sits many orders of magnitude below one.
+    assert tol.atol < float32.max_abs_error / 1e6
+    assert tol.rtol < float32.max_abs_error / 1e6
+    assert "measured" in tol.why
+    assert "5e-5" in tol.why  # PyTorch's own figure, cited for comparison only
+    assert (tol.rtol, tol.atol) != (1e-7, 5e-5)
+
+
+@pytest.mark.parametrize("precision", ["tf32", "ieee"])
+def test_tolerance_cuda_float32_ignores_the_tf32_flags(precision_restored, precision):
+    # Claims are verified with TF32 off: the caller's flags never widen the tolerance.
+    torch.backends.cudnn.rnn.fp32_precision = precision
+    tol = tolerance_for("cuda", torch.float32)
+    assert tol.atol < 1e-4
+    assert tol.rtol < 1e-4
+    assert "TF32 off" in tol.why
+    assert tol == tolerance_for("cuda:0", torch.float32)
+
+
+@pytest.mark.parametrize("allow_tf32", [True, False], ids=["allowed", "not-allowed"])
+def test_tolerance_cuda_float32_ignores_legacy_allow_tf32(precision_restored, allow_tf32):
+    torch.backends.cudnn.allow_tf32 = allow_tf32
+    tol = tolerance_for("cuda", torch.float32)
+    assert tol.atol == derived(measure_rounding("cpu", torch.float32))
+
+
+def test_tolerance_cuda_float32_is_derived_from_the_cpu_measurement():
+    tol = tolerance_for("cuda", torch.float32)
+    rounding = measure_rounding("cpu", torch.float32)
+    assert tol.atol == tol.rtol
+    assert tol.atol >= SAFETY * 2 * rounding.max_abs_error
+    assert tol.atol <= 2 * SAFETY * 2 * rounding.max_abs_error  # rounded up to one digit: at most doubled
+    assert f"{rounding.max_abs_error:.2g}" in tol.why
+
+
+def test_tolerance_str_shows_its_name_and_why_holds_the_derivation():
+    tol = tolerance_for("cpu", torch.float64)
+    rounding = measure_rounding("cpu", torch.float64)
+    assert str(tol) == "rtol=1e-07, atol=1e-07 (torch.testing's default for float64)"
+    assert f"{rounding.max_abs_error:.2g}" in tol.why
+    assert "Error model" in tol.why
+
+
+def test_tolerance_other_dtypes_are_torch_testing_defaults():
+    tol = tolerance_for("cpu", torch.float16)
+    assert (tol.rtol, tol.atol) == (1e-3, 1e-5)
+    assert tol.why == "torch.testing's default for float16"
+
+
+def test_a_cpu_tolerance_measures_nothing_until_its_why_is_read(monkeypatch):
+    # Its size is torch.testing's default; only the derivation rests on a measurement.
+    def refuse(*args, **kwargs):
+        msg = "measured"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(tolerances, "measure_rounding", refuse)
+    tolerances._cpu.cache_clear()
+    try:
+        tol = tolerance_for("cpu", torch.float32)
+        assert str(tol) == "rtol=1.3e-06, atol=1e-05 (torch.testing's default for float32)"
+        with pytest.raises(AssertionError, match="measured"):
+            _ = tol.why
+    finally:
+        tolerances._cpu.cache_clear()
+
+
+def test_tolerance_without_cudnn_ignores_the_matmul_flag(precision_restored):
+    torch.backends.cudnn.enabled = False
+    torch.backends.cuda.matmul.fp32_precision = "ieee"
+    tol = tolerance_for("cuda", torch.float32)
+    torch.backends.cuda.matmul.fp32_precision = "tf32"
+    assert tolerance_for("cuda", torch.float32) == tol

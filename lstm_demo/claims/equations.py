@@ -23,22 +23,15 @@ from lstm_demo.claims.registry import (
     module_forward,
     pairs,
 )
+from lstm_demo.models import post_first_model
 from lstm_demo.scratch import peephole_lstm, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
-
-
-def post_stepwise_model() -> nn.LSTM:
-    """The model of :func:`post_stepwise`: ``nn.LSTM(4, 5, batch_first=True)``, parameters uniform in [-0.08, 0.08]."""
-    lstm = nn.LSTM(4, 5, batch_first=True)
-    for param in lstm.parameters():
-        nn.init.uniform_(param, -0.08, 0.08)
-    return lstm
 
 
 @claim("post-stepwise", WHOLE_VS_STEPWISE, forward=run_stepwise)
 def post_stepwise(at: Place, *, forward: Forward) -> Pairs:
     """The post's first question on its model: ``nn.LSTM(4, 5, batch_first=True)``, parameters in [-0.08, 0.08]."""
-    lstm = at.module(post_stepwise_model)
+    lstm = at.module(post_first_model)
     x = at.randn(2, 3, 4)
     with torch.no_grad():
         return pairs(forward(lstm, x), lstm(x))

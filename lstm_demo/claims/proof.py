@@ -81,7 +81,7 @@ def whole_vs_stepwise(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = N
     between layers. Runs without gradients and with TF32 off
     (:func:`~lstm_demo.precision.full_precision`), on the module's device and dtype, and
     compares ``output``, ``h_n`` (and ``c_n``) within
-    :func:`~lstm_demo.devices.tolerance_for` that device.
+    :func:`~lstm_demo.tolerances.tolerance_for` that device.
 
     Examples
     --------
@@ -129,7 +129,7 @@ def on_each_device(
     The first device is the reference (the CPU, from
     :func:`~lstm_demo.devices.each_device`). On every other device the result
     also holds ``output vs cpu`` (and ``h_n vs cpu``, ...) comparisons, within
-    :func:`~lstm_demo.devices.tolerance_for` that device: the same module gives
+    :func:`~lstm_demo.tolerances.tolerance_for` that device: the same module gives
     the same numbers there, up to that tolerance.
 
     Parameters

@@ -25,9 +25,9 @@ from lstm_demo._random import cpu_random
 from lstm_demo._types import Device, Result, State, leaves
 from lstm_demo.claims.result import ClaimResult
 from lstm_demo.comparison import compare
-from lstm_demo.devices import resolve_placement, tolerance_for
+from lstm_demo.devices import resolve_placement
 from lstm_demo.precision import full_precision
-from lstm_demo.tolerances import one_thread
+from lstm_demo.tolerances import one_thread, tolerance_for
 
 #: What a claim compares: a label and an ``(actual, expected)`` pair of tensors each.
 Pairs: TypeAlias = "dict[str, tuple[torch.Tensor, torch.Tensor]]"
@@ -69,7 +69,7 @@ def claim_result(
     *,
     notes: tuple[str, ...] = (),
 ) -> ClaimResult:
-    """Compare each ``(actual, expected)`` pair within :func:`~lstm_demo.devices.tolerance_for` the device.
+    """Compare each ``(actual, expected)`` pair within :func:`~lstm_demo.tolerances.tolerance_for` the device.
 
     The expected tensors become the result's ``reference``, for comparing devices.
 
@@ -180,7 +180,7 @@ def claim(
     (:func:`~lstm_demo.tolerances.one_thread`: the models are tiny, a second
     thread only slows them, and one thread gives the same bits on every
     machine, whatever its core count) and compares every
-    pair within :func:`~lstm_demo.devices.tolerance_for` that device and
+    pair within :func:`~lstm_demo.tolerances.tolerance_for` that device and
     dtype, in a :class:`ClaimResult`.
 
     Parameters

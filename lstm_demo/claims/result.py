@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import torch
 
 from lstm_demo.comparison import Comparison
-from lstm_demo.devices import Tolerance, device_name
+from lstm_demo.devices import device_name
 from lstm_demo.display import Table
+from lstm_demo.tolerances import Tolerance
 
 
 def fill(text: str) -> str:

@@ -90,7 +90,8 @@ class Mutant:
         applied = _APPLIED.get()
         if applied is not None:
             applied.append(self.name)
-        return self.equations(module, input, hx)  # type: ignore[arg-type]  # the class was checked above
+        equations: Callable[..., Any] = self.equations  # the class was checked above
+        return equations(module, input, hx)
 
 
 #: Every mutant, by name.
@@ -199,4 +200,5 @@ class OffsetMutant:
         applied = _APPLIED.get()
         if applied is not None:
             applied.append("offset")
-        return equations(module, input, hx)  # type: ignore[arg-type]  # the class was checked above
+        run: Callable[..., Any] = equations  # the class was checked above
+        return run(module, input, hx)
