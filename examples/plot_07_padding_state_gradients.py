@@ -184,7 +184,7 @@ prove("no-hidden-memory", devices=devices)
 # into earlier chunks. :func:`lstm_demo.claims.run_in_chunks` does the
 # chunked call and backpropagates the last output:
 #
-# .. literalinclude:: ../../lstm_demo/claims.py
+# .. literalinclude:: ../../lstm_demo/claims/sequences.py
 #    :pyobject: run_in_chunks
 #
 # Here, the gradient of the last output with respect to every input step,

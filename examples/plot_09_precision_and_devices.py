@@ -287,34 +287,39 @@ plt.show()
 # Wrong LSTMs are caught
 # ----------------------
 # A tolerance is only worth something if it fails a wrong LSTM.
-# :mod:`lstm_demo.mutants` puts plausible mistakes in place of each check's
-# independent side (the step-by-step loop, the stacked layers, the equations
-# written out, an ``nn.LSTMCell`` loop, the post's printed numbers, the CPU's
-# result on a GPU), on every device and dtype, and compares at every
-# tolerance above. Each must be caught; the check's own side (the control)
-# must pass. ``python -m lstm_demo mutants`` runs the same.
+# :mod:`lstm_demo.mutants` runs every claim of this site with plausible
+# mistakes in place of its independent side (the step-by-step loop, the
+# stacked layers, the equations written out, an ``nn.LSTMCell`` loop, the
+# module's own call where the claim is about how it is used), on every
+# device and dtype, and compares at every tolerance above. Each must be
+# caught; the claim's own run (the control) must pass. The claims are the
+# very functions the pages prove, called with a mutant as an argument.
+# ``python -m lstm_demo mutants`` runs the same.
 from lstm_demo import mutants
+from lstm_demo.claims import CLAIMS
 
 for mutant in mutants.MUTANTS.values():
-    print(f"{mutant.name:<19} {mutant.bug}")
+    print(f"{mutant.name:<23} {mutant.bug}")
 
 # %%
 results = mutants.run(devices=devices)
-print(mutants.table(results))
-assert mutants.escapes(results) == []
-tried = [r for r in results if r.mutant != mutants.CONTROL]
-print(f"{sum(r.caught for r in tried)} of {len(tried)} mutant runs caught; every control passes")
+assert results.escapes == []
+checked = {r.claim for r in results.tried}
+print(
+    f"{sum(r.caught for r in results.tried)} of {len(results.tried)} mutant runs caught; "
+    f"every control passes; {len(checked)} of {len(CLAIMS)} claims checked"
+)
+show(results)
 
 # %%
 # The smallest bug each check catches
 # -----------------------------------
-# How small a mistake does each check notice? The forget gate's bias (the
-# update gate's, for the GRU checks) is moved by an offset, bisected down to
-# the smallest each check still catches (to about 1%), per tolerance, on
-# the CPU (the cpu-vs-gpu check on a GPU): float32 runs at the float32
-# tolerances and the post's, float64 runs at the float64 ones. The post-experiment-1 row is optimistic: its
-# input was recovered for PyTorch's LSTM, and a wrong LSTM allowed to fit an
-# input of its own would match the printed outputs more closely.
+# How small a mistake does each claim notice? The forget gate's bias (the
+# update gate's, for the GRU claims) is moved by an offset, bisected down to
+# the smallest each claim still catches (to about 1%), per tolerance, on
+# the CPU: float32 runs at the float32 tolerances and the post's, float64
+# runs at the float64 ones. ``last-output`` compares a run with itself, and
+# an ``nn.RNN`` has no gate to move: they have no row.
 columns = [  # (dtype, tolerance, column heading)
     (torch.float32, "cpu float32", "cpu fp32"),
     (torch.float32, "gpu float32", "gpu fp32"),
@@ -324,23 +329,19 @@ columns = [  # (dtype, tolerance, column heading)
 ]
 
 
-def smallest_for(name, check):
-    """The smallest offset caught per tolerance; on the first GPU for a GPU-only check."""
-    device = gpus[0] if check.gpu_only else "cpu"
+def smallest_for(name):
+    """The smallest offset caught per tolerance, on the CPU."""
     found = {}
     for dtype in (torch.float32, torch.float64):
-        held_to = mutants.tolerances_for(check, dtype)
+        held_to = mutants.tolerances_for(mutants.TARGETS[name], dtype)
         chosen = [t for d, t, _ in columns if d == dtype and t in held_to]
-        if chosen:
-            for s in mutants.smallest_caught(name, device=device, dtype=dtype, tolerances=chosen):
-                found[s.tolerance] = s
+        for s in mutants.smallest_caught(name, device="cpu", dtype=dtype, tolerances=chosen):
+            found[s.tolerance] = s
     return found
 
 
-smallest = {
-    name: smallest_for(name, check) for name, check in mutants.CHECKS.items() if gpus or not check.gpu_only
-}
-print(f"{'check':<18}" + "".join(f"{heading:>11}" for _, _, heading in columns))
+smallest = {name: smallest_for(name) for name in mutants.bisectable()}
+print(f"{'claim':<18}" + "".join(f"{heading:>11}" for _, _, heading in columns))
 for name, found in smallest.items():
     cells = [found.get(t) for _, t, _ in columns]
     print(f"{name:<18}" + "".join(f"{'-' if c is None else f'{c.offset:.2g}':>11}" for c in cells))

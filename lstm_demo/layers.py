@@ -331,3 +331,38 @@ def stack_layers(layers: Sequence[nn.RNNBase]) -> nn.RNNBase:
         names = _param_names(k, spec.bidirectional, first.bias, bool(spec.proj_size))
         _copy_params(module, layer, names, to_stack=True)
     return module
+
+
+def module_forward(rnn: nn.Module, input: Any, hx: State | None = None) -> Any:
+    """``rnn(input, hx)``: a module's own forward, as a function of the module.
+
+    The side of a claim about how the module itself is used, where a
+    stand-in for its forward (a wrong LSTM, in the mutation suite) can take
+    its place.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo.layers import module_forward
+    >>> lstm, x = nn.LSTM(3, 4), torch.randn(5, 2, 3)
+    >>> torch.equal(module_forward(lstm, x)[0], lstm(x)[0])
+    True
+    """
+    return rnn(input, hx)
+
+
+def split_and_stack(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> Result:
+    """``rnn``'s layers split (:func:`split_layers`) and run one after another (:func:`run_stacked`).
+
+    Takes and returns what ``rnn(input, hx)`` does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> from lstm_demo.layers import split_and_stack
+    >>> lstm, x = nn.LSTM(3, 3, num_layers=2), torch.randn(5, 1, 3)
+    >>> torch.testing.assert_close(split_and_stack(lstm, x), lstm(x))
+    """
+    return run_stacked(split_layers(rnn), input, hx)

@@ -16,6 +16,7 @@ from lstm_demo.mutants import (
     OffsetMutant,
     Result,
     Results,
+    bisectable,
     counting,
     run,
     smallest_caught,
@@ -27,6 +28,7 @@ CPU = torch.device("cpu")
 GRU_CLAIMS = {"gru", "gru-bias", "cho-gru"}
 RNN_CLAIMS = {"rnn"}
 LSTM_CLAIMS = set(CLAIMS) - GRU_CLAIMS - RNN_CLAIMS
+POST = {"post-experiment-1", "post-experiment-2"}
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +48,10 @@ def test_every_mutant_is_caught_at_every_tolerance(results, mutant):
 
 def test_every_control_passes_and_every_claim_has_a_mutation_check(results):
     controls = [r for r in results if r.mutant == CONTROL]
-    assert {r.claim for r in controls} == set(CLAIMS)
+    assert {r.claim for r in controls} == set(TARGETS) == {*CLAIMS, *POST}
     assert [r for r in controls if r.caught] == []
     assert results.escapes == []
-    assert {r.claim for r in results.tried} == set(CLAIMS)
+    assert {r.claim for r in results.tried} == set(TARGETS)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -65,12 +67,14 @@ def test_which_mutants_are_tried_where(results):
     for r in results.tried:
         ran.setdefault(r.mutant, set()).add(r.claim)
     # Only the place-finding mistakes can show in last-output, which compares a run with itself.
-    plain = LSTM_CLAIMS - {"last-output"}
+    plain = LSTM_CLAIMS - {"last-output"} | POST
     for mutant in ("gate-order", "hard-sigmoid", "h-not-carried", "c-not-carried", "no-tanh-on-c"):
         assert ran[mutant] == plain, mutant
-    assert ran["off-by-one-step"] == LSTM_CLAIMS
+    assert ran["off-by-one-step"] == LSTM_CLAIMS | POST
+    assert ran["one-bias"] == plain - {"post-experiment-2"}  # its biases are zero
     assert ran["backward-not-flipped"] == {"scratch", "last-output", "bidirectional", "padded-unpacked"}
-    assert ran["layer-2-gets-input"] == {"post-layers"}  # the one two-layer model with input == hidden
+    # the two-layer models with input_size == hidden_size
+    assert ran["layer-2-gets-input"] == {"post-layers", "post-experiment-2"}
     assert ran["h0-batch-first"] == {"state-layout"}
     assert ran["stateful"] == {"no-hidden-memory"}
     assert ran["padding-as-steps"] == {"packed"}
@@ -82,7 +86,10 @@ def test_which_mutants_are_tried_where(results):
 
 def test_each_row_uses_the_tolerances_of_its_dtype(results):
     for r in results:
-        assert r.tolerance in {f"cpu {r.dtype}", f"gpu {r.dtype}", "post printed"}
+        if r.claim in POST:
+            assert r.tolerance == "post printed"
+        else:
+            assert r.tolerance in {f"cpu {r.dtype}", f"gpu {r.dtype}", "post printed"}
 
 
 def test_a_mutant_that_escapes_is_reported(results):
@@ -156,7 +163,7 @@ def test_tolerances_for_a_claim():
 # --- the smallest bug each claim catches ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("check", ["post-stepwise", "cho-gru"])
+@pytest.mark.parametrize("check", ["post-stepwise", "cho-gru", "post-experiment-2"])
 def test_smallest_caught_brackets_the_threshold(check):
     found = smallest_caught(check)
     assert [s.tolerance for s in found] == tolerances_for(TARGETS[check], torch.float32)
@@ -185,6 +192,11 @@ def test_smallest_caught_tighter_tolerances_catch_smaller_bugs():
     [
         ({"check": "nope"}, ValueError, r"^Expected a check name from post-stepwise, .*, but got 'nope' instead\.$"),
         ({"check": "rnn"}, ValueError, r"^Expected a check with a forget or update gate, but got 'rnn' instead\.$"),
+        (
+            {"check": "last-output"},
+            ValueError,
+            r"^Expected a check that compares with an independent side, but got 'last-output' instead\.$",
+        ),
         ({"check": "scratch", "dtype": torch.float16}, TypeError, r"^Expected dtypes torch.float32 or torch.float64"),
         ({"check": "scratch", "device": "cuda:7"}, ValueError, r"^Expected one of this machine's devices"),
         (
@@ -193,9 +205,13 @@ def test_smallest_caught_tighter_tolerances_catch_smaller_bugs():
             r"^Expected tolerance names from cpu float32, gpu float32, post printed, but got cpu float64 instead\.$",
         ),
     ],
-    ids=["check", "no-gate", "dtype", "device", "tolerance"],
+    ids=["check", "no-gate", "self-compared", "dtype", "device", "tolerance"],
 )  # fmt: skip
 def test_smallest_caught_bad_arguments(kwargs, error, match):
     check = kwargs.pop("check")
     with pytest.raises(error, match=match):
         smallest_caught(check, **kwargs)
+
+
+def test_bisectable_is_every_claim_with_a_gate_to_move_and_an_independent_side():
+    assert bisectable() == [n for n in TARGETS if n not in {"rnn", "last-output"}]

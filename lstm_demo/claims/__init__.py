@@ -30,7 +30,6 @@ from lstm_demo.claims.registry import (
     Place,
     claim,
     claim_result,
-    module_forward,
 )
 from lstm_demo.claims.proof import (
     NUM_LAYERS_VS_STACKED,
@@ -40,9 +39,9 @@ from lstm_demo.claims.proof import (
     num_layers_vs_stacked,
     on_each_device,
     prove,
-    split_and_stack,
     whole_vs_stepwise,
 )
+from lstm_demo.layers import module_forward, split_and_stack
 from lstm_demo.claims.equations import (
     lstmcell_loop,
     no_peepholes,

@@ -9,7 +9,7 @@ from torch import nn
 
 from lstm_demo._types import LSTMResult
 from lstm_demo.biases import move_bias_hh, set_bias
-from lstm_demo.claims.proof import NUM_LAYERS_VS_STACKED, WHOLE_VS_STEPWISE, split_and_stack
+from lstm_demo.claims.proof import NUM_LAYERS_VS_STACKED, WHOLE_VS_STEPWISE
 from lstm_demo.claims.registry import (
     BATCH,
     HIDDEN,
@@ -20,9 +20,9 @@ from lstm_demo.claims.registry import (
     Pairs,
     Place,
     claim,
-    module_forward,
     pairs,
 )
+from lstm_demo.layers import module_forward, split_and_stack
 from lstm_demo.models import post_first_model
 from lstm_demo.scratch import peephole_lstm, scratch_lstm
 from lstm_demo.stepwise import run_stepwise

@@ -14,9 +14,8 @@ from lstm_demo.claims.registry import (
     Pairs,
     Place,
     claim,
-    module_forward,
 )
-from lstm_demo.layers import split_directions
+from lstm_demo.layers import module_forward, split_directions
 
 #: The mutants ``last-output`` can show: it compares a module's output with its own ``h_n``.
 _LAYOUT_MUTANTS = ("off-by-one-step", "backward-not-flipped")

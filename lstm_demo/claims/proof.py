@@ -25,7 +25,7 @@ from lstm_demo.claims.result import ClaimResult, fill, only_note
 from lstm_demo.comparison import compare
 from lstm_demo.devices import device_name, each_device
 from lstm_demo.display import Stack, Table, rich_display
-from lstm_demo.layers import run_stacked, split_layers
+from lstm_demo.layers import split_and_stack
 from lstm_demo.precision import full_precision
 from lstm_demo.stepwise import run_stepwise
 
@@ -34,20 +34,6 @@ NUM_LAYERS_VS_STACKED = "A module with num_layers=N equals N single-layer module
 
 #: A claim about a given module and input: ``whole_vs_stepwise`` or ``num_layers_vs_stacked``.
 ModuleClaim: TypeAlias = "Callable[[nn.RNNBase, torch.Tensor, State | None], ClaimResult]"
-
-
-def split_and_stack(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> Result:
-    """``rnn``'s layers split (:func:`~lstm_demo.split_layers`) and run one after another (:func:`~lstm_demo.run_stacked`).
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torch import nn
-    >>> from lstm_demo.claims import split_and_stack
-    >>> lstm, x = nn.LSTM(3, 3, num_layers=2), torch.randn(5, 1, 3)
-    >>> torch.testing.assert_close(split_and_stack(lstm, x), lstm(x))
-    """
-    return run_stacked(split_layers(rnn), input, hx)
 
 
 def _check_deterministic(rnn: nn.RNNBase) -> None:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from lstm_demo._random import cpu_random
-from lstm_demo._types import Device, Result, State, leaves
+from lstm_demo._types import Device, Result, leaves
 from lstm_demo.claims.result import ClaimResult
 from lstm_demo.comparison import compare
 from lstm_demo.devices import resolve_placement
@@ -40,11 +40,6 @@ M = TypeVar("M", bound=nn.Module)
 
 # Sizes small enough for every page and check to run in milliseconds.
 IN, HIDDEN, SEQ, BATCH = 3, 4, 6, 3
-
-
-def module_forward(rnn: nn.Module, input: Any, hx: State | None = None) -> Any:
-    """``rnn(input, hx)``: the side of a claim about how the module itself is used."""
-    return rnn(input, hx)
 
 
 def pairs(actual: Result, expected: Result) -> Pairs:

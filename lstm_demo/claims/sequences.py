@@ -20,8 +20,8 @@ from lstm_demo.claims.registry import (
     Pairs,
     Place,
     claim,
-    module_forward,
 )
+from lstm_demo.layers import module_forward
 from lstm_demo.stepwise import run_stepwise
 
 

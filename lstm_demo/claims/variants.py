@@ -10,7 +10,6 @@ from torch import nn
 
 from lstm_demo._random import cpu_random
 from lstm_demo.biases import OPEN, move_bias_hh, set_bias
-from lstm_demo.claims.proof import split_and_stack
 from lstm_demo.claims.registry import (
     BATCH,
     HIDDEN,
@@ -21,11 +20,10 @@ from lstm_demo.claims.registry import (
     Pairs,
     Place,
     claim,
-    module_forward,
     pairs,
     quiet_projection,
 )
-from lstm_demo.layers import run_stacked, split_layers
+from lstm_demo.layers import module_forward, run_stacked, split_and_stack, split_layers
 from lstm_demo.scratch import gru_direction, run_gru, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 

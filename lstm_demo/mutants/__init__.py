@@ -31,7 +31,7 @@ from lstm_demo.mutants.runner import (
     run,
     tolerances_for,
 )
-from lstm_demo.mutants.smallest import RESOLUTION, Smallest, smallest_caught
+from lstm_demo.mutants.smallest import RESOLUTION, Smallest, bisectable, smallest_caught
 
 __all__ = [
     "CONTROL",
@@ -49,6 +49,7 @@ __all__ = [
     "Smallest",
     "Target",
     "add_target",
+    "bisectable",
     "claim_target",
     "counting",
     "each_sequence",

@@ -20,6 +20,7 @@ from lstm_demo.claims import CLAIMS, Claim, Forward
 from lstm_demo.devices import available_devices, resolve_device
 from lstm_demo.display import Table
 from lstm_demo.mutants.catalogue import MUTANTS, Mutant, counting
+from lstm_demo.post import reproduce_experiment_1, reproduce_experiment_2
 from lstm_demo.precision import full_precision
 from lstm_demo.tolerances import Tolerance, site_tolerances
 
@@ -78,8 +79,41 @@ def claim_target(registered: Claim) -> Target:
     )
 
 
-#: Every target, by name: the claims, in their order.
+def _reproduction(experiment: int) -> Callable[[torch.device, torch.dtype, Forward | None], Outcome]:
+    def run(device: torch.device, dtype: torch.dtype, side: Forward | None) -> Outcome:
+        if experiment == 1:
+            found = (
+                reproduce_experiment_1(device, dtype)
+                if side is None
+                else reproduce_experiment_1(device, dtype, whole=side, stepwise=side)
+            )
+        else:
+            found = (
+                reproduce_experiment_2(device, dtype)
+                if side is None
+                else reproduce_experiment_2(device, dtype, method_1=side, method_2=side)
+            )
+        return Outcome(found.max_difference, [(ours, found.printed) for ours in found.runs.values()])
+
+    return run
+
+
+#: Every target, by name: the claims, in their order, then the post's two reproductions.
 TARGETS: dict[str, Target] = {name: claim_target(c) for name, c in CLAIMS.items()}
+TARGETS["post-experiment-1"] = Target(
+    "post-experiment-1",
+    "whole=module_forward, stepwise=run_stepwise: the post's 30 printed outputs of experiment 1, "
+    "from the input recovered for nn.LSTM (a mutant is not refitted an input of its own, so this "
+    "check is optimistic)",
+    _reproduction(1),
+    printed=True,
+)
+TARGETS["post-experiment-2"] = Target(
+    "post-experiment-2",
+    "method_1=run_stepwise, method_2=split_and_stack: the post's 15 printed outputs of experiment 2",
+    _reproduction(2),
+    printed=True,
+)
 
 
 def add_target(target: Target) -> None:

@@ -102,6 +102,9 @@ def smallest_caught(
     if check not in TARGETS:
         msg = f"Expected a check name from {', '.join(TARGETS)}, but got {check!r} instead."
         raise ValueError(msg)
+    if TARGETS[check].mutants is not None:
+        msg = f"Expected a check that compares with an independent side, but got {check!r} instead."
+        raise ValueError(msg)
     ((device, dtype),) = placements([device], [dtype])
     spec = TARGETS[check]
     allowed = tolerances_for(spec, dtype)
@@ -131,4 +134,29 @@ def smallest_caught(
                     spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low
                 )
             )
+    return found
+
+
+def bisectable() -> list[str]:
+    """The targets :func:`smallest_caught` takes: those whose modules have a forget (or update) gate to move.
+
+    A target restricted to some mutants (it compares a run with itself, as
+    ``last-output`` does) cannot show a moved gate, and an ``nn.RNN`` has
+    none.
+
+    Examples
+    --------
+    >>> from lstm_demo.mutants import bisectable
+    >>> "scratch" in bisectable(), "rnn" in bisectable(), "last-output" in bisectable()
+    (True, False, False)
+    """
+    found = []
+    with full_precision():
+        for name, target in TARGETS.items():
+            if target.mutants is not None:
+                continue
+            with counting() as applied:
+                target.run(torch.device("cpu"), torch.float64, OffsetMutant(0.1))
+            if applied:
+                found.append(name)
     return found

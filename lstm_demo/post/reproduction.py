@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from lstm_demo.devices import device_name, resolve_device
-from lstm_demo.layers import run_stacked, split_layers
+from lstm_demo.layers import module_forward, split_and_stack
 from lstm_demo.post.models import (
     experiment_1_lstm,
     experiment_1_outputs,
@@ -19,6 +21,9 @@ from lstm_demo.post.models import (
 from lstm_demo.precision import precision_flags
 from lstm_demo.stepwise import run_stepwise
 from lstm_demo.tolerances import PRINTED_TOLERANCE
+
+#: A run of the post's model: ``forward(lstm, input)``, returning what ``lstm(input)`` returns.
+Forward = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,11 @@ class Reproduction:
 
 
 def reproduce_experiment_1(
-    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    *,
+    whole: Forward = module_forward,
+    stepwise: Forward = run_stepwise,
 ) -> Reproduction:
     """The post's 30 printed outputs of experiment 1, from the recovered input.
 
@@ -99,7 +108,8 @@ def reproduce_experiment_1(
     step at a time (:func:`~lstm_demo.run_stepwise`). On a GPU, cuDNN's TF32
     is switched off for the run (:func:`~lstm_demo.precision.precision_flags`):
     the post computed in full float32, and TF32's rounding alone can move the
-    fourth decimal.
+    fourth decimal. ``whole`` and ``stepwise`` are the two runs, as
+    functions of ``(lstm, input)``: the mutation suite puts wrong LSTMs there.
 
     Examples
     --------
@@ -112,9 +122,7 @@ def reproduce_experiment_1(
     lstm = experiment_1_lstm(device=device, dtype=dtype)
     x = recovered_experiment_1_input().input.to(device=device, dtype=dtype)
     with torch.no_grad(), precision_flags(cudnn_tf32=False):
-        whole, _ = lstm(x)
-        stepwise, _ = run_stepwise(lstm, x)
-    runs = {"whole sequence": whole, "one step at a time": stepwise}
+        runs = {"whole sequence": whole(lstm, x)[0], "one step at a time": stepwise(lstm, x)[0]}
     return Reproduction(
         "experiment 1",
         device,
@@ -125,7 +133,12 @@ def reproduce_experiment_1(
 
 
 def reproduce_experiment_2(
-    device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32, *, bias: str = "zero"
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    *,
+    bias: str = "zero",
+    method_1: Forward = run_stepwise,
+    method_2: Forward = split_and_stack,
 ) -> Reproduction:
     """The post's 15 printed outputs of experiment 2, from its printed weights and inputs.
 
@@ -135,7 +148,8 @@ def reproduce_experiment_2(
     :func:`~lstm_demo.split_layers`, one after the other, each fed the whole
     sequence by :func:`~lstm_demo.run_stacked` (the post's method 2 stepped
     both layers one input at a time). On a GPU, cuDNN's TF32 is switched off
-    for the run, as in :func:`reproduce_experiment_1`.
+    for the run, as in :func:`reproduce_experiment_1`. ``method_1`` and
+    ``method_2`` are the two runs, as functions of ``(lstm, input)``.
 
     Examples
     --------
@@ -147,9 +161,7 @@ def reproduce_experiment_2(
     lstm = experiment_2_lstm(bias=bias, device=device, dtype=dtype)
     x = experiment_2_inputs().to(device=device, dtype=dtype)
     with torch.no_grad(), precision_flags(cudnn_tf32=False):
-        method_1, _ = run_stepwise(lstm, x)
-        method_2, _ = run_stacked(split_layers(lstm), x)
-    runs = {"num_layers=2": method_1, "stacked": method_2}
+        runs = {"num_layers=2": method_1(lstm, x)[0], "stacked": method_2(lstm, x)[0]}
     return Reproduction(
         "experiment 2",
         device,
