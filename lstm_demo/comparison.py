@@ -97,14 +97,14 @@ class Comparison:
 
     @property
     def outcome(self) -> str:
-        """``bitwise equal``, ``close, not bitwise equal`` or ``NOT close``: a table's verdict column."""
+        """``bitwise equal``, ``close, not bitwise equal`` or ``NOT close``, the words of a table's verdict column."""
         if self.equal:
             return "bitwise equal"
         return "close, not bitwise equal" if self.close else "NOT close"
 
     @property
     def verdict(self) -> str:
-        """The comparison in a few words: bitwise equal, or close (or not) and the greatest difference.
+        """The comparison in a few words, bitwise equal or else close (or not) with the greatest difference.
 
         Short enough for a table cell or a line of a page; ``str(comparison)``
         says more (where, the relative difference, the tolerance).

@@ -102,6 +102,11 @@ def test_runs_cover_grad_and_onednn_on_the_cpu(model: tuple[nn.LSTM, torch.Tenso
     for run in runs:
         assert run.comparison.numel == 2 * 3 * 5 + 2 * (2 * 5)
         assert run.comparison.max_abs_diff < 1e-6, run
+    # The runs show themselves: a header and a line per run, and the same rows on a page.
+    assert isinstance(runs, BackendRuns)
+    assert str(runs) == str(runs.table())
+    assert len(str(runs).splitlines()) == 1 + len(runs)
+    assert runs._repr_html_() == runs.table()._repr_html_()
 
 
 def test_runs_measure_what_a_direct_run_measures(model: tuple[nn.LSTM, torch.Tensor]) -> None:
@@ -157,7 +162,7 @@ def test_runs_raise_run_stepwise_errors_and_restore_the_switch(model: tuple[nn.L
     assert torch.backends.mkldnn.enabled is before
 
 
-def test_runs_table() -> None:
+def test_backend_runs_show_as_a_table() -> None:
     same = compare(torch.ones(3), torch.ones(3))
     apart = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.25]))
     runs = [
@@ -171,7 +176,7 @@ def test_runs_table() -> None:
     ]
 
 
-def test_runs_table_rejects_other_rows() -> None:
+def test_backend_runs_hold_only_backend_runs() -> None:
     with pytest.raises(TypeError, match=r"^Expected runs to hold BackendRun, but got "):
         BackendRuns([("cpu", "on")])  # type: ignore[list-item]
 
@@ -199,6 +204,8 @@ def test_claims_run_with_onednn_on_then_off() -> None:
     assert rows[0].on.bitwise
     assert rows[0].off is not None
     assert rows[0].off.bitwise
+    assert isinstance(rows, ClaimsByBackend)
+    assert str(rows).splitlines()[1].split() == ["one", "bitwise", "equal", "bitwise", "equal", "no"]
 
 
 def test_claims_run_once_off_the_cpu() -> None:
@@ -221,7 +228,7 @@ def test_claims_by_backend_runs_the_real_claims() -> None:
         assert row.off.holds
 
 
-def test_claims_table_cells() -> None:
+def test_claims_by_backend_show_as_a_table() -> None:
     tol = tolerance_for("cpu", torch.float32)
     results = {
         name: _recording([], apart)(torch.device("cpu"), torch.float32)
@@ -271,7 +278,7 @@ def test_claims_reject_bad_arguments(kwargs: dict, message: str) -> None:
         claims_by_backend(**kwargs)
 
 
-def test_claims_table_rejects_other_rows() -> None:
+def test_claims_by_backend_hold_only_claim_backends() -> None:
     with pytest.raises(TypeError, match=r"^Expected rows to hold ClaimBackends, but got "):
         ClaimsByBackend(["one"])  # type: ignore[list-item]
 
@@ -286,7 +293,7 @@ def _html_rows(markup: str) -> list[list[str]]:
     return [["".join(cell.itertext()) for cell in row] for row in root.iterfind("table/tbody/tr")]
 
 
-def test_runs_table_html() -> None:
+def test_backend_runs_html() -> None:
     apart = compare(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.25]))
     runs = [BackendRun(torch.device("cpu"), True, False, "StackBackward0", apart)]
     markup = BackendRuns(runs)._repr_html_()
@@ -303,7 +310,7 @@ def test_runs_table_html() -> None:
     assert 'data-label="step by step vs whole" class="lstm-demo-bad"' in markup
 
 
-def test_claims_table_html() -> None:
+def test_claims_by_backend_html() -> None:
     tol = tolerance_for("cpu", torch.float32)
     near = _recording([], 2**-20)(torch.device("cpu"), torch.float32)
     far = _recording([], 10 * tol.atol + 1)(torch.device("cpu"), torch.float32)

@@ -168,7 +168,7 @@ def test_show_asks_rich_display(monkeypatch: pytest.MonkeyPatch, capsys) -> None
 # --- the precision page's table ------------------------------------------------------------------
 
 
-def test_precision_table_html_groups_rows_by_model() -> None:
+def test_agreements_html_groups_rows_by_model() -> None:
     import torch
 
     from lstm_demo.agreement import Agreement, Agreements, Setting
