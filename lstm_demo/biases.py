@@ -16,7 +16,7 @@ M = TypeVar("M", bound=nn.RNNBase)
 #: Gates per block of rows in each class's weights: nn.LSTM i, f, g, o; nn.GRU r, z, n; nn.RNN one.
 _GATE_COUNT = {nn.LSTM: 4, nn.GRU: 3, nn.RNN: 1}
 
-#: A bias that holds a sigmoid at exactly 1: sigmoid(50 - a few) rounds to 1 in float32 and float64.
+#: A bias that holds a sigmoid at exactly 1, since sigmoid(50 - a few) rounds to 1 in float32 and float64.
 OPEN = 50.0
 
 

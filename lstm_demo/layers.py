@@ -353,7 +353,7 @@ def module_forward(rnn: nn.Module, input: Any, hx: State | None = None) -> Any:
 
 
 def split_and_stack(rnn: nn.RNNBase, input: torch.Tensor, hx: State | None = None) -> Result:
-    """``rnn``'s layers split (:func:`split_layers`) and run one after another (:func:`run_stacked`).
+    """``rnn``'s layers split (:func:`~lstm_demo.split_layers`) and run one after another (:func:`~lstm_demo.run_stacked`).
 
     Takes and returns what ``rnn(input, hx)`` does.
 

@@ -2,14 +2,14 @@
 
 A claim is a sentence about ``nn.LSTM`` ("running a sequence in chunks equals
 one call") and the code that tests it. Each is one function decorated with
-:func:`claim` (:mod:`~lstm_demo.claims.registry`), which gives it its name on
+:func:`claim` (in ``lstm_demo.claims.registry``), which gives it its name on
 the command line (``python -m lstm_demo check --claim NAME``), its place in
 :data:`CLAIMS`, argument checks, TF32 off and its :class:`ClaimResult`. Its
 independent side (what it compares with ``nn.LSTM``) is a keyword argument
 with the correct default, so the mutation suite runs the very same claim
 with a wrong LSTM in that place.
 
-:func:`prove` (:mod:`~lstm_demo.claims.proof`) is how a page runs a claim.
+:func:`prove` (in ``lstm_demo.claims.proof``) is how a page runs a claim.
 The claims live in one module per page family, imported here in the order
 the pages show them, which is the order of :data:`CLAIMS`:
 :mod:`~lstm_demo.claims.equations`, :mod:`~lstm_demo.claims.layout`,

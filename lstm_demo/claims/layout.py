@@ -68,7 +68,7 @@ def bidirectional(at: Place, *, forward: Forward) -> Pairs:
     Uses :func:`~lstm_demo.split_directions`. Also checks the ``h_n``
     layout ``(num_layers * 2, batch, H)``: row 0 the forward direction's final
     state, row 1 the backward's. The independent side runs the bidirectional
-    module; its two directions, as one-directional ``nn.LSTM``s, are the reference.
+    module; its two directions, each a one-directional ``nn.LSTM``, are the reference.
     """
     bi = at.lstm(IN, HIDDEN, bidirectional=True)
     forward_lstm, backward_lstm = split_directions(bi)

@@ -145,10 +145,7 @@ def on_each_device(
     >>> [r.holds for r in results]
     [True]
     """
-    check_module(rnn)
-    spec = StackSpec.of(rnn)
-    spec.check_input(input)
-    spec.check_hx(hx, input)
+    StackSpec.checked(rnn, input, hx)
     if devices is None:
         devices = each_device()
     if len(devices) == 0:

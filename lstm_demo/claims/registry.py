@@ -182,9 +182,9 @@ def claim(
     ----------
     name, sentence : str
         Its name in :data:`CLAIMS` and on the command line, and what it claims.
-    exercises : collection of str
+    exercises : sequence of str
         See :attr:`Claim.exercises`.
-    mutants : collection of str, optional
+    mutants : sequence of str, optional
         See :attr:`Claim.mutants`; default: every mutant whose needs it exercises.
     **sides : callable
         The independent sides, by keyword, with their correct defaults.

@@ -4,15 +4,15 @@ A claim compares ``nn.LSTM`` with an independent computation of the same
 thing: one step at a time, layers stacked by hand, the equations written
 out, an ``nn.LSTMCell`` loop, the post's printed numbers. A check is only
 worth something if it fails when that independent side is wrong. Each
-:class:`Mutant` (:mod:`~lstm_demo.mutants.catalogue`) is such a wrong side: a
+:class:`Mutant` (``lstm_demo.mutants.catalogue``) is such a wrong side: a
 function with the module's forward contract computing the equations of
-:mod:`~lstm_demo.mutants.equations` with one plausible mistake.
-:func:`run` (:mod:`~lstm_demo.mutants.runner`) calls every registered claim
+``lstm_demo.mutants.equations`` with one plausible mistake.
+:func:`run` (``lstm_demo.mutants.runner``) calls every registered claim
 with every mutant in place of its independent sides, on every device and
 dtype, and compares at every tolerance the site uses
 (:func:`~lstm_demo.tolerances.site_tolerances`): each must be caught. The
 control is the claim's own run, which must pass. :func:`smallest_caught`
-(:mod:`~lstm_demo.mutants.smallest`) bisects the size of one bug, a
+(``lstm_demo.mutants.smallest``) bisects the size of one bug, a
 forget-gate bias offset, down to the smallest each claim still catches.
 """
 

@@ -59,7 +59,7 @@ class Equations:
     peephole: float = 0.0
     """A diagonal peephole weight, the same for every unit; ``c_{t-1}`` feeds i and f, ``c_t`` feeds o."""
     flip_back: bool = True
-    """The backward direction's outputs are put back in time order (off: left in the order computed)."""
+    """Whether the backward direction's outputs are put back in time order (else left in the order computed)."""
     detach_state: bool = False
     """``(h, c)`` carried to the next step detached: the same values, gradients cut at every step."""
     projection_before_tanh: bool = False
@@ -76,13 +76,12 @@ class Equations:
 
     def __call__(self, lstm: nn.LSTM, input: Input, hx: LSTMState | None = None) -> LSTMResult | PackedResult:
         """``lstm(input, hx)`` as these equations compute it (batched, unbatched or packed; ``batch_first`` either way)."""
-        if not isinstance(lstm, nn.LSTM):
-            msg = f"Expected lstm to be an nn.LSTM, but got {describe(lstm)} instead."
-            raise TypeError(msg)
         if isinstance(input, PackedSequence):
+            if not isinstance(lstm, nn.LSTM):
+                msg = f"Expected lstm to be an nn.LSTM, but got {describe(lstm)} instead."
+                raise TypeError(msg)
             return each_sequence(self, lstm, input, hx, padding_as_steps=self.padding_as_steps)
-        StackSpec.of(lstm).check_input(input)
-        StackSpec.of(lstm).check_hx(hx, input)
+        StackSpec.checked(lstm, input, hx, what="lstm", kind=nn.LSTM)
         if self.stateful and hx is None:
             hx = _remembered(lstm, input)
         if self.hx_batch_first and hx_reads_batch_first(lstm, input, hx):
@@ -222,13 +221,9 @@ class GRUEquations:
     module_class: ClassVar[type[nn.RNNBase]] = nn.GRU
     """The module these equations stand in for."""
 
-    def __call__(self, gru: nn.RNNBase, input: torch.Tensor, hx: torch.Tensor | None = None) -> GRUResult:
+    def __call__(self, gru: nn.GRU, input: torch.Tensor, hx: torch.Tensor | None = None) -> GRUResult:
         """``gru(input, hx)`` as these equations compute it (batched or not, ``batch_first`` either way)."""
-        if not isinstance(gru, nn.GRU):
-            msg = f"Expected gru to be an nn.GRU, but got {describe(gru)} instead."
-            raise TypeError(msg)
-        StackSpec.of(gru).check_input(input)
-        StackSpec.of(gru).check_hx(hx, input)
+        StackSpec.checked(gru, input, hx, what="gru", kind=nn.GRU)
         direction = functools.partial(
             gru_direction,
             reset_after=self.reset_after,
@@ -250,11 +245,7 @@ class RNNEquations:
 
     def __call__(self, rnn: nn.RNNBase, input: torch.Tensor, hx: torch.Tensor | None = None) -> GRUResult:
         """``rnn(input, hx)`` as these equations compute it (batched or not, ``batch_first`` either way)."""
-        if not isinstance(rnn, nn.RNN):
-            msg = f"Expected rnn to be an nn.RNN, but got {describe(rnn)} instead."
-            raise TypeError(msg)
-        StackSpec.of(rnn).check_input(input)
-        StackSpec.of(rnn).check_hx(hx, input)
+        StackSpec.checked(rnn, input, hx, what="rnn", kind=nn.RNN)
         tanh = (rnn.nonlinearity == "tanh") != self.swap_nonlinearity
         activation = torch.tanh if tanh else torch.relu
 

@@ -183,7 +183,7 @@ class Results(list[Result]):
 
     @property
     def escapes(self) -> list[Result]:
-        """The rows that make the suite fail: a mutant not caught, or a control caught."""
+        """The rows that make the suite fail, each a mutant not caught or a control caught."""
         return [r for r in self if r.caught == (r.mutant == CONTROL)]
 
     @property
