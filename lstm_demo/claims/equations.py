@@ -10,18 +10,8 @@ from torch import nn
 from lstm_demo._types import LSTMResult
 from lstm_demo.biases import move_bias_hh, set_bias
 from lstm_demo.claims.proof import NUM_LAYERS_VS_STACKED, WHOLE_VS_STEPWISE
-from lstm_demo.claims.registry import (
-    BATCH,
-    HIDDEN,
-    IN,
-    SEQ,
-    Forward,
-    Found,
-    Pairs,
-    Place,
-    claim,
-    pairs,
-)
+from lstm_demo.claims.registry import Forward, Found, Pairs, Place, claim, max_diff, pairs
+from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.layers import module_forward, split_and_stack
 from lstm_demo.models import post_first_model
 from lstm_demo.scratch import peephole_lstm, scratch_lstm
@@ -101,10 +91,6 @@ def lstmcell_loop(at: Place, *, forward: Forward) -> Pairs:
         return pairs(forward(lstm, x), lstm(x))
 
 
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
-
-
 @claim(
     "two-biases",
     "nn.LSTM adds two bias vectors, bias_ih and bias_hh, and only their sum matters: bias_hh moved "
@@ -142,7 +128,7 @@ def two_biases(at: Place, *, forward: Forward) -> Found:
         out_meant, _ = meant(x)
     found["forget 1 + 1 vs 2 + 0: output"] = (out_both, out_two)
     return found, (
-        f"forget bias 1 in both vectors vs 1 in total: output differs by {_max_diff(out_both, out_meant):.3g}",
+        f"forget bias 1 in both vectors vs 1 in total: output differs by {max_diff(out_both, out_meant):.3g}",
     )
 
 
@@ -197,6 +183,6 @@ def no_peepholes(at: Place, *, forward: Forward) -> Found:
         with_peepholes, _ = peephole_lstm(lstm, x, peephole, hx)
     found["c_1(2 c_0) - c_1(c_0) vs c_1(c_0) - c_1(0)"] = linear["nn.LSTM"]
     return found, (
-        f"peephole LSTM, same weights: output differs by {_max_diff(with_peepholes, expected[0]):.3g}",
-        f"peephole LSTM: c_1 off affine in c_0 by {_max_diff(*linear['peephole']):.3g}",
+        f"peephole LSTM, same weights: output differs by {max_diff(with_peepholes, expected[0]):.3g}",
+        f"peephole LSTM: c_1 off affine in c_0 by {max_diff(*linear['peephole']):.3g}",
     )

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from lstm_demo._gradients import gradients
-from lstm_demo.claims.registry import BATCH, HIDDEN, IN, SEQ, Forward, Found, Place, claim
+from lstm_demo.claims.registry import Forward, Found, Place, claim
+from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.layers import module_forward
 from lstm_demo.precision import cudnn
 

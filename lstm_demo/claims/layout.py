@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from lstm_demo.claims.registry import (
-    BATCH,
-    HIDDEN,
-    IN,
-    SEQ,
-    Forward,
-    Found,
-    Pairs,
-    Place,
-    claim,
-)
+from lstm_demo.claims.registry import Forward, Found, Pairs, Place, claim
+from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.layers import module_forward, split_directions
 
 #: The mutants ``last-output`` can show: it compares a module's output with its own ``h_n``.

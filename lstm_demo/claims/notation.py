@@ -6,13 +6,10 @@ import torch
 from torch import nn
 
 from lstm_demo.biases import OPEN, set_bias
-from lstm_demo.claims.registry import BATCH, HIDDEN, IN, SEQ, Forward, Found, Place, claim, pairs
+from lstm_demo.claims.registry import Forward, Found, Place, claim, max_diff, pairs
+from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.notations import d2l_lstm, olah_lstm, row_vector_lstm
 from lstm_demo.scratch import scratch_gru
-
-
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
 
 
 @claim(
@@ -52,7 +49,7 @@ def olah_notation(at: Place, *, olah: Forward, d2l: Forward) -> Found:
         for k, pair in pairs(result, expected).items()
     }
     return compared, (
-        f"Olah's W on [x_t, h_(t-1)] (the other order): output differs by {_max_diff(swapped, expected[0]):.3g}",
+        f"Olah's W on [x_t, h_(t-1)] (the other order): output differs by {max_diff(swapped, expected[0]):.3g}",
     )
 
 
@@ -85,7 +82,7 @@ def row_vector(at: Place, *, forward: Forward) -> Found:
         found = pairs(forward(lstm, x), expected)
         tf_order, _ = row_vector_lstm(lstm, x, order=("i", "g", "f", "o"))
     return found, (
-        f"the kernel read in the order i, j, f, o as i, f, g, o: output differs by {_max_diff(tf_order, expected[0]):.3g}",
+        f"the kernel read in the order i, j, f, o as i, f, g, o: output differs by {max_diff(tf_order, expected[0]):.3g}",
     )
 
 
@@ -111,4 +108,4 @@ def cho_gru(at: Place, *, forward: Forward) -> Found:
         cho, _ = scratch_gru(gru, x, reset_after=False)
         more = pairs(scratch_gru(opened, x, reset_after=False), opened(x))
     found.update({f"r held at 1, Cho's form: {k}": pair for k, pair in more.items()})
-    return found, (f"Cho et al.'s form, r before W_hn: output differs by {_max_diff(cho, expected[0]):.3g}",)
+    return found, (f"Cho et al.'s form, r before W_hn: output differs by {max_diff(cho, expected[0]):.3g}",)

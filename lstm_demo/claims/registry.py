@@ -38,14 +38,16 @@ Forward: TypeAlias = "Callable[..., Any]"
 
 M = TypeVar("M", bound=nn.Module)
 
-# Sizes small enough for every page and check to run in milliseconds.
-IN, HIDDEN, SEQ, BATCH = 3, 4, 6, 3
-
 
 def pairs(actual: Result, expected: Result) -> Pairs:
     """``{output, h_n[, c_n]: (actual, expected)}`` for two forward results."""
     got, want = leaves(actual), leaves(expected)
     return {k: (got[k], want[k]) for k in want}
+
+
+def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The greatest ``|a - b|``, for a claim's notes."""
+    return float((a - b).abs().max())
 
 
 @contextmanager

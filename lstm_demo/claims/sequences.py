@@ -10,17 +10,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from lstm_demo._copying import copy_module
 from lstm_demo._types import LSTMState
-from lstm_demo.claims.registry import (
-    BATCH,
-    HIDDEN,
-    IN,
-    SEQ,
-    Forward,
-    Found,
-    Pairs,
-    Place,
-    claim,
-)
+from lstm_demo.claims.registry import Forward, Found, Pairs, Place, claim
+from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.layers import module_forward
 from lstm_demo.stepwise import run_stepwise
 

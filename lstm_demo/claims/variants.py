@@ -10,19 +10,8 @@ from torch import nn
 
 from lstm_demo._random import cpu_random
 from lstm_demo.biases import OPEN, move_bias_hh, set_bias
-from lstm_demo.claims.registry import (
-    BATCH,
-    HIDDEN,
-    IN,
-    SEQ,
-    Forward,
-    Found,
-    Pairs,
-    Place,
-    claim,
-    pairs,
-    quiet_projection,
-)
+from lstm_demo.claims.registry import Forward, Found, Pairs, Place, claim, max_diff, pairs, quiet_projection
+from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.layers import module_forward, run_stacked, split_and_stack, split_layers
 from lstm_demo.scratch import gru_direction, run_gru, scratch_lstm
 from lstm_demo.stepwise import run_stepwise
@@ -193,10 +182,6 @@ def flatten(at: Place, *, forward: Forward) -> Found:
     )
 
 
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
-
-
 @claim(
     "gru-bias",
     "In nn.GRU, b_hr and b_hz can move into b_ir and b_iz without changing anything, but b_hn cannot: "
@@ -228,4 +213,4 @@ def gru_bias(at: Place, *, forward: Forward) -> Found:
         }
     for label, extra in more.items():
         found.update({f"{label}: {k}": pair for k, pair in extra.items()})
-    return found, (f"b_hn moved into b_in: output differs by {_max_diff(n_moved[0], expected[0]):.3g}",)
+    return found, (f"b_hn moved into b_in: output differs by {max_diff(n_moved[0], expected[0]):.3g}",)
