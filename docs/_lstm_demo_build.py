@@ -470,6 +470,59 @@ def resolve_torch_alias(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     return found
 
 
+# --- maths, typeset at build time ------------------------------------------------
+
+#: ``html_math_renderer``: LaTeX becomes MathML as the page is written, so a page carries no maths
+#: engine or font of its own; browsers typeset MathML themselves (MathML Core) and pass it on to
+#: screen readers as maths.
+MATH_RENDERER = "mathml"
+
+
+def latex_to_mathml(latex: str, *, block: bool = False) -> str:
+    """One formula as a ``<math>`` element (latex2mathml), the LaTeX kept as its ``alttext``.
+
+    A display formula of several lines (``\\``) is typeset as a ``split``,
+    its ``&`` aligning the lines, as Sphinx's MathJax renderer does.
+
+    Examples
+    --------
+    >>> latex_to_mathml("h_t").startswith('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"')
+    True
+    """
+    from latex2mathml.converter import convert
+
+    text = latex.strip()
+    if block and "\\\\" in text and "\\begin" not in text:
+        text = f"\\begin{{split}}{text}\\end{{split}}"
+    markup = convert(text, display="block" if block else "inline")
+    return markup.replace("<math ", f'<math alttext="{html.escape(latex.strip())}" ', 1)
+
+
+def _visit_math(self: Any, node: Any) -> None:
+    self.body.append(self.starttag(node, "span", "", CLASS="math notranslate nohighlight"))
+    self.body.append(latex_to_mathml(node.astext()))
+    self.body.append("</span>")
+    from docutils import nodes
+
+    raise nodes.SkipNode
+
+
+def _visit_displaymath(self: Any, node: Any) -> None:
+    from docutils import nodes
+    from sphinx.util.math import get_node_equation_number
+
+    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight"))
+    if node["number"]:
+        number = get_node_equation_number(self, node)
+        self.body.append(f'<span class="eqno">({number})')
+        self.add_permalink_ref(node, "Link to this equation")
+        self.body.append("</span>")
+    parts = [part for part in node["latex"].split("\n\n") if part.strip()]
+    self.body.extend(latex_to_mathml(part, block=True) for part in parts)
+    self.body.append("</div>\n")
+    raise nodes.SkipNode
+
+
 class _DropConfigDumps(logging.Filter):
     """Drop the info lines where myst-parser and myst-nb print their whole configuration."""
 
@@ -487,6 +540,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("lstm_demo_sources_stamp", "", "", str)
     app.add_config_value("lstm_demo_package", "", "", str)
     app.add_config_value("lstm_demo_description", "", "html", str)
+    app.add_html_math_renderer(MATH_RENDERER, (_visit_math, None), (_visit_displaymath, None))
     app.connect("viewcode-find-source", find_source)
     app.connect("html-page-context", polish_page, priority=900)
     # After intersphinx's own lookup (priority 500).
