@@ -138,6 +138,12 @@ def notebook_seconds(output: str) -> float:
     return sum(float(s) for s in re.findall(r"Executed notebook in ([\d.]+) seconds", output))
 
 
+def site_bytes(project: Path) -> int:
+    """The built site's size on disk: every file under docs/_build/html."""
+    html = project / "docs" / "_build" / "html"
+    return sum(path.stat().st_size for path in html.rglob("*") if path.is_file())
+
+
 def describe(values: list[float]) -> str:
     listed = ", ".join(f"{v:.2f}" for v in values)
     return (
@@ -163,6 +169,7 @@ def build_scenarios(tree: Path, repeats: int, edits: bool) -> None:
         for n in range(repeats):
             clean(project)
             cold.append(build(project))
+            size = site_bytes(project)
             gallery.append(gallery_seconds(project))
             notebooks.append(notebook_seconds(cold[-1].output))
             noop.append(build(project))
@@ -171,6 +178,7 @@ def build_scenarios(tree: Path, repeats: int, edits: bool) -> None:
                 example.append(build(project))
                 touch_file(project / "lstm_demo" / "__init__.py", n)
                 package.append(build(project))
+        print(f"built site: {size / 2**20:.1f} MiB (docs/_build/html)")
         report("cold build (all executed)", cold)
         report("no-op rebuild", noop)
         if edits:

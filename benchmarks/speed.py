@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from lstm_demo.devices import available_devices, resolve_device
-from lstm_demo.speed import MIN_REPEATS, Timing, ratios, report, time_lstm
+from lstm_demo.speed import MIN_REPEATS, Timings, ratios, time_lstm
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["examples/plot_09_precision_and_devices.py", "examples/plot_10_speed.py"]
@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--threads", type=_positive_int, default=1, help="CPU threads, pinned (default 1)")
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.2,
+        help="seconds each implementation runs before it is timed (default 0.2)",
+    )
+    parser.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -80,11 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _time_device(device: torch.device, args: argparse.Namespace, sizes: dict) -> list[Timing]:
+def _time_device(device: torch.device, args: argparse.Namespace, sizes: dict) -> Timings:
     options = {
         "repeats": args.repeats,
         "min_sample_time": args.min_sample_time,
         "threads": args.threads,
+        "warmup": args.warmup,
         **sizes,
     }
     compiled = device.type == "cuda" if args.compile is None else args.compile
@@ -119,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         for device in devices:
             timings = _time_device(device, args, sizes)
             if not args.json:
-                print(report(timings))
+                print(timings)
             for backward in (False, True):
                 group = [t for t in timings if t.backward == backward]
                 relative = ratios(group)

@@ -407,6 +407,110 @@ def _object_anchors(app: Any) -> dict[str, set[str]]:
     return anchors
 
 
+_IMG = re.compile(r"<img\b(?P<attrs>[^>]*?)\s*/?>")
+_SRC = re.compile(r'\bsrc="(?P<src>[^"]+)"')
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """A PNG file's width and height in pixels, read from its header; None for anything else."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def size_images(body: str, sizes: Mapping[str, tuple[int, int]]) -> str:
+    """Give each ``<img>`` its width and height, and load all but a page's first image lazily.
+
+    ``sizes`` maps an image's file name (the last part of its ``src``) to its
+    pixel size. With both set, the browser keeps the image's room before the
+    file arrives, so the text below it does not jump (layout shift); images
+    further down the page load when the reader scrolls near them. The first
+    image stays eager: it is often the largest thing the page paints first.
+    """
+    seen = 0
+
+    def sized(match: re.Match[str]) -> str:
+        nonlocal seen
+        attrs = match.group("attrs")
+        seen += 1
+        src = _SRC.search(attrs)
+        extra = ""
+        size = sizes.get(src.group("src").rsplit("/", 1)[-1]) if src else None
+        if size and " width=" not in attrs and " height=" not in attrs:
+            extra += f' width="{size[0]}" height="{size[1]}"'
+        if seen > 1 and " loading=" not in attrs:
+            extra += ' loading="lazy"'
+        if " decoding=" not in attrs:
+            extra += ' decoding="async"'
+        return f"<img{attrs}{extra} />"
+
+    return _IMG.sub(sized, body)
+
+
+def _image_sizes(app: Any) -> dict[str, tuple[int, int]]:
+    """The pixel size of every PNG Sphinx copies into ``_images/``, by its file name there.
+
+    Sphinx adds a page's images to ``builder.images`` just before it writes
+    the page; each is read once.
+    """
+    sizes: dict[str, tuple[int, int]] = app.__dict__.setdefault("_lstm_demo_image_sizes", {})
+    done: set[str] = app.__dict__.setdefault("_lstm_demo_images_read", set())
+    for source, name in getattr(app.builder, "images", {}).items():
+        if source in done:
+            continue
+        done.add(source)
+        size = png_size(Path(app.srcdir, source))
+        if size:
+            sizes[name] = size
+    return sizes
+
+
+def defer_scripts(context: dict[str, Any]) -> None:
+    """Load every script file of a page with ``defer``: none holds up the first paint.
+
+    Deferred scripts still run in their order, after the page is parsed,
+    which is when Sphinx's and furo's scripts do their work.
+    """
+    for script in context.get("script_files", []):
+        attributes = getattr(script, "attributes", None)
+        if getattr(script, "filename", None) and isinstance(attributes, dict):
+            attributes.setdefault("defer", "defer")
+
+
+#: Style sheets a page loads only when its body has what they style: (file name start, marker in the body).
+#: sphinx-gallery's binder and dataframe styles have nothing to style here (no binder links, no pandas).
+PAGE_STYLES = (
+    ("mystnb.", 'class="cell'),
+    ("sg_gallery-binder", "binder-badge"),
+    ("sg_gallery-dataframe", "dataframe"),
+    ("sg_gallery", "sphx-glr"),
+)
+
+
+def prune_styles(context: dict[str, Any], body: str) -> None:
+    """Leave out the style sheets of :data:`PAGE_STYLES` that a page has nothing for.
+
+    Every style sheet holds up the page's first paint until it has loaded;
+    myst-nb's, for notebook cells, is the largest of them.
+    """
+    styles = context.get("css_files")
+    if not isinstance(styles, list):
+        return
+    kept = []
+    for sheet in styles:
+        name = str(getattr(sheet, "filename", sheet)).rsplit("/", 1)[-1]
+        needs = next((marker for start, marker in PAGE_STYLES if name.startswith(start)), None)
+        if needs is None or needs in body:
+            kept.append(sheet)
+    context["css_files"] = kept
+
+
 def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, Any], doctree: Any) -> None:
     """``html-page-context``: what axe-core and a reader's browser ask of every page.
 
@@ -424,10 +528,13 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
     navigation = context.get("furo_navigation_tree")
     if navigation:
         context["furo_navigation_tree"] = level_captions(navigation)
+    defer_scripts(context)
     body = context.get("body")
     if not body:
         return
+    prune_styles(context, body)
     body = level_captions(name_thumbnails(keyboard_scrollable(body)))
+    body = size_images(body, _image_sizes(app))
     if pagename.startswith("_modules/"):
         module = pagename.removeprefix("_modules/").replace("/", ".")
         body = fix_viewcode_backlinks(body, module, _object_anchors(app))
@@ -511,13 +618,18 @@ def _visit_displaymath(self: Any, node: Any) -> None:
     from docutils import nodes
     from sphinx.util.math import get_node_equation_number
 
-    self.body.append(self.starttag(node, "div", CLASS="math notranslate nohighlight"))
-    if node["number"]:
+    # Scrolls sideways on a narrow screen, so it takes the keyboard focus, like a code block.
+    self.body.append(
+        self.starttag(
+            node, "div", CLASS="math notranslate nohighlight", tabindex="0", role="group", **{"aria-label": "Equation"}
+        )
+    )
+    if node.get("number"):
         number = get_node_equation_number(self, node)
         self.body.append(f'<span class="eqno">({number})')
         self.add_permalink_ref(node, "Link to this equation")
         self.body.append("</span>")
-    parts = [part for part in node["latex"].split("\n\n") if part.strip()]
+    parts = [part for part in node.astext().split("\n\n") if part.strip()]
     self.body.extend(latex_to_mathml(part, block=True) for part in parts)
     self.body.append("</div>\n")
     raise nodes.SkipNode

@@ -363,3 +363,75 @@ def test_toctree_captions_get_a_heading_level() -> None:
     leveled = glue.level_captions(caption + caption)
     assert leveled.count('<p class="caption" role="heading" aria-level="2">') == 2
     assert glue.level_captions(leveled) == leveled
+
+
+# --- maths, images, scripts and styles: what a page loads ---------------------------------------
+
+
+def test_maths_becomes_mathml_with_its_latex_as_alttext() -> None:
+    import xml.etree.ElementTree as ET
+
+    inline = glue.latex_to_mathml(r"h_{t-1}")
+    root = ET.fromstring(inline)
+    assert root.tag == "{http://www.w3.org/1998/Math/MathML}math"
+    assert root.get("display") == "inline"
+    assert root.get("alttext") == "h_{t-1}"
+    assert "".join(root.itertext()) == "ht\u22121"  # h, then the subscript t - 1 with a minus sign
+    block = ET.fromstring(glue.latex_to_mathml("i_t &= a \\\\\n h_t &= b", block=True))
+    assert block.get("display") == "block"
+    # two lines, aligned at "=": a table of two rows of two cells
+    rows = block.findall(".//{http://www.w3.org/1998/Math/MathML}mtr")
+    assert [len(row) for row in rows] == [2, 2]
+    assert ET.fromstring(glue.latex_to_mathml("a < b")).get("alttext") == "a < b"  # escaped, then parsed
+
+
+def _png(path: Path, width: int, height: int) -> Path:
+    import zlib
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    chunk = b"IHDR" + header
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + len(header).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big")
+    )
+    return path
+
+
+def test_png_size_reads_the_header(tmp_path: Path) -> None:
+    assert glue.png_size(_png(tmp_path / "a.png", 800, 451)) == (800, 451)
+    (tmp_path / "b.svg").write_text("<svg/>")
+    assert glue.png_size(tmp_path / "b.svg") is None
+    assert glue.png_size(tmp_path / "missing.png") is None
+
+
+def test_images_get_their_size_and_all_but_the_first_load_lazily() -> None:
+    body = (
+        '<img src="../_images/a.png" alt="first" class = "x"/>\n'
+        '<img alt="" src="../_images/b.png" />\n'
+        '<img src="unknown.png" alt="" width="10" loading="eager">'
+    )
+    sized = glue.size_images(body, {"a.png": (800, 451), "b.png": (400, 280)})
+    assert re.findall(r"<img[^>]*>", sized) == [
+        '<img src="../_images/a.png" alt="first" class = "x" width="800" height="451" decoding="async" />',
+        '<img alt="" src="../_images/b.png" width="400" height="280" loading="lazy" decoding="async" />',
+        '<img src="unknown.png" alt="" width="10" loading="eager" decoding="async" />',
+    ]
+    assert glue.size_images(sized, {"a.png": (1, 1)}) == sized  # twice is once
+
+
+def test_scripts_are_deferred_and_unused_styles_left_out() -> None:
+    from sphinx.builders.html._assets import _CascadingStyleSheet, _JavaScript
+
+    scripts = [_JavaScript("_static/doctools.js"), _JavaScript(None, body="var x = 1;")]
+    styles = [
+        _CascadingStyleSheet(name)
+        for name in ("_static/styles/furo.css", "_static/mystnb.abc.css", "_static/sg_gallery.css",
+                     "_static/sg_gallery-binder.css", "_static/sg_gallery-dataframe.css")
+    ]  # fmt: skip
+    context = {"script_files": scripts, "css_files": styles}
+    glue.defer_scripts(context)
+    assert [s.attributes.get("defer") for s in scripts] == ["defer", None]  # an inline script cannot defer
+    glue.prune_styles(context, '<div class="sphx-glr-script-out">')
+    assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/sg_gallery.css"]
+    context = {"css_files": styles}
+    glue.prune_styles(context, '<div class="cell docutils container">')
+    assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/mystnb.abc.css"]
