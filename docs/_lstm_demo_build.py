@@ -621,7 +621,12 @@ def _visit_displaymath(self: Any, node: Any) -> None:
     # Scrolls sideways on a narrow screen, so it takes the keyboard focus, like a code block.
     self.body.append(
         self.starttag(
-            node, "div", CLASS="math notranslate nohighlight", tabindex="0", role="group", **{"aria-label": "Equation"}
+            node,
+            "div",
+            CLASS="math notranslate nohighlight",
+            tabindex="0",
+            role="group",
+            **{"aria-label": "Equation"},
         )
     )
     if node.get("number"):

@@ -138,7 +138,9 @@ for device, (_, timings) in measured.items():
     on = ratios([t for t in timings if not t.backward and t.name in (STEPWISE, CELL_LOOP)], CELL_LOOP)
     off = ratios(list(without[device]), CELL_LOOP)
     library = "cuDNN" if device.type == "cuda" else "oneDNN"
-    print(f"{device}: run_stepwise / nn.LSTMCell loop, forward: {library} on {on[STEPWISE]:.2f}, off {off[STEPWISE]:.2f}")
+    print(
+        f"{device}: run_stepwise / nn.LSTMCell loop, forward: {library} on {on[STEPWISE]:.2f}, off {off[STEPWISE]:.2f}"
+    )
 
 # %%
 # What is left with the library off is the difference between the two

@@ -308,7 +308,9 @@ def time_lstm(
         samples = _rounds(calls, device, repeats, float(min_sample_time), float(warmup))
     finally:
         torch.set_num_threads(before)
-    return Timings([Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name]) for name in names])
+    return Timings(
+        [Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name]) for name in names]
+    )
 
 
 def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
@@ -403,7 +405,7 @@ class Timings(tuple[Timing, ...]):
     def __new__(cls, timings: Sequence[Timing]) -> Timings:  # noqa: PYI034 - typing.Self needs Python 3.11
         return super().__new__(cls, _check_timings("timings", timings))
 
-    def __add__(self, other: object) -> Timings:  # type: ignore[override]
+    def __add__(self, other: object) -> Timings:
         if not isinstance(other, tuple):
             return NotImplemented
         return Timings((*self, *other))
@@ -456,6 +458,9 @@ class Timings(tuple[Timing, ...]):
 class Scaling(tuple[Timings, ...]):
     """Timings at several sizes: a row per size, each implementation's median and IQR, and the ratio.
 
+    Printed, the plain-text table; on a page, an HTML table
+    (:class:`~lstm_demo.display.Table`).
+
     Parameters
     ----------
     points : sequence
@@ -464,9 +469,6 @@ class Scaling(tuple[Timings, ...]):
     axis : str
         The size that changes from point to point: ``"seq_len"``,
         ``"hidden"`` or ``"batch"``.
-
-    Printed, the plain-text table; on a page, an HTML table
-    (:class:`~lstm_demo.display.Table`).
 
     Raises
     ------

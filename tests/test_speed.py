@@ -26,7 +26,15 @@ from lstm_demo.speed import (
 )
 
 CPU = torch.device("cpu")
-TINY = {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3, "repeats": 5, "min_sample_time": 1e-4, "warmup": 0}
+TINY = {
+    "batch": 2,
+    "input_size": 3,
+    "hidden": 4,
+    "seq_len": 3,
+    "repeats": 5,
+    "min_sample_time": 1e-4,
+    "warmup": 0,
+}
 TINY_ARGS = ["--batch", "2", "--input-size", "3", "--hidden", "4", "--seq-len", "3", "--repeats", "5"]
 TINY_ARGS += ["--min-sample-time", "0.0001", "--device", "cpu", "--no-pages"]
 
@@ -356,7 +364,14 @@ def test_time_lstm_returns_timings_that_add_up():
         (FUSED, False), (STEPWISE, False), (FUSED, True), (STEPWISE, True)
     ]  # fmt: skip
     text = str(both).splitlines()
-    assert [line.split()[0] for line in text[2:]] == ["forward", "nn.LSTM", STEPWISE, "forward", "nn.LSTM", STEPWISE]
+    assert [line.split()[0] for line in text[2:]] == [
+        "forward",
+        "nn.LSTM",
+        STEPWISE,
+        "forward",
+        "nn.LSTM",
+        STEPWISE,
+    ]
     assert str(both) == str(both.table())
     assert both._repr_html_() == both.table()._repr_html_()
 
@@ -374,8 +389,28 @@ def test_scaling_text_and_html():
     assert shown.axis == "seq_len"
     assert [type(point) for point in shown] == [Timings, Timings]
     assert str(shown).splitlines()[0] == "cpu, 1 CPU thread; batch 8, float32, forward"
-    assert str(shown).splitlines()[2].split() == ["16", "1.00", "(", "0.00)", "4.00", "(", "0.00)", "5", "4.00"]
-    assert str(shown).splitlines()[3].split() == ["64", "2.00", "(", "0.00)", "10.00", "(", "0.00)", "5", "5.00"]
+    assert str(shown).splitlines()[2].split() == [
+        "16",
+        "1.00",
+        "(",
+        "0.00)",
+        "4.00",
+        "(",
+        "0.00)",
+        "5",
+        "4.00",
+    ]
+    assert str(shown).splitlines()[3].split() == [
+        "64",
+        "2.00",
+        "(",
+        "0.00)",
+        "10.00",
+        "(",
+        "0.00)",
+        "5",
+        "5.00",
+    ]
     markup = shown._repr_html_()
     assert _html_rows(markup) == [
         ["16", "1.00", "0.00", "4.00", "0.00", "5", "4.00"],
