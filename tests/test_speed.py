@@ -252,8 +252,9 @@ def test_a_device_this_machine_lacks():
 def test_benchmark_json_schema(benchmark, capsys):
     benchmark.main(["--json", *TINY_ARGS])
     document = json.loads(capsys.readouterr().out)
-    assert set(document) == {"threads", "sizes", "repeats", "results"}
+    assert set(document) == {"threads", "warmup", "sizes", "repeats", "results"}
     assert document["threads"] == 1
+    assert document["warmup"] == 0.2
     assert document["sizes"] == {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3}
     results = document["results"]
     keys = {"device", "name", "backward", "median_ms", "iqr_ms", "n", "ratio"}
@@ -277,6 +278,38 @@ def test_benchmark_tables(benchmark, capsys):
     assert lines[:2] == ["cpu, 1 CPU thread", "batch 2, hidden 4, 3 steps, float32"]
     assert lines[3].split()[:2] == ["nn.LSTM", "(fused)"]
     assert lines[3].split()[-2:] == ["6", "1.00"]
+
+
+def test_benchmark_compares_with_an_earlier_run(benchmark, capsys, tmp_path):
+    earlier = [
+        {"device": "cpu", "name": FUSED, "backward": False, "ratio": 1.0},
+        {"device": "cpu", "name": STEPWISE, "backward": False, "ratio": 4.0},
+        {"device": "cpu", "name": CELL_LOOP, "backward": True, "ratio": 2.0},
+    ]
+    now = [
+        {"device": "cpu", "name": FUSED, "backward": False, "ratio": 1.0},
+        {"device": "cpu", "name": STEPWISE, "backward": False, "ratio": 5.0},
+        {"device": "cpu", "name": CELL_LOOP, "backward": True, "ratio": 1.5},
+        {"device": "cpu", "name": SCRATCH, "backward": True, "ratio": 9.0},  # not in the earlier run
+    ]
+    moved = benchmark.agreement(earlier, now)
+    assert [(m["name"], m["earlier"], m["now"]) for m in moved] == [
+        (STEPWISE, 4.0, 5.0),
+        (CELL_LOOP, 2.0, 1.5),
+    ]
+    assert [m["apart"] for m in moved] == pytest.approx([0.25, 0.25], rel=1e-12)
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps({"results": earlier}))
+    benchmark.main(["--json", *TINY_ARGS, "--against", str(first)])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["against"]["file"] == str(first)
+    # the two in both runs; the fused call, 1 by definition, left out
+    assert [(m["name"], m["backward"]) for m in document["against"]["ratios"]] == [
+        (STEPWISE, False),
+        (CELL_LOOP, True),
+    ]
+    assert captured.err.startswith("widest move between the two runs: ")
 
 
 @pytest.mark.parametrize(
