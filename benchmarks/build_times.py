@@ -143,7 +143,9 @@ def build(project: Path) -> Run:
     }
     docs = project / "docs"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n"]
-    return run([*cmd, str(docs), str(docs / "_build" / "html")], cwd=project, env=env)
+    # The doctrees beside the site, not in it (Sphinx's default): what is published is html/ alone.
+    doctrees = ["-d", str(docs / "_build" / "doctrees")]
+    return run([*cmd, *doctrees, str(docs), str(docs / "_build" / "html")], cwd=project, env=env)
 
 
 def clean(project: Path) -> None:
