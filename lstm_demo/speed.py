@@ -3,10 +3,13 @@
 Each implementation is warmed up, then timed in rounds: every round times
 each implementation once, starting with a different one each round, so that
 a machine getting busier or quieter during the run touches them all alike.
-One measurement is ``time.perf_counter`` around enough calls to last at
-least ``min_sample_time`` (one call for anything slower), with the garbage
+One measurement is a clock read around enough calls to last at least
+``min_sample_time`` (one call for anything slower), with the garbage
 collector off and the GPU synchronised before and after, as
-:class:`torch.utils.benchmark.Timer` does. A figure is the median of the
+:class:`torch.utils.benchmark.Timer` does. The clock is the wall clock
+(``time.perf_counter``), except on the CPU at one thread: there it is the
+calling thread's own CPU time (``time.thread_time``), which runs only while
+that thread runs, so the time another program holds the core is not counted. A figure is the median of the
 rounds, shown with its interquartile range (IQR) and the number of rounds;
 a ratio to the fused call is the median, over rounds, of the two times of
 the same round. The CPU threads are pinned for the whole measurement.
@@ -95,6 +98,8 @@ class Timing:
     """CPU threads, pinned while timing (``torch.set_num_threads``)."""
     samples: tuple[float, ...]
     """Seconds per call, one measurement per round, in round order."""
+    clock: str = "wall"
+    """``"wall"`` (``time.perf_counter``) or ``"thread"`` (the timing thread's CPU time)."""
 
     @property
     def n(self) -> int:
@@ -144,17 +149,22 @@ def _synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def _clock(call: Callable[[], None], device: torch.device, number: int) -> float:
-    """Seconds per call of ``number`` calls in a row."""
+#: The clocks a measurement can read: the wall clock, or the calling thread's CPU time.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "thread": time.thread_time}
+
+
+def _clock(call: Callable[[], None], device: torch.device, number: int, clock: str = "wall") -> float:
+    """Seconds per call of ``number`` calls in a row, by ``clock`` (a key of :data:`CLOCKS`)."""
+    now = CLOCKS[clock]
     collecting = gc.isenabled()
     gc.disable()
     try:
         _synchronize(device)
-        start = time.perf_counter()
+        start = now()
         for _ in range(number):
             call()
         _synchronize(device)
-        return (time.perf_counter() - start) / number
+        return (now() - start) / number
     finally:
         if collecting:
             gc.enable()
@@ -166,6 +176,7 @@ def _rounds(
     repeats: int,
     min_sample_time: float,
     warmup: float,
+    clock: str = "wall",
 ) -> dict[str, tuple[float, ...]]:
     numbers = {}
     for name, call in calls.items():
@@ -174,15 +185,16 @@ def _rounds(
         seen: list[float] = []
         spent = 0.0
         while len(seen) < WARMUP_CALLS or spent < warmup:
-            seen.append(_clock(call, device, 1))
+            seen.append(_clock(call, device, 1))  # the wall clock: how long a measurement lasts
             spent += seen[-1]
-        numbers[name] = max(1, math.ceil(min_sample_time / statistics.median(seen[-WARMUP_CALLS:])))
+        per_call = max(statistics.median(seen[-WARMUP_CALLS:]), 1e-9)
+        numbers[name] = max(1, math.ceil(min_sample_time / per_call))
     order = list(calls)
     samples: dict[str, list[float]] = {name: [] for name in order}
     for round_ in range(repeats):
         start = round_ % len(order)
         for name in order[start:] + order[:start]:
-            samples[name].append(_clock(calls[name], device, numbers[name]))
+            samples[name].append(_clock(calls[name], device, numbers[name], clock))
     return {name: tuple(values) for name, values in samples.items()}
 
 
@@ -207,6 +219,7 @@ def time_lstm(
     min_sample_time: float = 0.005,
     threads: int | None = None,
     warmup: float = 0.05,
+    clock: str | None = None,
 ) -> Timings:
     """Time each implementation of one single-layer LSTM forward (and backward).
 
@@ -234,6 +247,10 @@ def time_lstm(
     warmup : float
         Seconds each implementation runs before its timing starts (and
         at least ``WARMUP_CALLS``, three, calls).
+    clock : str, optional
+        ``"wall"`` or ``"thread"`` (the calling thread's CPU time, for the
+        CPU at one thread only). Default: ``"thread"`` where it applies,
+        else ``"wall"``.
 
     Returns
     -------
@@ -246,7 +263,8 @@ def time_lstm(
     ValueError
         If a size, ``repeats`` or ``threads`` is not an int in range,
         ``min_sample_time`` is not a positive number, ``warmup`` is negative, a name is unknown or
-        the device is not one of this machine's.
+        the device is not one of this machine's, or ``clock`` is unknown or
+        ``"thread"`` where more than one thread or a GPU computes.
 
     Examples
     --------
@@ -303,13 +321,24 @@ def time_lstm(
         calls[name] = call
     before = torch.get_num_threads()
     pinned = before if threads is None else threads
+    alone = device.type == "cpu" and pinned == 1
+    chosen = ("thread" if alone else "wall") if clock is None else clock
+    if chosen not in CLOCKS or (chosen == "thread" and not alone):
+        msg = (
+            "Expected clock to be 'wall', or 'thread' on the CPU at one thread, but got "
+            f"{clock!r} on {device} at {pinned} thread{'s' if pinned != 1 else ''} instead."
+        )
+        raise ValueError(msg)
     torch.set_num_threads(pinned)
     try:
-        samples = _rounds(calls, device, repeats, float(min_sample_time), float(warmup))
+        samples = _rounds(calls, device, repeats, float(min_sample_time), float(warmup), chosen)
     finally:
         torch.set_num_threads(before)
     return Timings(
-        [Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name]) for name in names]
+        [
+            Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name], chosen)
+            for name in names
+        ]
     )
 
 
@@ -368,8 +397,9 @@ def _check_timings(name: str, timings: object) -> tuple[Timing, ...]:
     return tuple(timings)
 
 
-def _threads(threads: int) -> str:
-    return f"{threads} CPU thread{'s' if threads != 1 else ''}"
+def _threads(timing: Timing) -> str:
+    threads = f"{timing.threads} CPU thread{'s' if timing.threads != 1 else ''}"
+    return threads + (" (its CPU time)" if timing.clock == "thread" else "")
 
 
 class Timings(tuple[Timing, ...]):
@@ -423,7 +453,7 @@ class Timings(tuple[Timing, ...]):
         """The report as a :class:`~lstm_demo.display.Table`: the text is ``str(self)``."""
         first = self[0]
         lines = [
-            f"{device_name(first.device)}, {_threads(first.threads)}",
+            f"{device_name(first.device)}, {_threads(first)}",
             f"batch {first.batch}, hidden {first.hidden}, {first.seq_len} steps, float32",
         ]
         sections = []
@@ -522,7 +552,7 @@ class Scaling(tuple[Timings, ...]):
         first = self[0][0]
         what = "forward + backward" if first.backward else "forward"
         fixed = "" if axis == "batch" else f"batch {first.batch}, "
-        title = f"{device_name(first.device)}, {_threads(first.threads)}; {fixed}float32, {what}"
+        title = f"{device_name(first.device)}, {_threads(first)}; {fixed}float32, {what}"
         heads = [f"{name} ms (IQR)" for name in names]
         widths = [max(len(h), 17) for h in heads]
         lines = [

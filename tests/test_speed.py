@@ -231,6 +231,41 @@ def test_warmup_must_be_a_number_of_seconds(bad):
         time_lstm(**{**TINY, "warmup": bad})
 
 
+def test_the_cpu_at_one_thread_reads_its_own_cpu_time(monkeypatch):
+    read = []
+
+    def ticks():  # a thread clock that moves 1 ms per reading: every measurement by it is the same
+        read.append("thread")
+        return len(read) * 1e-3
+
+    monkeypatch.setitem(speed.CLOCKS, "thread", ticks)
+    one = time_lstm(names=(FUSED,), threads=1, **TINY)
+    assert read
+    assert one[0].clock == "thread"
+    assert one[0].samples == pytest.approx((one[0].samples[0],) * 5, rel=1e-9)
+    assert one[0].samples[0] > 0
+    assert str(one).splitlines()[0] == "cpu, 1 CPU thread (its CPU time)"
+    read.clear()
+    two = time_lstm(names=(FUSED,), threads=2, **TINY)
+    assert read == []
+    assert two[0].clock == "wall"
+    assert min(two[0].samples) > 0
+    assert str(two).splitlines()[0] == "cpu, 2 CPU threads"
+    wall = time_lstm(names=(FUSED,), threads=1, clock="wall", **TINY)
+    assert read == []
+    assert wall[0].clock == "wall"
+
+
+@pytest.mark.parametrize(("clock", "threads"), [("thread", 2), ("cpu", 1), (None, 1)])
+def test_clock_must_be_one_that_applies(clock, threads):
+    if clock is None:
+        clock = 1  # not a name
+    with pytest.raises(
+        ValueError, match=r"^Expected clock to be 'wall', or 'thread' on the CPU at one thread, but got "
+    ):
+        time_lstm(names=(FUSED,), threads=threads, clock=clock, **TINY)
+
+
 def test_unknown_implementation():
     with pytest.raises(ValueError, match=r"^Expected implementation names from .*, but got \['fast'\]"):
         time_lstm(names=("fast",), **TINY)
@@ -275,7 +310,7 @@ def test_benchmark_json_schema(benchmark, capsys):
 def test_benchmark_tables(benchmark, capsys):
     benchmark.main([*TINY_ARGS, "--repeats", "6"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == ["cpu, 1 CPU thread", "batch 2, hidden 4, 3 steps, float32"]
+    assert lines[:2] == ["cpu, 1 CPU thread (its CPU time)", "batch 2, hidden 4, 3 steps, float32"]
     assert lines[3].split()[:2] == ["nn.LSTM", "(fused)"]
     assert lines[3].split()[-2:] == ["6", "1.00"]
 
