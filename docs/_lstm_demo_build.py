@@ -483,6 +483,72 @@ def defer_scripts(context: dict[str, Any]) -> None:
             attributes.setdefault("defer", "defer")
 
 
+_COLOUR_ONLY = re.compile(
+    r"^\.highlight \.(?P<token>[\w-]+) \{ color: (?P<colour>#[0-9A-Fa-f]+) \}", re.MULTILINE
+)
+_CODE_COLOUR = re.compile(r"^\.highlight \{[^}]*\bcolor: (?P<colour>#[0-9A-Fa-f]+)", re.MULTILINE)
+_HIGHLIGHTED = re.compile(r'(<div class="highlight"><pre[^>]*>)(.*?)(</pre>)', re.DOTALL)
+_TOKEN = re.compile(r'<span class="(?P<token>[\w-]+)">(?P<text>[^<]*)</span>')
+_WORD = re.compile(r'<span class="pre">([^<]*)</span>')
+
+
+def plain_tokens(stylesheets: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Pygments token classes that need no element of their own, from the light and dark style sheets.
+
+    Returns the classes coloured like the code around them in every style
+    (``.n``, ``.p`` in furo's styles), and the classes styled by a colour
+    alone (their whitespace shows nothing, whatever the colour).
+    """
+    same: set[str] | None = None
+    colour_only: set[str] | None = None
+    for css in stylesheets:
+        base = _CODE_COLOUR.search(css)
+        rules = {m.group("token"): m.group("colour").lower() for m in _COLOUR_ONLY.finditer(css)}
+        here = {t for t, c in rules.items() if base and c == base.group("colour").lower()}
+        same = here if same is None else same & here
+        colour_only = set(rules) if colour_only is None else colour_only & set(rules)
+    return frozenset(same or ()), frozenset(colour_only or ())
+
+
+def lighter_markup(body: str, same: frozenset[str], colour_only: frozenset[str]) -> str:
+    """Fewer elements, the same look: the DOM a phone lays out is what slows a long page.
+
+    In highlighted code, a token whose class colours it like the code around
+    it (``same``), or that is whitespace styled by colour alone
+    (``colour_only``), becomes plain text; Sphinx's ``<span class="pre">``
+    around each word of inline code goes too (``code.literal`` keeps words
+    from hyphenating, tables.css).
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        token, text = match.group("token"), match.group("text")
+        if token in same or (token in colour_only and text.isspace()):
+            return text
+        return match.group(0)
+
+    def block(match: re.Match[str]) -> str:
+        return match.group(1) + _TOKEN.sub(plain, match.group(2)) + match.group(3)
+
+    return _WORD.sub(r"\1", _HIGHLIGHTED.sub(block, body))
+
+
+def _plain_tokens(app: Any) -> tuple[frozenset[str], frozenset[str]]:
+    cached = app.__dict__.get("_lstm_demo_plain_tokens")
+    if cached is None:
+        sheets = [
+            highlighter.get_stylesheet()
+            for highlighter in (
+                getattr(app.builder, "highlighter", None),
+                getattr(app.builder, "dark_highlighter", None),
+            )
+            if highlighter is not None
+        ]
+        cached = app.__dict__["_lstm_demo_plain_tokens"] = (
+            plain_tokens(sheets) if sheets else (frozenset(), frozenset())
+        )
+    return cached
+
+
 #: Style sheets a page loads only when its body has what they style: (file name start, marker in the body).
 #: sphinx-gallery's binder and dataframe styles have nothing to style here (no binder links, no pandas).
 PAGE_STYLES = (
@@ -518,13 +584,13 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
     adds a second to the page's meta tags, which Sphinx passes on. Runs after
     furo's own handler, whose navigation tree it edits.
     """
-    if "metatags" in context:
-        title = _TAGS.sub("", context.get("title") or "")
-        description = app.config.lstm_demo_description
-        if pagename != app.config.root_doc and title:
-            description = f"{html.unescape(title)}: {description}"
-        tag = f'<meta name="description" content="{html.escape(description)}" />\n'
-        context["metatags"] = tag + _VIEWPORT.sub("", context["metatags"])
+    title = _TAGS.sub("", context.get("title") or "")
+    description = app.config.lstm_demo_description
+    if pagename != app.config.root_doc and title:
+        description = f"{html.unescape(title)}: {description}"
+    tag = f'<meta name="description" content="{html.escape(description)}" />\n'
+    # viewcode's module pages come without meta tags of their own.
+    context["metatags"] = tag + _VIEWPORT.sub("", context.get("metatags", ""))
     navigation = context.get("furo_navigation_tree")
     if navigation:
         context["furo_navigation_tree"] = level_captions(navigation)
@@ -535,6 +601,7 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
     prune_styles(context, body)
     body = level_captions(name_thumbnails(keyboard_scrollable(body)))
     body = size_images(body, _image_sizes(app))
+    body = lighter_markup(body, *_plain_tokens(app))
     if pagename.startswith("_modules/"):
         module = pagename.removeprefix("_modules/").replace("/", ".")
         body = fix_viewcode_backlinks(body, module, _object_anchors(app))

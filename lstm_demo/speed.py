@@ -176,6 +176,7 @@ def _rounds(
     repeats: int,
     min_sample_time: float,
     warmup: float,
+    *,
     clock: str = "wall",
 ) -> dict[str, tuple[float, ...]]:
     numbers = {}
@@ -331,7 +332,7 @@ def time_lstm(
         raise ValueError(msg)
     torch.set_num_threads(pinned)
     try:
-        samples = _rounds(calls, device, repeats, float(min_sample_time), float(warmup), chosen)
+        samples = _rounds(calls, device, repeats, float(min_sample_time), float(warmup), clock=chosen)
     finally:
         torch.set_num_threads(before)
     return Timings(

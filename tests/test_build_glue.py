@@ -435,3 +435,58 @@ def test_scripts_are_deferred_and_unused_styles_left_out() -> None:
     context = {"css_files": styles}
     glue.prune_styles(context, '<div class="cell docutils container">')
     assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/mystnb.abc.css"]
+
+
+LIGHT_CSS = """pre { line-height: 125%; }
+.highlight { background: #f2f2f2; color: #1E1E1E }
+.highlight .k { color: #A12; font-weight: bold }
+.highlight .n { color: #1E1E1E }
+.highlight .o { color: #163 }
+.highlight .p { color: #1e1e1e }
+.highlight .w { color: #1E1E1E }"""
+DARK_CSS = """.highlight { background: #202020; color: #D0D0D0 }
+.highlight .k { color: #6AB; font-weight: bold }
+.highlight .n { color: #D0D0D0 }
+.highlight .o { color: #D0D0D0 }
+.highlight .p { color: #D0D0D0 }
+.highlight .w { color: #666 }"""
+
+
+def test_plain_tokens_are_those_coloured_like_the_code_in_every_style() -> None:
+    same, colour_only = glue.plain_tokens([LIGHT_CSS, DARK_CSS])
+    assert same == {"n", "p"}  # .o matches in dark only, .w in light only; .k is bold
+    assert colour_only == {"n", "o", "p", "w"}
+
+
+def test_lighter_markup_keeps_the_text_and_the_coloured_tokens() -> None:
+    same, colour_only = glue.plain_tokens([LIGHT_CSS, DARK_CSS])
+    code = (
+        '<div class="highlight"><pre tabindex="0"><span class="k">def</span><span class="w"> </span>'
+        '<span class="n">f</span><span class="p">(</span><span class="n">x</span><span class="p">):</span>'
+        '<span class="w">\n    </span><span class="n">x</span><span class="o">+</span><span class="w">x</span>'
+        "</pre></div>"
+    )
+    inline = '<p><span class="n">kept</span> <code class="docutils literal"><span class="pre">a,</span> <span class="pre">b</span></code></p>'
+    lighter = glue.lighter_markup(code + inline, same, colour_only)
+    assert lighter == (
+        '<div class="highlight"><pre tabindex="0"><span class="k">def</span> f(x):\n    x'
+        '<span class="o">+</span><span class="w">x</span></pre></div>'  # a visible .w keeps its colour
+        '<p><span class="n">kept</span> <code class="docutils literal">a, b</code></p>'  # outside code: kept
+    )
+    assert re.sub("<[^>]+>", "", lighter) == re.sub("<[^>]+>", "", code + inline)
+
+
+def test_module_pages_get_a_description_too() -> None:
+    class Config:
+        lstm_demo_description = "What nn.LSTM computes."
+        root_doc = "index"
+
+    class App:
+        config = Config()
+
+    context = {"title": "lstm_demo.speed", "body": ""}  # viewcode's context: no meta tags
+    glue.polish_page(App(), "_modules/lstm_demo/speed", "page.html", context, None)
+    assert (
+        context["metatags"]
+        == '<meta name="description" content="lstm_demo.speed: What nn.LSTM computes." />\n'
+    )
