@@ -170,9 +170,9 @@ def test_threads_are_pinned_while_timing_and_restored(monkeypatch):
     seen = []
     rounds = speed._rounds
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
-        return rounds(*args)
+        return rounds(*args, **kwargs)
 
     monkeypatch.setattr(speed, "_rounds", spy)
     before = torch.get_num_threads()
