@@ -454,20 +454,22 @@ def size_images(body: str, sizes: Mapping[str, tuple[int, int]]) -> str:
 
 
 def _image_sizes(app: Any) -> dict[str, tuple[int, int]]:
-    """The pixel size of every PNG Sphinx copies into ``_images/``, by its file name there.
+    """The pixel size of every PNG of the sources (sphinx-gallery's figures among them), by file name.
 
-    Sphinx adds a page's images to ``builder.images`` just before it writes
-    the page; each is read once.
+    Sphinx copies a page's images into ``_images/`` under their own file
+    names; the sources are read once, when the first page is written.
     """
-    sizes: dict[str, tuple[int, int]] = app.__dict__.setdefault("_lstm_demo_image_sizes", {})
-    done: set[str] = app.__dict__.setdefault("_lstm_demo_images_read", set())
-    for source, name in getattr(app.builder, "images", {}).items():
-        if source in done:
-            continue
-        done.add(source)
-        size = png_size(Path(app.srcdir, source))
-        if size:
-            sizes[name] = size
+    sizes: dict[str, tuple[int, int]] | None = app.__dict__.get("_lstm_demo_image_sizes")
+    if sizes is None:
+        sizes = {}
+        source = Path(app.srcdir)
+        for path in sorted(source.rglob("*.png")):
+            if "_build" in path.relative_to(source).parts:
+                continue
+            size = png_size(path)
+            if size:
+                sizes.setdefault(path.name, size)
+        app.__dict__["_lstm_demo_image_sizes"] = sizes
     return sizes
 
 

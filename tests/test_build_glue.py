@@ -490,3 +490,15 @@ def test_module_pages_get_a_description_too() -> None:
         context["metatags"]
         == '<meta name="description" content="lstm_demo.speed: What nn.LSTM computes." />\n'
     )
+
+
+def test_image_sizes_come_from_the_sources_not_the_build(tmp_path: Path) -> None:
+    (tmp_path / "auto_examples" / "images").mkdir(parents=True)
+    (tmp_path / "_build" / "html" / "_images").mkdir(parents=True)
+    _png(tmp_path / "auto_examples" / "images" / "fig.png", 811, 411)
+    _png(tmp_path / "_build" / "html" / "_images" / "old.png", 5, 5)
+
+    class App:
+        srcdir = str(tmp_path)
+
+    assert glue._image_sizes(App()) == {"fig.png": (811, 411)}
