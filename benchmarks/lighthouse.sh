@@ -13,12 +13,13 @@
 # (simulated), so scores are comparable between machines only roughly: compare
 # runs made on the same machine. Prints, for each page, the median performance
 # score with its spread, the accessibility, best-practices and SEO scores, and
-# the page's weight (every byte it loads, KiB) and DOM size (elements).
+# the page's weight (every byte it loads, KiB) and DOM size (elements), then
+# the metrics the performance score is made of (simulated, milliseconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS="${1:-1}"
-SITE=docs/_build/html
+SITE="${LIGHTHOUSE_SITE:-docs/_build/html}"  # another built copy: LIGHTHOUSE_SITE=/path
 TOOLS=benchmarks/.lighthouse
 CHROME=/usr/bin/chromium
 FLAGS="--headless=new --no-sandbox --disable-gpu --disable-background-networking --disable-component-update"
@@ -84,6 +85,10 @@ for page in pages:
 
     weight, dom = numeric("total-byte-weight") / 1024, numeric("dom-size")
     print(f"{page:<52}" + "".join(f"{cell:>14}" for cell in cells) + f"{weight:7.0f}{dom:6.0f}")
+    metrics = [("FCP", "first-contentful-paint"), ("LCP", "largest-contentful-paint"),
+               ("TBT", "total-blocking-time"), ("SI", "speed-index")]
+    timings = ", ".join(f"{short} {numeric(audit):.0f} ms" for short, audit in metrics)
+    print(f"    {timings}, CLS {numeric('cumulative-layout-shift'):.3f}")
     failing: dict[str, set[str]] = {}
     for r in reports:
         for audit in r["audits"].values():

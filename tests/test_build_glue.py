@@ -1,4 +1,4 @@
-"""docs/_lstm_demo_build.py: the package fingerprint, the torch and matplotlib resets, and what every page gets."""
+"""docs/_lstm_demo_build.py and docs/_page_weight.py: the package fingerprint, the resets, and what every page gets."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from lstm_demo.precision import precision_objects
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
 import _lstm_demo_build as glue
+import _page_weight as weight
 
 
 @pytest.fixture
@@ -371,18 +372,18 @@ def test_toctree_captions_get_a_heading_level() -> None:
 def test_maths_becomes_mathml_with_its_latex_as_alttext() -> None:
     import xml.etree.ElementTree as ET
 
-    inline = glue.latex_to_mathml(r"h_{t-1}")
+    inline = weight.latex_to_mathml(r"h_{t-1}")
     root = ET.fromstring(inline)
     assert root.tag == "{http://www.w3.org/1998/Math/MathML}math"
     assert root.get("display") == "inline"
     assert root.get("alttext") == "h_{t-1}"
     assert "".join(root.itertext()) == "ht\u22121"  # h, then the subscript t - 1 with a minus sign
-    block = ET.fromstring(glue.latex_to_mathml("i_t &= a \\\\\n h_t &= b", block=True))
+    block = ET.fromstring(weight.latex_to_mathml("i_t &= a \\\\\n h_t &= b", block=True))
     assert block.get("display") == "block"
     # two lines, aligned at "=": a table of two rows of two cells
     rows = block.findall(".//{http://www.w3.org/1998/Math/MathML}mtr")
     assert [len(row) for row in rows] == [2, 2]
-    assert ET.fromstring(glue.latex_to_mathml("a < b")).get("alttext") == "a < b"  # escaped, then parsed
+    assert ET.fromstring(weight.latex_to_mathml("a < b")).get("alttext") == "a < b"  # escaped, then parsed
 
 
 def _png(path: Path, width: int, height: int) -> Path:
@@ -397,10 +398,10 @@ def _png(path: Path, width: int, height: int) -> Path:
 
 
 def test_png_size_reads_the_header(tmp_path: Path) -> None:
-    assert glue.png_size(_png(tmp_path / "a.png", 800, 451)) == (800, 451)
+    assert weight.png_size(_png(tmp_path / "a.png", 800, 451)) == (800, 451)
     (tmp_path / "b.svg").write_text("<svg/>")
-    assert glue.png_size(tmp_path / "b.svg") is None
-    assert glue.png_size(tmp_path / "missing.png") is None
+    assert weight.png_size(tmp_path / "b.svg") is None
+    assert weight.png_size(tmp_path / "missing.png") is None
 
 
 def test_images_get_their_size_and_all_but_the_first_load_lazily() -> None:
@@ -409,13 +410,13 @@ def test_images_get_their_size_and_all_but_the_first_load_lazily() -> None:
         '<img alt="" src="../_images/b.png" />\n'
         '<img src="unknown.png" alt="" width="10" loading="eager">'
     )
-    sized = glue.size_images(body, {"a.png": (800, 451), "b.png": (400, 280)})
+    sized = weight.size_images(body, {"a.png": (800, 451), "b.png": (400, 280)})
     assert re.findall(r"<img[^>]*>", sized) == [
         '<img src="../_images/a.png" alt="first" class = "x" width="800" height="451" decoding="async" />',
         '<img alt="" src="../_images/b.png" width="400" height="280" loading="lazy" decoding="async" />',
         '<img src="unknown.png" alt="" width="10" loading="eager" decoding="async" />',
     ]
-    assert glue.size_images(sized, {"a.png": (1, 1)}) == sized  # twice is once
+    assert weight.size_images(sized, {"a.png": (1, 1)}) == sized  # twice is once
 
 
 def test_scripts_are_deferred_and_unused_styles_left_out() -> None:
@@ -428,12 +429,17 @@ def test_scripts_are_deferred_and_unused_styles_left_out() -> None:
                      "_static/sg_gallery-binder.css", "_static/sg_gallery-dataframe.css")
     ]  # fmt: skip
     context = {"script_files": scripts, "css_files": styles}
-    glue.defer_scripts(context)
-    assert [s.attributes.get("defer") for s in scripts] == ["defer", None]  # an inline script cannot defer
-    glue.prune_styles(context, '<div class="sphx-glr-script-out">')
+    weight.defer_scripts(context)
+    # an inline script cannot defer
+    assert [s.attributes.get("defer") for s in context["script_files"]] == ["defer", None]
+    assert "defer" not in scripts[0].attributes  # Sphinx's own objects, which every page shares, stay
+    search = {"script_files": scripts}
+    weight.defer_scripts(search, "search")
+    assert search["script_files"] == scripts  # searchtools.js, a plain script there, needs them first
+    weight.prune_styles(context, '<div class="sphx-glr-script-out">')
     assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/sg_gallery.css"]
     context = {"css_files": styles}
-    glue.prune_styles(context, '<div class="cell docutils container">')
+    weight.prune_styles(context, '<div class="cell docutils container">')
     assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/mystnb.abc.css"]
 
 
@@ -453,13 +459,13 @@ DARK_CSS = """.highlight { background: #202020; color: #D0D0D0 }
 
 
 def test_plain_tokens_are_those_coloured_like_the_code_in_every_style() -> None:
-    same, colour_only = glue.plain_tokens([LIGHT_CSS, DARK_CSS])
+    same, colour_only = weight.plain_tokens([LIGHT_CSS, DARK_CSS])
     assert same == {"n", "p"}  # .o matches in dark only, .w in light only; .k is bold
     assert colour_only == {"n", "o", "p", "w"}
 
 
 def test_lighter_markup_keeps_the_text_and_the_coloured_tokens() -> None:
-    same, colour_only = glue.plain_tokens([LIGHT_CSS, DARK_CSS])
+    same, colour_only = weight.plain_tokens([LIGHT_CSS, DARK_CSS])
     code = (
         '<div class="highlight"><pre tabindex="0"><span class="k">def</span><span class="w"> </span>'
         '<span class="n">f</span><span class="p">(</span><span class="n">x</span><span class="p">):</span>'
@@ -467,7 +473,7 @@ def test_lighter_markup_keeps_the_text_and_the_coloured_tokens() -> None:
         "</pre></div>"
     )
     inline = '<p><span class="n">kept</span> <code class="docutils literal"><span class="pre">a,</span> <span class="pre">b</span></code></p>'
-    lighter = glue.lighter_markup(code + inline, same, colour_only)
+    lighter = weight.lighter_markup(code + inline, same, colour_only)
     assert lighter == (
         '<div class="highlight"><pre tabindex="0"><span class="k">def</span> f(x):\n    x'
         '<span class="o">+</span><span class="w">x</span></pre></div>'  # a visible .w keeps its colour
@@ -501,4 +507,4 @@ def test_image_sizes_come_from_the_sources_not_the_build(tmp_path: Path) -> None
     class App:
         srcdir = str(tmp_path)
 
-    assert glue._image_sizes(App()) == {"fig.png": (811, 411)}
+    assert weight._image_sizes(App()) == {"fig.png": (811, 411)}
