@@ -179,6 +179,7 @@ _CODE_COLOUR = re.compile(r"^\.highlight \{[^}]*\bcolor: (?P<colour>#[0-9A-Fa-f]
 _HIGHLIGHTED = re.compile(r'(<div class="highlight"><pre[^>]*>)(.*?)(</pre>)', re.DOTALL)
 _TOKEN = re.compile(r'<span class="(?P<token>[\w-]+)">(?P<text>[^<]*)</span>')
 _WORD = re.compile(r'<span class="pre">([^<]*)</span>')
+_LINK = re.compile(r"(<a\b[^>]*>.*?</a>)", re.DOTALL)
 
 
 def plain_tokens(stylesheets: list[str]) -> tuple[frozenset[str], frozenset[str]]:
@@ -216,7 +217,11 @@ def lighter_markup(body: str, same: frozenset[str], colour_only: frozenset[str])
         return match.group(0)
 
     def block(match: re.Match[str]) -> str:
-        return match.group(1) + _TOKEN.sub(plain, match.group(2)) + match.group(3)
+        # A link's own tokens stay: they keep the code's colour, which axe-core's
+        # link-in-text-block rule measures against the text around the link.
+        parts = _LINK.split(match.group(2))
+        code = "".join(part if i % 2 else _TOKEN.sub(plain, part) for i, part in enumerate(parts))
+        return match.group(1) + code + match.group(3)
 
     return _WORD.sub(r"\1", _HIGHLIGHTED.sub(block, body))
 

@@ -470,13 +470,15 @@ def test_lighter_markup_keeps_the_text_and_the_coloured_tokens() -> None:
         '<div class="highlight"><pre tabindex="0"><span class="k">def</span><span class="w"> </span>'
         '<span class="n">f</span><span class="p">(</span><span class="n">x</span><span class="p">):</span>'
         '<span class="w">\n    </span><span class="n">x</span><span class="o">+</span><span class="w">x</span>'
+        '<a href="t.html"><span class="n">t</span></a><span class="p">.</span>'
         "</pre></div>"
     )
     inline = '<p><span class="n">kept</span> <code class="docutils literal"><span class="pre">a,</span> <span class="pre">b</span></code></p>'
     lighter = weight.lighter_markup(code + inline, same, colour_only)
     assert lighter == (
         '<div class="highlight"><pre tabindex="0"><span class="k">def</span> f(x):\n    x'
-        '<span class="o">+</span><span class="w">x</span></pre></div>'  # a visible .w keeps its colour
+        '<span class="o">+</span><span class="w">x</span>'  # a visible .w keeps its colour
+        '<a href="t.html"><span class="n">t</span></a>.</pre></div>'  # so does a link's token
         '<p><span class="n">kept</span> <code class="docutils literal">a, b</code></p>'  # outside code: kept
     )
     assert re.sub("<[^>]+>", "", lighter) == re.sub("<[^>]+>", "", code + inline)
