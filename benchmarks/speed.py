@@ -15,9 +15,19 @@ on their own: what they add to a docs build.
     python benchmarks/speed.py --json --no-pages
     python benchmarks/speed.py --device cuda --repeats 21
 
---json prints {"threads", "sizes", "repeats", "results": [{"device", "name",
-"backward", "median_ms", "iqr_ms", "n", "ratio"}, ...]} (and "pages": [{"page",
-"seconds"}, ...] unless --no-pages) instead of the tables.
+--json prints {"threads", "warmup", "sizes", "repeats", "results": [{"device",
+"name", "backward", "median_ms", "iqr_ms", "n", "ratio"}, ...]} (and "pages":
+[{"page", "seconds"}, ...] unless --no-pages) instead of the tables.
+
+Two runs of one machine can land further apart than the IQR of one: time it
+twice and compare, with --against the first run's JSON:
+
+    python benchmarks/speed.py --json --no-pages > first.json
+    python benchmarks/speed.py --json --no-pages --against first.json
+
+adds "against": {"file", "ratios": [{"device", "name", "backward", "earlier",
+"now", "apart"}, ...]}, apart being |now / earlier - 1|, and prints the widest
+move on stderr.
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from pathlib import Path
 import torch
 
 from lstm_demo.devices import available_devices, resolve_device
-from lstm_demo.speed import MIN_REPEATS, Timing, ratios, report, time_lstm
+from lstm_demo.speed import MIN_REPEATS, Timings, ratios, time_lstm
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["examples/plot_09_precision_and_devices.py", "examples/plot_10_speed.py"]
@@ -70,21 +80,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--threads", type=_positive_int, default=1, help="CPU threads, pinned (default 1)")
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.2,
+        help="seconds each implementation runs before it is timed (default 0.2)",
+    )
+    parser.add_argument(
         "--compile",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="time torch.compile of the LSTMCell loop, forward (default: on GPUs only)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="FILE",
+        help="an earlier run's --json output: also print how far each ratio moved since",
+    )
     parser.add_argument("--no-pages", action="store_true", help="skip timing the gallery scripts")
     return parser
 
 
-def _time_device(device: torch.device, args: argparse.Namespace, sizes: dict) -> list[Timing]:
+def _time_device(device: torch.device, args: argparse.Namespace, sizes: dict) -> Timings:
     options = {
         "repeats": args.repeats,
         "min_sample_time": args.min_sample_time,
         "threads": args.threads,
+        "warmup": args.warmup,
         **sizes,
     }
     compiled = device.type == "cuda" if args.compile is None else args.compile
@@ -103,6 +126,19 @@ def _time_device(device: torch.device, args: argparse.Namespace, sizes: dict) ->
     return timings + time_lstm(device, backward=True, **options)
 
 
+def agreement(earlier: list[dict], now: list[dict]) -> list[dict]:
+    """Each ratio of ``now`` beside the same one of ``earlier``, and how far apart (``|now / earlier - 1|``)."""
+    before = {(r["device"], r["name"], r["backward"]): r["ratio"] for r in earlier}
+    moved = []
+    for r in now:
+        key = (r["device"], r["name"], r["backward"])
+        if key in before and r["ratio"] != 1.0:
+            apart = abs(r["ratio"] / before[key] - 1)
+            moved.append({"device": key[0], "name": key[1], "backward": key[2],
+                          "earlier": before[key], "now": r["ratio"], "apart": apart})  # fmt: skip
+    return moved
+
+
 def main(argv: list[str] | None = None) -> None:
     """Time every device, print tables or JSON, then the pages' cost."""
     parser = _parser()
@@ -119,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         for device in devices:
             timings = _time_device(device, args, sizes)
             if not args.json:
-                print(report(timings))
+                print(timings)
             for backward in (False, True):
                 group = [t for t in timings if t.backward == backward]
                 relative = ratios(group)
@@ -151,16 +187,29 @@ def main(argv: list[str] | None = None) -> None:
                 failed = "" if ran.returncode == 0 else f", FAILED (exit {ran.returncode})"
                 print(f"{page}: {seconds:.2f} s on its own (a docs build also imports torch once){failed}")
             failures += ran.returncode != 0
+    moved = agreement(json.loads(args.against.read_text())["results"], results) if args.against else []
     if args.json:
         document = {
             "threads": args.threads,
+            "warmup": args.warmup,
             "sizes": sizes,
             "repeats": args.repeats,
             "results": results,
         }
         if pages:
             document["pages"] = pages
+        if args.against:
+            document["against"] = {"file": str(args.against), "ratios": moved}
         print(json.dumps(document, indent=1))
+    elif args.against:
+        print(f"ratios to the fused call, {args.against} then this run:")
+        for m in moved:
+            what = "fwd+bwd" if m["backward"] else "fwd"
+            print(
+                f"  {m['device']:<8} {m['name']:<30} {what:<8} {m['earlier']:6.2f} {m['now']:6.2f} {m['apart']:6.0%}"
+            )
+    if moved:
+        print(f"widest move between the two runs: {max(m['apart'] for m in moved):.0%}", file=sys.stderr)
     if failures:
         sys.exit(1)
 

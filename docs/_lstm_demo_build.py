@@ -39,6 +39,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from _page_weight import (
+    MATH_RENDERER,
+    _image_sizes,
+    _plain_tokens,
+    _visit_displaymath,
+    _visit_math,
+    defer_scripts,
+    lighter_markup,
+    prune_styles,
+    size_images,
+)
+
+#: The build glue's files, docs/ relative: an edit to one re-runs every page (environment_fingerprint).
+GLUE_FILES = ("_lstm_demo_build.py", "_page_weight.py")
+
 #: Environment variables whose value changes what a page prints or whether it runs.
 WATCHED_VARIABLES = ("LSTM_DEMO_REQUIRE_CUDA", "CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES")
 
@@ -144,7 +159,9 @@ def environment_fingerprint(environ: Mapping[str, str] | None = None) -> dict[st
         "python": sys.version,
         "nvidia gpus": ",".join(sorted(p.name for p in gpus.iterdir())) if gpus.is_dir() else "",
         **{name: environ.get(name, "") for name in WATCHED_VARIABLES},
-        "build glue": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "build glue": hashlib.sha256(
+            b"".join(Path(__file__).with_name(name).read_bytes() for name in GLUE_FILES)
+        ).hexdigest(),
     }
 
 
@@ -414,20 +431,24 @@ def polish_page(app: Any, pagename: str, templatename: str, context: dict[str, A
     adds a second to the page's meta tags, which Sphinx passes on. Runs after
     furo's own handler, whose navigation tree it edits.
     """
-    if "metatags" in context:
-        title = _TAGS.sub("", context.get("title") or "")
-        description = app.config.lstm_demo_description
-        if pagename != app.config.root_doc and title:
-            description = f"{html.unescape(title)}: {description}"
-        tag = f'<meta name="description" content="{html.escape(description)}" />\n'
-        context["metatags"] = tag + _VIEWPORT.sub("", context["metatags"])
+    title = _TAGS.sub("", context.get("title") or "")
+    description = app.config.lstm_demo_description
+    if pagename != app.config.root_doc and title:
+        description = f"{html.unescape(title)}: {description}"
+    tag = f'<meta name="description" content="{html.escape(description)}" />\n'
+    # viewcode's module pages come without meta tags of their own.
+    context["metatags"] = tag + _VIEWPORT.sub("", context.get("metatags", ""))
     navigation = context.get("furo_navigation_tree")
     if navigation:
         context["furo_navigation_tree"] = level_captions(navigation)
+    defer_scripts(context, pagename)
     body = context.get("body")
     if not body:
         return
+    prune_styles(context, body)
     body = level_captions(name_thumbnails(keyboard_scrollable(body)))
+    body = size_images(body, _image_sizes(app))
+    body = lighter_markup(body, *_plain_tokens(app))
     if pagename.startswith("_modules/"):
         module = pagename.removeprefix("_modules/").replace("/", ".")
         body = fix_viewcode_backlinks(body, module, _object_anchors(app))
@@ -487,6 +508,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("lstm_demo_sources_stamp", "", "", str)
     app.add_config_value("lstm_demo_package", "", "", str)
     app.add_config_value("lstm_demo_description", "", "html", str)
+    app.add_html_math_renderer(MATH_RENDERER, (_visit_math, None), (_visit_displaymath, None))
     app.connect("viewcode-find-source", find_source)
     app.connect("html-page-context", polish_page, priority=900)
     # After intersphinx's own lookup (priority 500).

@@ -26,9 +26,6 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.doctest",
     "sphinx.ext.intersphinx",
-    "sphinx.ext.mathjax",
-    # MathJax from a package instead of a CDN: equations render with no network.
-    "sphinx-mathjax-offline",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "sphinx_copybutton",
@@ -121,6 +118,9 @@ doctest_global_setup = "import torch\nfrom torch import nn\nimport lstm_demo"
 
 # --- HTML -----------------------------------------------------------------------
 html_theme = "furo"
+# Maths as MathML, written at build time (_lstm_demo_build.latex_to_mathml): no maths engine to
+# download, equations typeset offline by the browser itself.
+html_math_renderer = "mathml"
 html_title = "lstm-demo: what PyTorch's nn.LSTM computes, run live"
 html_short_title = "lstm-demo"
 html_static_path = ["_static"]

@@ -20,13 +20,21 @@ Each figure is the median of its rounds, printed with the interquartile
 range (IQR) and the number of rounds ``n``; a ratio to the fused call is
 the median of the rounds' own ratios. The CPU threads are pinned while
 timing. The CPU sizes are kept small so that the page builds in seconds.
+The IQR says how much the rounds of one run spread; how far two runs
+apart can land is measured too, below, by timing the same sizes again
+at the end of the page.
 """
 
 # %%
 # Four ways, one run
 # ------------------
-# One CPU thread: with more, a parallel region waits for its slowest thread,
-# and a core busy with something else can make that one slow.
+# One CPU thread, pinned: with more, a parallel region waits for its slowest
+# thread, and a core busy with something else can make that one slow (the
+# section on threads below times both ways). At one thread on the CPU the
+# clock is the timing thread's own CPU time (the table says so): it stops
+# while another program holds the core, which the wall clock would count.
+# Each implementation first runs for a tenth of a second untimed, then ten
+# rounds follow.
 from dataclasses import replace
 
 import matplotlib.pyplot as plt
@@ -36,9 +44,10 @@ import torch
 import lstm_demo
 from lstm_demo.devices import each_device
 from lstm_demo.display import Stack, show
-from lstm_demo.speed import FUSED, STEPWISE, quartiles, ratios, report, scaling_table, time_lstm
+from lstm_demo.speed import CELL_LOOP, FUSED, STEPWISE, Scaling, quartiles, ratios, time_lstm
 
 THREADS = 1
+WARMUP = 0.1
 devices = each_device()
 
 # %%
@@ -51,7 +60,7 @@ sizes = {
 measured = {}
 tables = []
 for device in devices:
-    options = {"threads": THREADS, "repeats": 10, **sizes.get(device.type, sizes["cpu"])}
+    options = {"threads": THREADS, "repeats": 10, "warmup": WARMUP, **sizes.get(device.type, sizes["cpu"])}
     on_gpu = device.type == "cuda"
     try:  # torch.compile needs a working Triton and compiler; time it where it works
         timings = time_lstm(device, compiled=on_gpu, **options)
@@ -61,7 +70,7 @@ for device in devices:
         timings = time_lstm(device, **options)
     timings += time_lstm(device, backward=True, **options)
     measured[device] = (options, timings)
-    tables.append(report(timings))
+    tables.append(timings)
 show(Stack(tables))
 
 # %%
@@ -102,19 +111,44 @@ for device in devices:
 
 # %%
 # That library can be switched off (oneDNN on the CPU, cuDNN on a GPU); the
-# same measurement of the fused call and the loop, without it, shows what
-# it is worth on this machine. The other reasons above are possibilities:
-# nothing here switches them off.
+# same measurement of the fused call and the two loops, without it, shows
+# what it is worth on this machine. The other reasons above are
+# possibilities: nothing here switches them off.
 tables = []
+without = {}
 for device, (options, _) in measured.items():
     library = torch.backends.cudnn if device.type == "cuda" else torch.backends.mkldnn
     was, library.enabled = library.enabled, False
     try:
         print(f"{device}: {library.__name__.split('.')[-1]} off, grad_fn {library_call(device)}")
-        tables.append(report(time_lstm(device, names=(FUSED, STEPWISE), **options)))
+        without[device] = time_lstm(device, names=(FUSED, STEPWISE, CELL_LOOP), **options)
+        tables.append(without[device])
     finally:
         library.enabled = was
 show(Stack(tables))
+
+# %%
+# Why run_stepwise is slower than an nn.LSTMCell loop
+# ----------------------------------------------------
+# Both loops take one step per call. :func:`lstm_demo.run_stepwise` calls the
+# whole ``nn.LSTM`` module on a sequence of length one, so each step goes
+# through the library call above, with whatever that library does per call
+# (on the CPU, oneDNN prepares its own layout of the weights), and through
+# ``nn.LSTM.forward``'s checks of its arguments; ``nn.LSTMCell`` computes one
+# step with PyTorch's own kernels. The loops' ratio, per round, with the
+# library on (the first table) and off (the one above):
+for device, (_, timings) in measured.items():
+    on = ratios([t for t in timings if not t.backward and t.name in (STEPWISE, CELL_LOOP)], CELL_LOOP)
+    off = ratios(list(without[device]), CELL_LOOP)
+    library = "cuDNN" if device.type == "cuda" else "oneDNN"
+    print(
+        f"{device}: run_stepwise / nn.LSTMCell loop, forward: {library} on {on[STEPWISE]:.2f}, off {off[STEPWISE]:.2f}"
+    )
+
+# %%
+# What is left with the library off is the difference between the two
+# modules' own Python code per step, which this page does not switch off:
+# it can be ``nn.LSTM.forward``'s checks and its state handling.
 
 # %%
 # How much the figures move
@@ -140,10 +174,12 @@ print(f"widest: {widest:.0%}")
 
 # %%
 # Two halves of one run share their warm-up and their machine's load, so two
-# separate builds can differ by more than this. Other load, another number
-# of threads, another machine or another PyTorch build can move the times
-# much further, and can even change which loop is faster: the figures
-# describe the machine and the run that built this page.
+# separate runs can differ by more than this: the end of the page times the
+# same sizes again, in a second run, and says how far the two runs' ratios
+# are apart. Other load, another number of threads, another machine or
+# another PyTorch build can move the times much further, and can even change
+# which loop is faster: the figures describe the machine and the run that
+# built this page.
 #
 # Scaling
 # -------
@@ -159,19 +195,19 @@ base = {"batch": 8, "hidden": 64, "seq_len": 32}
 
 
 def forward_times(device, **size):
-    options = {**base, **size, "threads": THREADS, "repeats": 5}
+    options = {**base, **size, "threads": THREADS, "repeats": 5, "warmup": WARMUP}
     return time_lstm(device, names=(FUSED, STEPWISE), **options)
 
 
 scaling = {
-    (device, axis): [forward_times(device, **{axis: value}) for value in values]
+    (device, axis): Scaling([forward_times(device, **{axis: value}) for value in values], axis)
     for device in devices
     for axis, values in grids.get(device.type, grids["cpu"]).items()
 }
 
 # %%
 # Each median with its IQR, and the loop's ratio to the fused call:
-show(Stack([scaling_table(points, axis) for (_, axis), points in scaling.items()]))
+show(Stack(scaling.values()))
 
 # %%
 # The plot shows the same medians, the IQR as error bars:
@@ -195,6 +231,56 @@ fig.suptitle("Fused nn.LSTM vs one step at a time")
 plt.show()
 
 # %%
+# One thread or all of them
+# -------------------------
+# The same CPU measurement of the fused call and the loop at one thread and
+# at the machine's default number of threads (``torch.get_num_threads()``
+# when the page started), both by the wall clock, with each time's relative
+# IQR (IQR over median): how much the rounds of each spread.
+all_threads = torch.get_num_threads()
+cpu_options = {**measured[torch.device("cpu")][0], "repeats": 10}
+by_threads = {}
+for threads in sorted({1, all_threads}):
+    options = {**cpu_options, "threads": threads, "clock": "wall"}
+    by_threads[threads] = time_lstm("cpu", names=(FUSED, STEPWISE), **options)
+for threads, timings in by_threads.items():
+    spread = ", ".join(f"{t.name} {t.iqr / t.median:.0%}" for t in timings)
+    print(f"{threads} thread(s): x fused {ratios(list(timings))[STEPWISE]:.2f}; relative IQR {spread}")
+widest = {threads: max(t.iqr / t.median for t in timings) for threads, timings in by_threads.items()}
+if len(widest) > 1:
+    more = max(widest, key=widest.get)
+    print(f"here the rounds spread more at {more} thread(s): widest relative IQR {widest[more]:.0%}")
+
+# %%
+# With more threads each call can finish sooner, and the rounds can spread
+# more when another program takes a core; one pinned thread is what this
+# page's other figures use, so they compare across machines with different
+# numbers of cores. Which of the two spread more on the machine that built
+# this page is printed above (on a machine of one core there is one case).
+#
+# A second run
+# ------------
+# The first measurement again, on the CPU, now at the end of the page: its
+# own warm-up and ten rounds, a second run of the same sizes. How far the
+# two runs' ratios to the fused call are apart is the between-run spread,
+# larger than the spread between two halves of one run when the machine's
+# load changed in between.
+cpu = torch.device("cpu")
+options, first_run = measured[cpu]
+second_run = time_lstm(cpu, **options) + time_lstm(cpu, backward=True, **options)
+print("ratio to the fused call: first run, second run, apart")
+for backward in (False, True):
+    first = ratios([t for t in first_run if t.backward == backward])
+    second = ratios([t for t in second_run if t.backward == backward])
+    for name in list(first)[1:]:
+        apart = abs(first[name] / second[name] - 1)
+        what = "fwd+bwd" if backward else "fwd"
+        print(f"  {name:<28} {what:<8} {first[name]:6.2f} {second[name]:6.2f} {apart:6.0%}")
+
+# %%
+# ``benchmarks/speed.py`` makes the same comparison between two processes:
+# run it twice with ``--json`` and compare the ``ratio`` fields.
+#
 # What produced this page
 # -----------------------
 print(lstm_demo.environment_report())

@@ -3,10 +3,13 @@
 Each implementation is warmed up, then timed in rounds: every round times
 each implementation once, starting with a different one each round, so that
 a machine getting busier or quieter during the run touches them all alike.
-One measurement is ``time.perf_counter`` around enough calls to last at
-least ``min_sample_time`` (one call for anything slower), with the garbage
+One measurement is a clock read around enough calls to last at least
+``min_sample_time`` (one call for anything slower), with the garbage
 collector off and the GPU synchronised before and after, as
-:class:`torch.utils.benchmark.Timer` does. A figure is the median of the
+:class:`torch.utils.benchmark.Timer` does. The clock is the wall clock
+(``time.perf_counter``), except on the CPU at one thread: there it is the
+calling thread's own CPU time (``time.thread_time``), which runs only while
+that thread runs, so the time another program holds the core is not counted. A figure is the median of the
 rounds, shown with its interquartile range (IQR) and the number of rounds;
 a ratio to the fused call is the median, over rounds, of the two times of
 the same round. The CPU threads are pinned for the whole measurement.
@@ -39,6 +42,8 @@ COMPILED = "torch.compile(LSTMCell loop)"
 
 #: The fewest rounds a figure is the median of.
 MIN_REPEATS = 5
+#: The fewest calls of each implementation before its timing starts.
+WARMUP_CALLS = 3
 
 
 def quartiles(samples: Sequence[float]) -> tuple[float, float, float]:
@@ -93,6 +98,8 @@ class Timing:
     """CPU threads, pinned while timing (``torch.set_num_threads``)."""
     samples: tuple[float, ...]
     """Seconds per call, one measurement per round, in round order."""
+    clock: str = "wall"
+    """``"wall"`` (``time.perf_counter``) or ``"thread"`` (the timing thread's CPU time)."""
 
     @property
     def n(self) -> int:
@@ -142,17 +149,22 @@ def _synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def _clock(call: Callable[[], None], device: torch.device, number: int) -> float:
-    """Seconds per call of ``number`` calls in a row."""
+#: The clocks a measurement can read: the wall clock, or the calling thread's CPU time.
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "thread": time.thread_time}
+
+
+def _clock(call: Callable[[], None], device: torch.device, number: int, clock: str = "wall") -> float:
+    """Seconds per call of ``number`` calls in a row, by ``clock`` (a key of :data:`CLOCKS`)."""
+    now = CLOCKS[clock]
     collecting = gc.isenabled()
     gc.disable()
     try:
         _synchronize(device)
-        start = time.perf_counter()
+        start = now()
         for _ in range(number):
             call()
         _synchronize(device)
-        return (time.perf_counter() - start) / number
+        return (now() - start) / number
     finally:
         if collecting:
             gc.enable()
@@ -163,17 +175,27 @@ def _rounds(
     device: torch.device,
     repeats: int,
     min_sample_time: float,
+    warmup: float,
+    *,
+    clock: str = "wall",
 ) -> dict[str, tuple[float, ...]]:
     numbers = {}
     for name, call in calls.items():
-        call()  # warm-up: allocations, oneDNN/cuDNN plans, compilation
-        numbers[name] = max(1, math.ceil(min_sample_time / _clock(call, device, 1)))
+        # Warm-up: allocations, oneDNN/cuDNN plans, compilation, caches; then the calls per
+        # measurement from the median of the last warm-up calls.
+        seen: list[float] = []
+        spent = 0.0
+        while len(seen) < WARMUP_CALLS or spent < warmup:
+            seen.append(_clock(call, device, 1))  # the wall clock: how long a measurement lasts
+            spent += seen[-1]
+        per_call = max(statistics.median(seen[-WARMUP_CALLS:]), 1e-9)
+        numbers[name] = max(1, math.ceil(min_sample_time / per_call))
     order = list(calls)
     samples: dict[str, list[float]] = {name: [] for name in order}
     for round_ in range(repeats):
         start = round_ % len(order)
         for name in order[start:] + order[:start]:
-            samples[name].append(_clock(calls[name], device, numbers[name]))
+            samples[name].append(_clock(calls[name], device, numbers[name], clock))
     return {name: tuple(values) for name, values in samples.items()}
 
 
@@ -197,7 +219,9 @@ def time_lstm(
     repeats: int = 10,
     min_sample_time: float = 0.005,
     threads: int | None = None,
-) -> list[Timing]:
+    warmup: float = 0.05,
+    clock: str | None = None,
+) -> Timings:
     """Time each implementation of one single-layer LSTM forward (and backward).
 
     Parameters
@@ -221,18 +245,27 @@ def time_lstm(
     threads : int, optional
         CPU threads to pin while timing (default: the current
         ``torch.get_num_threads()``); restored afterwards.
+    warmup : float
+        Seconds each implementation runs before its timing starts (and
+        at least ``WARMUP_CALLS``, three, calls).
+    clock : str, optional
+        ``"wall"`` or ``"thread"`` (the calling thread's CPU time, for the
+        CPU at one thread only). Default: ``"thread"`` where it applies,
+        else ``"wall"``.
 
     Returns
     -------
-    list of Timing
-        In the order of ``names``, each with ``repeats`` samples.
+    Timings
+        A :class:`Timing` per name, in the order of ``names``, each with
+        ``repeats`` samples; printed or shown on a page, their report.
 
     Raises
     ------
     ValueError
         If a size, ``repeats`` or ``threads`` is not an int in range,
-        ``min_sample_time`` is not a positive number, a name is unknown or
-        the device is not one of this machine's.
+        ``min_sample_time`` is not a positive number, ``warmup`` is negative, a name is unknown or
+        the device is not one of this machine's, or ``clock`` is unknown or
+        ``"thread"`` where more than one thread or a GPU computes.
 
     Examples
     --------
@@ -258,6 +291,9 @@ def time_lstm(
         or not min_sample_time > 0
     ):
         msg = f"Expected min_sample_time to be a positive number of seconds, but got {min_sample_time!r} instead."
+        raise ValueError(msg)
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not warmup >= 0:
+        msg = f"Expected warmup to be a number of seconds of at least 0, but got {warmup!r} instead."
         raise ValueError(msg)
     known = (FUSED, STEPWISE, CELL_LOOP, SCRATCH, COMPILED)
     names = tuple(n for n in known if n != COMPILED or compiled) if names is None else names
@@ -286,12 +322,25 @@ def time_lstm(
         calls[name] = call
     before = torch.get_num_threads()
     pinned = before if threads is None else threads
+    alone = device.type == "cpu" and pinned == 1
+    chosen = ("thread" if alone else "wall") if clock is None else clock
+    if chosen not in CLOCKS or (chosen == "thread" and not alone):
+        msg = (
+            "Expected clock to be 'wall', or 'thread' on the CPU at one thread, but got "
+            f"{clock!r} on {device} at {pinned} thread{'s' if pinned != 1 else ''} instead."
+        )
+        raise ValueError(msg)
     torch.set_num_threads(pinned)
     try:
-        samples = _rounds(calls, device, repeats, float(min_sample_time))
+        samples = _rounds(calls, device, repeats, float(min_sample_time), float(warmup), clock=chosen)
     finally:
         torch.set_num_threads(before)
-    return [Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name]) for name in names]
+    return Timings(
+        [
+            Timing(name, device, batch, hidden, seq_len, backward, pinned, samples[name], chosen)
+            for name in names
+        ]
+    )
 
 
 def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
@@ -342,155 +391,204 @@ def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
     }
 
 
-def _check_timings(name: str, timings: object) -> list[Timing]:
+def _check_timings(name: str, timings: object) -> tuple[Timing, ...]:
     if not isinstance(timings, Sequence) or not timings or not all(isinstance(t, Timing) for t in timings):
         msg = f"Expected {name} to be a non-empty list of Timing, but got {describe(timings)} instead."
         raise TypeError(msg)
-    return list(timings)
+    return tuple(timings)
 
 
-def report(timings: list[Timing]) -> Table:
-    """The timings, with IQR, n and ratio to the fused call, and what they ran on.
+def _threads(timing: Timing) -> str:
+    threads = f"{timing.threads} CPU thread{'s' if timing.threads != 1 else ''}"
+    return threads + (" (its CPU time)" if timing.clock == "thread" else "")
 
-    The :class:`~lstm_demo.display.Table` is the plain-text report (a ``str``);
-    on a page, as a code block's last value, it shows as an HTML table with
-    a group of rows for the forward pass and one for forward and backward.
+
+class Timings(tuple[Timing, ...]):
+    """What :func:`time_lstm` returns: its timings, in order, and their report.
+
+    A tuple of :class:`Timing`; printed (``str``), the plain-text report with
+    median, IQR, n and ratio to the fused call, and what they ran on; on a
+    page (``_repr_html_``, as a code block's last value) the same figures as
+    an HTML table (:class:`~lstm_demo.display.Table`), with a group of rows
+    for the forward pass and one for forward and backward. Adding two
+    ``Timings`` (``+``) gives one report of both.
 
     Raises
     ------
     TypeError
-        If ``timings`` is not a non-empty list of :class:`Timing`.
+        If it is made of anything but a non-empty sequence of :class:`Timing`.
 
     Examples
     --------
     >>> import torch
-    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, report
+    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, Timings
     >>> cpu = torch.device("cpu")
     >>> fused = Timing(FUSED, cpu, 2, 4, 3, False, 1, (1e-3, 2e-3, 1e-3))
     >>> loop = Timing(STEPWISE, cpu, 2, 4, 3, False, 1, (3e-3, 4e-3, 2e-3))
-    >>> print(report([fused, loop]))
+    >>> print(Timings([fused, loop]))
     cpu, 1 CPU thread
     batch 2, hidden 4, 3 steps, float32
       forward                       median ms    IQR ms   n  x fused
       nn.LSTM (fused)                   1.000     0.500   3     1.00
       run_stepwise                      3.000     1.000   3     2.00
     """
-    timings = _check_timings("timings", timings)
-    first = timings[0]
-    threads = f", {first.threads} CPU thread{'s' if first.threads != 1 else ''}"
-    lines = [
-        f"{device_name(first.device)}{threads}",
-        f"batch {first.batch}, hidden {first.hidden}, {first.seq_len} steps, float32",
-    ]
-    sections = []
-    for backward in (False, True):
-        group = [t for t in timings if t.backward == backward]
-        if not group:
-            continue
-        relative = ratios(group)
-        what = "forward + backward" if backward else "forward"
-        lines.append(f"  {what:<28}  median ms    IQR ms   n  x fused")
-        lines += [
-            f"  {t.name:<28} {t.median * 1e3:10.3f} {t.iqr * 1e3:9.3f} {t.n:3d} {relative[t.name]:8.2f}"
-            for t in group
+
+    def __new__(cls, timings: Sequence[Timing]) -> Timings:  # noqa: PYI034 - typing.Self needs Python 3.11
+        return super().__new__(cls, _check_timings("timings", timings))
+
+    def __add__(self, other: object) -> Timings:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return Timings((*self, *other))
+
+    def passes(self) -> dict[bool, tuple[Timing, ...]]:
+        """The timings by pass: ``False`` for forward, ``True`` for forward and backward (those timed)."""
+        groups: dict[bool, tuple[Timing, ...]] = {}
+        for backward in (False, True):
+            group = tuple(t for t in self if t.backward == backward)
+            if group:
+                groups[backward] = group
+        return groups
+
+    def table(self) -> Table:
+        """The report as a :class:`~lstm_demo.display.Table`: the text is ``str(self)``."""
+        first = self[0]
+        lines = [
+            f"{device_name(first.device)}, {_threads(first)}",
+            f"batch {first.batch}, hidden {first.hidden}, {first.seq_len} steps, float32",
         ]
-        rows = [
-            (t.name, f"{t.median * 1e3:.3f}", f"{t.iqr * 1e3:.3f}", str(t.n), f"{relative[t.name]:.2f}")
-            for t in group
-        ]
-        sections.append((what, rows))
-    return Table(
-        "\n".join(lines),
-        caption=f"{lines[0]}: {lines[1]}",
-        header=("implementation", "median ms", "IQR ms", "n", "x fused"),
-        sections=sections,
-        numeric=(1, 2, 3, 4),
-    )
+        sections = []
+        for backward, group in self.passes().items():
+            relative = ratios(list(group))
+            what = "forward + backward" if backward else "forward"
+            lines.append(f"  {what:<28}  median ms    IQR ms   n  x fused")
+            lines += [
+                f"  {t.name:<28} {t.median * 1e3:10.3f} {t.iqr * 1e3:9.3f} {t.n:3d} {relative[t.name]:8.2f}"
+                for t in group
+            ]
+            rows = [
+                (t.name, f"{t.median * 1e3:.3f}", f"{t.iqr * 1e3:.3f}", str(t.n), f"{relative[t.name]:.2f}")
+                for t in group
+            ]
+            sections.append((what, rows))
+        return Table(
+            "\n".join(lines),
+            caption=f"{lines[0]}: {lines[1]}",
+            header=("implementation", "median ms", "IQR ms", "n", "x fused"),
+            sections=sections,
+            numeric=(1, 2, 3, 4),
+        )
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()
 
 
-def scaling_table(points: Sequence[Sequence[Timing]], axis: str) -> Table:
-    """Timings at several sizes, a row per size: each implementation's median and IQR, and the ratio.
+class Scaling(tuple[Timings, ...]):
+    """Timings at several sizes: a row per size, each implementation's median and IQR, and the ratio.
+
+    Printed, the plain-text table; on a page, an HTML table
+    (:class:`~lstm_demo.display.Table`).
 
     Parameters
     ----------
-    points : list
-        One :func:`time_lstm` result (a list of :class:`Timing`) per size,
-        each holding ``FUSED`` and one other implementation, in the same order at every size.
+    points : sequence
+        One :func:`time_lstm` result per size, each holding ``FUSED`` and
+        one other implementation, in the same order at every size.
     axis : str
         The size that changes from point to point: ``"seq_len"``,
         ``"hidden"`` or ``"batch"``.
-
-    Returns
-    -------
-    Table
-        The plain-text table (a ``str``); on a page, an HTML table.
 
     Raises
     ------
     TypeError
         If ``points`` is not a non-empty sequence of non-empty lists of Timing.
     ValueError
-        If ``axis`` is not one of the three sizes, or a point lacks ``FUSED``.
+        If ``axis`` is not one of the three sizes, or a point lacks ``FUSED``
+        or times other implementations than the first point.
 
     Examples
     --------
     >>> import torch
-    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, scaling_table
+    >>> from lstm_demo.speed import FUSED, STEPWISE, Scaling, Timing
     >>> cpu = torch.device("cpu")
     >>> fused = Timing(FUSED, cpu, 8, 4, 16, False, 1, (1e-3,) * 5)
     >>> loop = Timing(STEPWISE, cpu, 8, 4, 16, False, 1, (4e-3,) * 5)
-    >>> point = [fused, loop]
-    >>> print(scaling_table([point], "seq_len"))
+    >>> print(Scaling([[fused, loop]], "seq_len"))
     cpu, 1 CPU thread; batch 8, float32, forward
       seq_len  nn.LSTM (fused) ms (IQR)  run_stepwise ms (IQR)    n  x fused
            16             1.00 (  0.00)          4.00 (  0.00)    5     4.00
     """
-    if axis not in ("seq_len", "hidden", "batch"):
-        msg = f"Expected axis to be 'seq_len', 'hidden' or 'batch', but got {axis!r} instead."
-        raise ValueError(msg)
-    if not isinstance(points, Sequence) or not points:
-        msg = f"Expected points to be a non-empty sequence of lists of Timing, but got {describe(points)} instead."
-        raise TypeError(msg)
-    checked = [_check_timings("each point", point) for point in points]
-    names = [t.name for t in checked[0]]
-    other = next((name for name in names if name != FUSED), FUSED)
-    first = checked[0][0]
-    threads = f"{first.threads} CPU thread{'s' if first.threads != 1 else ''}"
-    what = "forward + backward" if first.backward else "forward"
-    fixed = "" if axis == "batch" else f"batch {first.batch}, "
-    title = f"{device_name(first.device)}, {threads}; {fixed}float32, {what}"
-    heads = [f"{name} ms (IQR)" for name in names]
-    widths = [max(len(h), 17) for h in heads]
-    lines = [
-        title,
-        f"  {axis:>7}  "
-        + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
-        + "    n  x fused",
-    ]
-    rows = []
-    for timings in checked:
-        if [t.name for t in timings] != names:
-            msg = f"Expected every point to time {names}, but got {[t.name for t in timings]} instead."
+
+    axis: str
+
+    def __new__(cls, points: Sequence[Sequence[Timing]], axis: str) -> Scaling:  # noqa: PYI034
+        if axis not in ("seq_len", "hidden", "batch"):
+            msg = f"Expected axis to be 'seq_len', 'hidden' or 'batch', but got {axis!r} instead."
             raise ValueError(msg)
-        ratio = ratios(timings)[other]
-        size = getattr(timings[0], axis)
-        cells = "  ".join(
-            f"{f'{t.median * 1e3:8.2f} ({t.iqr * 1e3:6.2f})':>{w}}"
-            for t, w in zip(timings, widths, strict=True)
+        if not isinstance(points, Sequence) or not points:
+            msg = (
+                "Expected points to be a non-empty sequence of lists of Timing, "
+                f"but got {describe(points)} instead."
+            )
+            raise TypeError(msg)
+        checked = [Timings(_check_timings("each point", point)) for point in points]
+        names = [t.name for t in checked[0]]
+        for timings in checked:
+            if [t.name for t in timings] != names:
+                msg = f"Expected every point to time {names}, but got {[t.name for t in timings]} instead."
+                raise ValueError(msg)
+            ratios(list(timings))  # each point needs the fused call
+        self = super().__new__(cls, checked)
+        self.axis = axis
+        return self
+
+    def table(self) -> Table:
+        """The rows as a :class:`~lstm_demo.display.Table`: the text is ``str(self)``."""
+        axis = self.axis
+        names = [t.name for t in self[0]]
+        other = next((name for name in names if name != FUSED), FUSED)
+        first = self[0][0]
+        what = "forward + backward" if first.backward else "forward"
+        fixed = "" if axis == "batch" else f"batch {first.batch}, "
+        title = f"{device_name(first.device)}, {_threads(first)}; {fixed}float32, {what}"
+        heads = [f"{name} ms (IQR)" for name in names]
+        widths = [max(len(h), 17) for h in heads]
+        lines = [
+            title,
+            f"  {axis:>7}  "
+            + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
+            + "    n  x fused",
+        ]
+        rows = []
+        for timings in self:
+            ratio = ratios(list(timings))[other]
+            size = getattr(timings[0], axis)
+            cells = "  ".join(
+                f"{f'{t.median * 1e3:8.2f} ({t.iqr * 1e3:6.2f})':>{w}}"
+                for t, w in zip(timings, widths, strict=True)
+            )
+            lines.append(f"  {size:>7}  {cells}  {timings[0].n:3d}  {ratio:7.2f}")
+            row = [str(size)]
+            for t in timings:
+                row += [f"{t.median * 1e3:.2f}", f"{t.iqr * 1e3:.2f}"]
+            rows.append((*row, str(timings[0].n), f"{ratio:.2f}"))
+        header = [axis]
+        for name in names:
+            header += [f"{name}, median ms", f"{name}, IQR ms"]
+        header += ["n", "x fused"]
+        return Table(
+            "\n".join(lines),
+            caption=f"{title}, by {axis}",
+            header=header,
+            sections=[(None, rows)],
+            numeric=range(1, len(header)),
         )
-        lines.append(f"  {size:>7}  {cells}  {timings[0].n:3d}  {ratio:7.2f}")
-        row = [str(size)]
-        for t in timings:
-            row += [f"{t.median * 1e3:.2f}", f"{t.iqr * 1e3:.2f}"]
-        rows.append((*row, str(timings[0].n), f"{ratio:.2f}"))
-    header = [axis]
-    for name in names:
-        header += [f"{name}, median ms", f"{name}, IQR ms"]
-    header += ["n", "x fused"]
-    return Table(
-        "\n".join(lines),
-        caption=f"{title}, by {axis}",
-        header=header,
-        sections=[(None, rows)],
-        numeric=range(1, len(header)),
-    )
+
+    def __str__(self) -> str:
+        return str(self.table())
+
+    def _repr_html_(self) -> str:
+        return self.table()._repr_html_()

@@ -1,4 +1,4 @@
-"""docs/_lstm_demo_build.py: the package fingerprint, the torch and matplotlib resets, and what every page gets."""
+"""docs/_lstm_demo_build.py and docs/_page_weight.py: the package fingerprint, the resets, and what every page gets."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from lstm_demo.precision import precision_objects
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs"))
 import _lstm_demo_build as glue
+import _page_weight as weight
 
 
 @pytest.fixture
@@ -363,3 +364,149 @@ def test_toctree_captions_get_a_heading_level() -> None:
     leveled = glue.level_captions(caption + caption)
     assert leveled.count('<p class="caption" role="heading" aria-level="2">') == 2
     assert glue.level_captions(leveled) == leveled
+
+
+# --- maths, images, scripts and styles: what a page loads ---------------------------------------
+
+
+def test_maths_becomes_mathml_with_its_latex_as_alttext() -> None:
+    import xml.etree.ElementTree as ET
+
+    inline = weight.latex_to_mathml(r"h_{t-1}")
+    root = ET.fromstring(inline)
+    assert root.tag == "{http://www.w3.org/1998/Math/MathML}math"
+    assert root.get("display") == "inline"
+    assert root.get("alttext") == "h_{t-1}"
+    assert "".join(root.itertext()) == "ht\u22121"  # h, then the subscript t - 1 with a minus sign
+    block = ET.fromstring(weight.latex_to_mathml("i_t &= a \\\\\n h_t &= b", block=True))
+    assert block.get("display") == "block"
+    # two lines, aligned at "=": a table of two rows of two cells
+    rows = block.findall(".//{http://www.w3.org/1998/Math/MathML}mtr")
+    assert [len(row) for row in rows] == [2, 2]
+    assert ET.fromstring(weight.latex_to_mathml("a < b")).get("alttext") == "a < b"  # escaped, then parsed
+
+
+def _png(path: Path, width: int, height: int) -> Path:
+    import zlib
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    chunk = b"IHDR" + header
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + len(header).to_bytes(4, "big") + chunk + zlib.crc32(chunk).to_bytes(4, "big")
+    )
+    return path
+
+
+def test_png_size_reads_the_header(tmp_path: Path) -> None:
+    assert weight.png_size(_png(tmp_path / "a.png", 800, 451)) == (800, 451)
+    (tmp_path / "b.svg").write_text("<svg/>")
+    assert weight.png_size(tmp_path / "b.svg") is None
+    assert weight.png_size(tmp_path / "missing.png") is None
+
+
+def test_images_get_their_size_and_all_but_the_first_load_lazily() -> None:
+    body = (
+        '<img src="../_images/a.png" alt="first" class = "x"/>\n'
+        '<img alt="" src="../_images/b.png" />\n'
+        '<img src="unknown.png" alt="" width="10" loading="eager">'
+    )
+    sized = weight.size_images(body, {"a.png": (800, 451), "b.png": (400, 280)})
+    assert re.findall(r"<img[^>]*>", sized) == [
+        '<img src="../_images/a.png" alt="first" class = "x" width="800" height="451" decoding="async" />',
+        '<img alt="" src="../_images/b.png" width="400" height="280" loading="lazy" decoding="async" />',
+        '<img src="unknown.png" alt="" width="10" loading="eager" decoding="async" />',
+    ]
+    assert weight.size_images(sized, {"a.png": (1, 1)}) == sized  # twice is once
+
+
+def test_scripts_are_deferred_and_unused_styles_left_out() -> None:
+    from sphinx.builders.html._assets import _CascadingStyleSheet, _JavaScript
+
+    scripts = [_JavaScript("_static/doctools.js"), _JavaScript(None, body="var x = 1;")]
+    styles = [
+        _CascadingStyleSheet(name)
+        for name in ("_static/styles/furo.css", "_static/mystnb.abc.css", "_static/sg_gallery.css",
+                     "_static/sg_gallery-binder.css", "_static/sg_gallery-dataframe.css")
+    ]  # fmt: skip
+    context = {"script_files": scripts, "css_files": styles}
+    weight.defer_scripts(context)
+    # an inline script cannot defer
+    assert [s.attributes.get("defer") for s in context["script_files"]] == ["defer", None]
+    assert "defer" not in scripts[0].attributes  # Sphinx's own objects, which every page shares, stay
+    search = {"script_files": scripts}
+    weight.defer_scripts(search, "search")
+    assert search["script_files"] == scripts  # searchtools.js, a plain script there, needs them first
+    weight.prune_styles(context, '<div class="sphx-glr-script-out">')
+    assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/sg_gallery.css"]
+    context = {"css_files": styles}
+    weight.prune_styles(context, '<div class="cell docutils container">')
+    assert [s.filename for s in context["css_files"]] == ["_static/styles/furo.css", "_static/mystnb.abc.css"]
+
+
+LIGHT_CSS = """pre { line-height: 125%; }
+.highlight { background: #f2f2f2; color: #1E1E1E }
+.highlight .k { color: #A12; font-weight: bold }
+.highlight .n { color: #1E1E1E }
+.highlight .o { color: #163 }
+.highlight .p { color: #1e1e1e }
+.highlight .w { color: #1E1E1E }"""
+DARK_CSS = """.highlight { background: #202020; color: #D0D0D0 }
+.highlight .k { color: #6AB; font-weight: bold }
+.highlight .n { color: #D0D0D0 }
+.highlight .o { color: #D0D0D0 }
+.highlight .p { color: #D0D0D0 }
+.highlight .w { color: #666 }"""
+
+
+def test_plain_tokens_are_those_coloured_like_the_code_in_every_style() -> None:
+    same, colour_only = weight.plain_tokens([LIGHT_CSS, DARK_CSS])
+    assert same == {"n", "p"}  # .o matches in dark only, .w in light only; .k is bold
+    assert colour_only == {"n", "o", "p", "w"}
+
+
+def test_lighter_markup_keeps_the_text_and_the_coloured_tokens() -> None:
+    same, colour_only = weight.plain_tokens([LIGHT_CSS, DARK_CSS])
+    code = (
+        '<div class="highlight"><pre tabindex="0"><span class="k">def</span><span class="w"> </span>'
+        '<span class="n">f</span><span class="p">(</span><span class="n">x</span><span class="p">):</span>'
+        '<span class="w">\n    </span><span class="n">x</span><span class="o">+</span><span class="w">x</span>'
+        '<a href="t.html"><span class="n">t</span></a><span class="p">.</span>'
+        "</pre></div>"
+    )
+    inline = '<p><span class="n">kept</span> <code class="docutils literal"><span class="pre">a,</span> <span class="pre">b</span></code></p>'
+    lighter = weight.lighter_markup(code + inline, same, colour_only)
+    assert lighter == (
+        '<div class="highlight"><pre tabindex="0"><span class="k">def</span> f(x):\n    x'
+        '<span class="o">+</span><span class="w">x</span>'  # a visible .w keeps its colour
+        '<a href="t.html"><span class="n">t</span></a>.</pre></div>'  # so does a link's token
+        '<p><span class="n">kept</span> <code class="docutils literal">a, b</code></p>'  # outside code: kept
+    )
+    assert re.sub("<[^>]+>", "", lighter) == re.sub("<[^>]+>", "", code + inline)
+
+
+def test_module_pages_get_a_description_too() -> None:
+    class Config:
+        lstm_demo_description = "What nn.LSTM computes."
+        root_doc = "index"
+
+    class App:
+        config = Config()
+
+    context = {"title": "lstm_demo.speed", "body": ""}  # viewcode's context: no meta tags
+    glue.polish_page(App(), "_modules/lstm_demo/speed", "page.html", context, None)
+    assert (
+        context["metatags"]
+        == '<meta name="description" content="lstm_demo.speed: What nn.LSTM computes." />\n'
+    )
+
+
+def test_image_sizes_come_from_the_sources_not_the_build(tmp_path: Path) -> None:
+    (tmp_path / "auto_examples" / "images").mkdir(parents=True)
+    (tmp_path / "_build" / "html" / "_images").mkdir(parents=True)
+    _png(tmp_path / "auto_examples" / "images" / "fig.png", 811, 411)
+    _png(tmp_path / "_build" / "html" / "_images" / "old.png", 5, 5)
+
+    class App:
+        srcdir = str(tmp_path)
+
+    assert weight._image_sizes(App()) == {"fig.png": (811, 411)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -16,15 +17,24 @@ from lstm_demo.speed import (
     FUSED,
     SCRATCH,
     STEPWISE,
+    Scaling,
     Timing,
+    Timings,
     quartiles,
     ratios,
-    report,
     time_lstm,
 )
 
 CPU = torch.device("cpu")
-TINY = {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3, "repeats": 5, "min_sample_time": 1e-4}
+TINY = {
+    "batch": 2,
+    "input_size": 3,
+    "hidden": 4,
+    "seq_len": 3,
+    "repeats": 5,
+    "min_sample_time": 1e-4,
+    "warmup": 0,
+}
 TINY_ARGS = ["--batch", "2", "--input-size", "3", "--hidden", "4", "--seq-len", "3", "--repeats", "5"]
 TINY_ARGS += ["--min-sample-time", "0.0001", "--device", "cpu", "--no-pages"]
 
@@ -91,14 +101,14 @@ def test_ratios_need_the_baseline_and_the_same_rounds():
         ratios([_timing(FUSED, (1.0,) * 5), _timing(STEPWISE, (1.0,) * 6)])
 
 
-def test_report_lines():
+def test_timings_print_their_report():
     timings = [
         _timing(FUSED, (0.002, 0.002, 0.003, 0.002, 0.001)),
         _timing(STEPWISE, (0.005, 0.004, 0.006, 0.005, 0.005)),
         _timing(FUSED, (0.004,) * 5, backward=True),
         _timing(STEPWISE, (0.006,) * 5, backward=True),
     ]
-    lines = report(timings).splitlines()
+    lines = str(Timings(timings)).splitlines()
     assert lines[:2] == ["cpu, 1 CPU thread", "batch 2, hidden 4, 3 steps, float32"]
     assert lines[2].split() == ["forward", "median", "ms", "IQR", "ms", "n", "x", "fused"]
     # STEPWISE forward: median 5 ms, IQR 5 - 5 = 0, per round 2.5, 2, 2, 2.5, 5 -> 2.5
@@ -132,20 +142,37 @@ def test_backward_a_chosen_subset_and_the_default_rounds():
 def test_rounds_rotate_the_order():
     log = []
     calls = {name: (lambda name=name: log.append(name)) for name in "abc"}
-    samples = speed._rounds(calls, CPU, 5, 1e-12)
+    samples = speed._rounds(calls, CPU, 5, 1e-12, 0.0)
     assert {name: len(values) for name, values in samples.items()} == {"a": 5, "b": 5, "c": 5}
-    # a warm-up and a calibration call each, then rounds each starting one further on
-    assert log[:6] == ["a", "a", "b", "b", "c", "c"]
-    assert "".join(log[6:]) == "abc" + "bca" + "cab" + "abc" + "bca"
+    # WARMUP_CALLS warm-up calls each, then rounds each starting one further on
+    assert speed.WARMUP_CALLS == 3
+    assert "".join(log[:9]) == "aaabbbccc"
+    assert "".join(log[9:]) == "abc" + "bca" + "cab" + "abc" + "bca"
+
+
+def test_warm_up_lasts_its_seconds_before_the_rounds():
+    starts = []
+
+    def slow():
+        starts.append(time.perf_counter())
+        time.sleep(0.002)
+
+    samples = speed._rounds({"slow": slow}, CPU, 5, 1e-12, 0.05)
+    # one call per round at the end; before them, warm-up calls that lasted at least 0.05 s
+    warm_up, rounds = starts[:-5], starts[-5:]
+    assert len(warm_up) >= speed.WARMUP_CALLS
+    assert rounds[0] - warm_up[0] >= 0.05
+    assert len(samples["slow"]) == 5
+    assert min(samples["slow"]) >= 0.002
 
 
 def test_threads_are_pinned_while_timing_and_restored(monkeypatch):
     seen = []
     rounds = speed._rounds
 
-    def spy(*args):
+    def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
-        return rounds(*args)
+        return rounds(*args, **kwargs)
 
     monkeypatch.setattr(speed, "_rounds", spy)
     before = torch.get_num_threads()
@@ -196,6 +223,49 @@ def test_min_sample_time_must_be_positive(bad):
         time_lstm(**{**TINY, "min_sample_time": bad})
 
 
+@pytest.mark.parametrize("bad", [-0.1, "0.1", True, float("nan")])
+def test_warmup_must_be_a_number_of_seconds(bad):
+    with pytest.raises(
+        ValueError, match=r"^Expected warmup to be a number of seconds of at least 0, but got "
+    ):
+        time_lstm(**{**TINY, "warmup": bad})
+
+
+def test_the_cpu_at_one_thread_reads_its_own_cpu_time(monkeypatch):
+    read = []
+
+    def ticks():  # a thread clock that moves 1 ms per reading: every measurement by it is the same
+        read.append("thread")
+        return len(read) * 1e-3
+
+    monkeypatch.setitem(speed.CLOCKS, "thread", ticks)
+    one = time_lstm(names=(FUSED,), threads=1, **TINY)
+    assert read
+    assert one[0].clock == "thread"
+    assert one[0].samples == pytest.approx((one[0].samples[0],) * 5, rel=1e-9)
+    assert one[0].samples[0] > 0
+    assert str(one).splitlines()[0] == "cpu, 1 CPU thread (its CPU time)"
+    read.clear()
+    two = time_lstm(names=(FUSED,), threads=2, **TINY)
+    assert read == []
+    assert two[0].clock == "wall"
+    assert min(two[0].samples) > 0
+    assert str(two).splitlines()[0] == "cpu, 2 CPU threads"
+    wall = time_lstm(names=(FUSED,), threads=1, clock="wall", **TINY)
+    assert read == []
+    assert wall[0].clock == "wall"
+
+
+@pytest.mark.parametrize(("clock", "threads"), [("thread", 2), ("cpu", 1), (None, 1)])
+def test_clock_must_be_one_that_applies(clock, threads):
+    if clock is None:
+        clock = 1  # not a name
+    with pytest.raises(
+        ValueError, match=r"^Expected clock to be 'wall', or 'thread' on the CPU at one thread, but got "
+    ):
+        time_lstm(names=(FUSED,), threads=threads, clock=clock, **TINY)
+
+
 def test_unknown_implementation():
     with pytest.raises(ValueError, match=r"^Expected implementation names from .*, but got \['fast'\]"):
         time_lstm(names=("fast",), **TINY)
@@ -217,8 +287,9 @@ def test_a_device_this_machine_lacks():
 def test_benchmark_json_schema(benchmark, capsys):
     benchmark.main(["--json", *TINY_ARGS])
     document = json.loads(capsys.readouterr().out)
-    assert set(document) == {"threads", "sizes", "repeats", "results"}
+    assert set(document) == {"threads", "warmup", "sizes", "repeats", "results"}
     assert document["threads"] == 1
+    assert document["warmup"] == 0.2
     assert document["sizes"] == {"batch": 2, "input_size": 3, "hidden": 4, "seq_len": 3}
     results = document["results"]
     keys = {"device", "name", "backward", "median_ms", "iqr_ms", "n", "ratio"}
@@ -239,9 +310,41 @@ def test_benchmark_json_schema(benchmark, capsys):
 def test_benchmark_tables(benchmark, capsys):
     benchmark.main([*TINY_ARGS, "--repeats", "6"])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == ["cpu, 1 CPU thread", "batch 2, hidden 4, 3 steps, float32"]
+    assert lines[:2] == ["cpu, 1 CPU thread (its CPU time)", "batch 2, hidden 4, 3 steps, float32"]
     assert lines[3].split()[:2] == ["nn.LSTM", "(fused)"]
     assert lines[3].split()[-2:] == ["6", "1.00"]
+
+
+def test_benchmark_compares_with_an_earlier_run(benchmark, capsys, tmp_path):
+    earlier = [
+        {"device": "cpu", "name": FUSED, "backward": False, "ratio": 1.0},
+        {"device": "cpu", "name": STEPWISE, "backward": False, "ratio": 4.0},
+        {"device": "cpu", "name": CELL_LOOP, "backward": True, "ratio": 2.0},
+    ]
+    now = [
+        {"device": "cpu", "name": FUSED, "backward": False, "ratio": 1.0},
+        {"device": "cpu", "name": STEPWISE, "backward": False, "ratio": 5.0},
+        {"device": "cpu", "name": CELL_LOOP, "backward": True, "ratio": 1.5},
+        {"device": "cpu", "name": SCRATCH, "backward": True, "ratio": 9.0},  # not in the earlier run
+    ]
+    moved = benchmark.agreement(earlier, now)
+    assert [(m["name"], m["earlier"], m["now"]) for m in moved] == [
+        (STEPWISE, 4.0, 5.0),
+        (CELL_LOOP, 2.0, 1.5),
+    ]
+    assert [m["apart"] for m in moved] == pytest.approx([0.25, 0.25], rel=1e-12)
+    first = tmp_path / "first.json"
+    first.write_text(json.dumps({"results": earlier}))
+    benchmark.main(["--json", *TINY_ARGS, "--against", str(first)])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert document["against"]["file"] == str(first)
+    # the two in both runs; the fused call, 1 by definition, left out
+    assert [(m["name"], m["backward"]) for m in document["against"]["ratios"]] == [
+        (STEPWISE, False),
+        (CELL_LOOP, True),
+    ]
+    assert captured.err.startswith("widest move between the two runs: ")
 
 
 @pytest.mark.parametrize(
@@ -278,22 +381,20 @@ def test_benchmark_keeps_its_timings_when_a_page_fails(benchmark, capsys, monkey
 
 import xml.etree.ElementTree as ET
 
-from lstm_demo.speed import scaling_table
-
 
 def _html_rows(markup: str) -> list[list[str]]:
     root = ET.fromstring(markup)
     return [["".join(cell.itertext()) for cell in row] for row in root.iterfind("table/tbody/tr")]
 
 
-def test_report_html_has_every_figure():
+def test_timings_html_has_every_figure():
     timings = [
         _timing(FUSED, (0.002, 0.002, 0.003, 0.002, 0.001)),
         _timing(STEPWISE, (0.005, 0.004, 0.006, 0.005, 0.005)),
         _timing(FUSED, (0.004,) * 5, backward=True),
         _timing(STEPWISE, (0.006,) * 5, backward=True),
     ]
-    markup = report(timings)._repr_html_()
+    markup = Timings(timings)._repr_html_()
     root = ET.fromstring(markup)
     assert root.findtext("table/caption") == "cpu, 1 CPU thread: batch 2, hidden 4, 3 steps, float32"
     assert [th.text for th in root.iterfind("table/thead/tr/th")] == [
@@ -303,7 +404,7 @@ def test_report_html_has_every_figure():
         "n",
         "x fused",
     ]
-    # the same figures as test_report_lines, one group of rows per pass
+    # the same figures as test_timings_print_their_report, one group of rows per pass
     assert _html_rows(markup) == [
         ["forward"],
         [FUSED, "2.000", "0.000", "5", "1.00"],
@@ -315,11 +416,32 @@ def test_report_html_has_every_figure():
     assert [th.get("scope") for th in root.iterfind("table/tbody/tr/th")] == ["rowgroup", "row", "row"] * 2
 
 
-def test_report_rejects_no_timings():
+def test_timings_reject_no_timings():
     with pytest.raises(TypeError, match=r"^Expected timings to be a non-empty list of Timing, but got "):
-        report([])
+        Timings([])
     with pytest.raises(TypeError, match=r"^Expected timings to be a non-empty list of Timing, but got "):
-        report([0.1])
+        Timings([0.1])
+
+
+def test_time_lstm_returns_timings_that_add_up():
+    forward = time_lstm(names=(FUSED, STEPWISE), **TINY)
+    both = forward + time_lstm(names=(FUSED, STEPWISE), backward=True, **TINY)
+    assert type(forward) is Timings
+    assert type(both) is Timings
+    assert [(t.name, t.backward) for t in both] == [
+        (FUSED, False), (STEPWISE, False), (FUSED, True), (STEPWISE, True)
+    ]  # fmt: skip
+    text = str(both).splitlines()
+    assert [line.split()[0] for line in text[2:]] == [
+        "forward",
+        "nn.LSTM",
+        STEPWISE,
+        "forward",
+        "nn.LSTM",
+        STEPWISE,
+    ]
+    assert str(both) == str(both.table())
+    assert both._repr_html_() == both.table()._repr_html_()
 
 
 def _point(seq_len: int, fused: float, loop: float) -> list[Timing]:
@@ -329,12 +451,34 @@ def _point(seq_len: int, fused: float, loop: float) -> list[Timing]:
     ]
 
 
-def test_scaling_table_text_and_html():
+def test_scaling_text_and_html():
     points = [_point(16, 0.001, 0.004), _point(64, 0.002, 0.010)]
-    shown = scaling_table(points, "seq_len")
-    assert shown.splitlines()[0] == "cpu, 1 CPU thread; batch 8, float32, forward"
-    assert shown.splitlines()[2].split() == ["16", "1.00", "(", "0.00)", "4.00", "(", "0.00)", "5", "4.00"]
-    assert shown.splitlines()[3].split() == ["64", "2.00", "(", "0.00)", "10.00", "(", "0.00)", "5", "5.00"]
+    shown = Scaling(points, "seq_len")
+    assert shown.axis == "seq_len"
+    assert [type(point) for point in shown] == [Timings, Timings]
+    assert str(shown).splitlines()[0] == "cpu, 1 CPU thread; batch 8, float32, forward"
+    assert str(shown).splitlines()[2].split() == [
+        "16",
+        "1.00",
+        "(",
+        "0.00)",
+        "4.00",
+        "(",
+        "0.00)",
+        "5",
+        "4.00",
+    ]
+    assert str(shown).splitlines()[3].split() == [
+        "64",
+        "2.00",
+        "(",
+        "0.00)",
+        "10.00",
+        "(",
+        "0.00)",
+        "5",
+        "5.00",
+    ]
     markup = shown._repr_html_()
     assert _html_rows(markup) == [
         ["16", "1.00", "0.00", "4.00", "0.00", "5", "4.00"],
@@ -376,6 +520,6 @@ def test_scaling_table_text_and_html():
         ([_point(16, 1.0, 2.0)[1:]], "seq_len", ValueError, r"^Expected a timing of 'nn.LSTM \(fused\)'"),
     ],
 )
-def test_scaling_table_rejects_bad_arguments(points, axis, error, message):
+def test_scaling_rejects_bad_arguments(points, axis, error, message):
     with pytest.raises(error, match=message):
-        scaling_table(points, axis)
+        Scaling(points, axis)
