@@ -272,8 +272,7 @@ def mutants(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
         width = max(map(len, [*mutation.MUTANTS, *mutation.TARGETS]))
         print("mutants:", file=out)
         for name, mutant in mutation.MUTANTS.items():
-            needs = f" (needs: {', '.join(sorted(mutant.needs))})" if mutant.needs else ""
-            print(f"  {name:<{width}}  {mutant.bug}{needs}", file=out)
+            print(f"  {name:<{width}}  {mutant.bug}", file=out)
         print("claims (each run with every mutant in place of its independent sides):", file=out)
         for name, target in mutation.TARGETS.items():
             only = f" (only: {', '.join(sorted(target.mutants))})" if target.mutants is not None else ""

@@ -145,13 +145,15 @@ def run_layers(
     direction: Direction,
     *,
     layers_read_input: bool = False,
+    dropout_always: bool = False,
 ) -> LSTMResult:
     """``lstm(input, hx)`` with each layer and direction computed by ``direction``; checked input only.
 
     Handles what every layer and direction share: ``batch_first``, unbatched
     input, zeros for a missing ``hx``, the rows of ``h_n``/``c_n``, dropout
     between layers. ``layers_read_input`` feeds every layer the module's
-    input instead of the layer below's output (a mistake the mutants make).
+    input instead of the layer below's output (a mistake the mutants make). ``dropout_always``
+    drops out in ``eval()`` mode too (another).
     """
     spec = StackSpec.of(lstm)
     unbatched = input.dim() == 2
@@ -177,7 +179,7 @@ def run_layers(
             c_n.append(c)
         x = torch.cat(outputs, dim=-1)
         if layer < spec.num_layers - 1 and lstm.dropout > 0:
-            x = F.dropout(x, lstm.dropout, training=lstm.training)
+            x = F.dropout(x, lstm.dropout, training=lstm.training or dropout_always)
     output = x.squeeze(1) if unbatched else (x.transpose(0, 1) if lstm.batch_first else x)
     states = torch.stack(h_n), torch.stack(c_n)
     if unbatched:

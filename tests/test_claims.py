@@ -225,7 +225,7 @@ EXPECTED_KEYS = {
     "projection": ["output", "h_n", "c_n"],
     "gru": POST_KEYS,
     "rnn": [f"{n}, {k}" for n in ("tanh", "relu") for k in POST_KEYS],
-    "flatten": ["output, weights replaced", "output, after flatten_parameters()"],
+    "flatten": ["output, weights as built", "output, weights replaced", "output, after flatten_parameters()"],
     "two-biases": [
         "output",
         "h_n",
@@ -413,8 +413,11 @@ def test_dropout_on_cpu_compares_train_mode_bitwise(dtype):
 
 def test_flatten_never_warns_on_cpu():
     result = claims.flatten()
-    assert result.notes == ("warning before flatten_parameters(): no; after: no",)
+    assert result.notes[0] == "warning before flatten_parameters(): no; after: no"
     assert result.bitwise is True
+    # The replaced weights are new values: a forward that kept the old ones would be caught.
+    moved = float(result.notes[1].rsplit(" ", 1)[1])
+    assert moved > 0.01
 
 
 def test_projection_and_batch_first_notes_give_the_shapes():

@@ -317,3 +317,65 @@ def test_state_detached_gives_the_same_values_and_other_gradients():
 def test_scratch_lstm_is_the_unmutated_equations_on_every_layer_and_direction():
     lstm, x = _lstm(3, 4, num_layers=2, bidirectional=True), torch.randn(5, 2, 3, dtype=torch.float64)
     torch.testing.assert_close(Equations()(lstm, x), scratch_lstm(lstm, x))
+
+
+def test_state_detached_keeps_the_last_c_differentiable():
+    lstm = _lstm(3, 4)
+    x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    _, (h_n, c_n) = MUTANTS["state-detached"](lstm, x)
+    assert h_n.requires_grad
+    assert c_n.requires_grad
+    (mutated,) = torch.autograd.grad(c_n.sum(), [x])
+    (right,) = torch.autograd.grad(lstm(x)[1][1].sum(), [x])
+    torch.testing.assert_close(mutated[-1], right[-1])  # the last step is differentiated as nn.LSTM's
+    assert bool(mutated[:-1].eq(0).all())  # earlier steps are cut off
+
+
+def test_dropout_in_eval_drops_out_in_eval_mode_only():
+    lstm = _lstm(3, 4, num_layers=2, dropout=0.5).eval()
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.manual_seed(3)
+    found, _ = MUTANTS["dropout-in-eval"](lstm, x)
+    first, second = split_layers(lstm)
+    torch.manual_seed(3)
+    y, _ = first(x)
+    expected, _ = second(nn.functional.dropout(y, 0.5, training=True))
+    torch.testing.assert_close(found, expected)
+    with counting() as applied:
+        MUTANTS["dropout-in-eval"](lstm.train(), x)
+    assert applied == []  # train() mode drops out anyway: the mistake cannot be made
+
+
+def test_h_n_batch_first_transposes_the_state_of_a_batch_first_module():
+    lstm, x = _lstm(3, 4, num_layers=2, batch_first=True), torch.randn(3, 5, 3, dtype=torch.float64)
+    output, (h_n, c_n) = MUTANTS["h_n-batch-first"](lstm, x)
+    expected, (h_e, c_e) = lstm(x)
+    torch.testing.assert_close(output, expected)
+    assert h_n.shape == (3, 2, 4)
+    torch.testing.assert_close((h_n, c_n), (h_e.transpose(0, 1), c_e.transpose(0, 1)))
+
+
+def test_h_n_sorted_forgets_the_unsorted_indices():
+    lstm = _lstm(3, 4)
+    packed = pack_padded_sequence(torch.randn(5, 3, 3, dtype=torch.float64), [2, 5, 3], enforce_sorted=False)
+    _, (h_n, c_n) = MUTANTS["h_n-sorted"](lstm, packed)
+    _, (h_e, c_e) = lstm(packed)
+    order = packed.sorted_indices
+    assert order.tolist() == [1, 2, 0]
+    torch.testing.assert_close((h_n, c_n), (h_e[:, order], c_e[:, order]))
+    with counting() as applied:  # sorted already: no order to forget
+        MUTANTS["h_n-sorted"](lstm, pack_padded_sequence(torch.randn(5, 2, 3, dtype=torch.float64), [5, 3]))
+    assert applied == []
+
+
+def test_stale_weights_uses_the_first_calls_weights_and_counts_only_once_they_changed():
+    lstm, x = _lstm(3, 4), torch.randn(5, 2, 3, dtype=torch.float64)
+    before = copy.deepcopy(lstm)
+    with counting() as applied:
+        torch.testing.assert_close(MUTANTS["stale-weights"](lstm, x), lstm(x))
+        assert applied == []  # the weights have not changed yet
+        with torch.no_grad():
+            for param in lstm.parameters():
+                param.mul_(1.5)
+        torch.testing.assert_close(MUTANTS["stale-weights"](lstm, x), before(x))
+    assert applied == ["stale-weights"]

@@ -143,7 +143,6 @@ def _without_peepholes(
     "no-peepholes",
     "nn.LSTM has no peephole connections: its gates read x_t and h_{t-1} only, as the equations "
     "without peepholes compute, so c_1 is affine in c_0; a peephole LSTM with the same weights differs.",
-    exercises={"hx"},
     forward=_without_peepholes,
 )
 def no_peepholes(at: Place, *, forward: Forward) -> Found:

@@ -18,7 +18,6 @@ from lstm_demo.precision import cudnn
     "eval-backward",
     "Without dropout, backward in eval() mode gives the gradients of train() mode computed the same "
     "way; where cuDNN refuses backward in eval() mode, both run on PyTorch's own kernels (cuDNN off).",
-    exercises={"gradients"},
     forward=module_forward,
 )
 def eval_backward(at: Place, *, forward: Forward) -> Found:
@@ -61,7 +60,6 @@ def eval_backward(at: Place, *, forward: Forward) -> Found:
     "repeatable",
     "Two runs from the same seed repeat each other on one device, forward and backward, "
     "in train() mode with dropout between layers.",
-    exercises={"gradients"},
     forward=module_forward,
 )
 def repeatable(at: Place, *, forward: Forward) -> Found:

@@ -106,7 +106,6 @@ def batch_first(at: Place, *, forward: Forward) -> Found:
     "(h_0, c_0) is (num_layers * directions, batch, hidden_size) with batch_first=True too: "
     "such a module given (h_0, c_0) equals the batch_first=False module on the transposed input "
     "with the same state; unbatched input ignores batch_first.",
-    exercises={"hx"},
     forward=module_forward,
 )
 def state_layout(at: Place, *, forward: Forward) -> Found:

@@ -126,10 +126,6 @@ class Claim(Protocol):
     """What it claims."""
     sides: dict[str, Forward]
     """Each independent side by its keyword, with its correct default."""
-    exercises: frozenset[str]
-    """What the claim exercises beyond one call from zeros, for the mutants' ``needs``: among
-    ``"hx"`` (a given initial state), ``"calls"`` (a call without ``hx`` after another),
-    ``"packed"`` (a packed batch) and ``"gradients"`` (backward through the side)."""
     mutants: frozenset[str] | None
     """The only mutants that can show in its comparisons, where it compares a run with itself."""
     __name__: str
@@ -159,7 +155,6 @@ def claim(
     name: str,
     sentence: str,
     *,
-    exercises: Collection[str] = (),
     mutants: Collection[str] | None = None,
     **sides: Forward,
 ) -> Callable[[Callable[..., Found]], Claim]:
@@ -174,9 +169,10 @@ def claim(
     **sides)``: it checks the device and dtype
     (:func:`~lstm_demo.devices.resolve_placement`), runs the function with
     TF32 off (:func:`~lstm_demo.precision.full_precision`) on one CPU thread
-    (:func:`~lstm_demo.tolerances.one_thread`: the models are tiny, a second
-    thread only slows them, and one thread gives the same bits on every
-    machine, whatever its core count) and compares every
+    (:func:`~lstm_demo.tolerances.one_thread`: the models are tiny and a
+    second thread only slows them; their results do not depend on the
+    thread count, though the bits can differ between CPUs, AVX2 or AVX-512,
+    and PyTorch builds, which the tolerances cover) and compares every
     pair within :func:`~lstm_demo.tolerances.tolerance_for` that device and
     dtype, in a :class:`ClaimResult`.
 
@@ -184,10 +180,8 @@ def claim(
     ----------
     name, sentence : str
         Its name in :data:`CLAIMS` and on the command line, and what it claims.
-    exercises : sequence of str
-        See :attr:`Claim.exercises`.
     mutants : sequence of str, optional
-        See :attr:`Claim.mutants`; default: every mutant whose needs it exercises.
+        See :attr:`Claim.mutants`; default: every mutant.
     **sides : callable
         The independent sides, by keyword, with their correct defaults.
 
@@ -243,7 +237,6 @@ def claim(
         registered.name = name
         registered.sentence = sentence
         registered.sides = declared
-        registered.exercises = frozenset(exercises)
         registered.mutants = None if mutants is None else frozenset(mutants)
         CLAIMS[name] = registered
         return registered

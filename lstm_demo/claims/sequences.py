@@ -20,7 +20,6 @@ from lstm_demo.stepwise import run_stepwise
     "packed",
     "A packed padded batch equals running each sequence alone at its true length; "
     "h_n is taken at each sequence's last real step.",
-    exercises={"packed"},
     forward=module_forward,
 )
 def packed(at: Place, *, forward: Forward) -> Found:
@@ -111,7 +110,6 @@ def run_in_chunks(
     "chunked",
     "Running a long sequence in chunks, passing (h, c) on, equals one call; "
     "detach() between chunks changes gradients, not outputs.",
-    exercises={"hx", "gradients"},
     forward=module_forward,
 )
 def chunked(at: Place, *, forward: Forward) -> Found:
@@ -122,6 +120,8 @@ def chunked(at: Place, *, forward: Forward) -> Found:
     with respect to the input stops at the last chunk: zero for the first 8
     steps. Without ``detach()``, the gradient equals the one-call gradient.
     The independent side runs the chunks; one call of ``nn.LSTM`` is the reference.
+    The zero gradient before the last chunk is what ``detach()`` does in
+    autograd, whatever the side computes: shown, not a check of the side.
     """
     lstm = at.lstm(IN, HIDDEN)
     x = at.randn(12, 2, IN)
@@ -148,7 +148,6 @@ def chunked(at: Place, *, forward: Forward) -> Found:
     "no-hidden-memory",
     "nn.LSTM keeps no state between calls: a call without (h_0, c_0) equals a fresh module's call "
     "from zeros, whatever ran before; passing (h, c) on makes two calls equal one call.",
-    exercises={"hx", "calls"},
     forward=module_forward,
 )
 def no_hidden_memory(at: Place, *, forward: Forward) -> Found:
@@ -193,7 +192,6 @@ def no_hidden_memory(at: Place, *, forward: Forward) -> Found:
     "truncated-bptt",
     "With the carried state detached, the gradients of chunk 2's loss equal those of chunk 2 run "
     "alone from that state given as a constant; without detach() the weights' gradients differ.",
-    exercises={"hx", "gradients"},
     forward=module_forward,
 )
 def truncated_bptt(at: Place, *, forward: Forward) -> Found:
@@ -206,7 +204,9 @@ def truncated_bptt(at: Place, *, forward: Forward) -> Found:
     also the same with full backpropagation; the notes say how far the
     weights' gradients are from full backpropagation through both chunks.
     The independent side runs the detached and the full runs; the run from a
-    constant is ``nn.LSTM``'s.
+    constant is ``nn.LSTM``'s. The full-backprop comparison of chunk 2's
+    input gradient holds for any forward (both of its sides are the
+    independent side's): an identity of autograd, shown, not a check.
     """
     lstm = at.lstm(IN, HIDDEN)
     x = at.randn(12, 2, IN)
@@ -302,7 +302,6 @@ def padded_unpacked(at: Place, *, forward: Forward) -> Found:
 @claim(
     "gradients",
     "Backward through the step-by-step loop equals backward through the fused call.",
-    exercises={"gradients"},
     forward=run_stepwise,
 )
 def gradients(at: Place, *, forward: Forward) -> Pairs:

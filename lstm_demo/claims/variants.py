@@ -8,6 +8,7 @@ import warnings
 import torch
 from torch import nn
 
+from lstm_demo._copying import copy_module
 from lstm_demo._random import cpu_random
 from lstm_demo.biases import OPEN, move_bias_hh, set_bias
 from lstm_demo.claims.registry import Forward, Found, Pairs, Place, claim, max_diff, pairs, quiet_projection
@@ -145,23 +146,28 @@ def flatten(at: Place, *, forward: Forward) -> Found:
     single buffer cuDNN wants its weights in; on a GPU, the next forward warns
     ("RNN module weights are not part of single contiguous chunk of memory")
     and copies them on every call until ``flatten_parameters()`` packs them
-    again. The CPU has no such buffer and never warns. The notes say which
-    warnings this run saw. The independent side runs the module after its
-    weights were replaced; the first call, before, is the reference.
+    again. The CPU has no such buffer and never warns. Here every parameter
+    is replaced by new values (1.5 times the old), so a forward that kept
+    using the old weights would be caught; the reference is a copy of the
+    module made after the replacement, with its own buffer. The notes say
+    which warnings this run saw, and how far the new weights move the output.
+    The independent side runs the module itself, before and after.
 
     Examples
     --------
     >>> from lstm_demo.claims import flatten
     >>> result = flatten()
-    >>> result.holds, result.notes
-    (True, ('warning before flatten_parameters(): no; after: no',))
+    >>> result.holds, result.notes[0]
+    (True, 'warning before flatten_parameters(): no; after: no')
     """
     lstm = at.lstm(IN, HIDDEN, num_layers=2)
     x = at.randn(SEQ, BATCH, IN)
+    built = copy_module(lstm)
     with torch.no_grad():
-        reference, _ = lstm(x)
+        first, _ = forward(lstm, x)
         for param in lstm.parameters():
-            param.data = param.data.clone()  # a fresh tensor, outside any flat buffer
+            param.data = param.data * 1.5  # new values in a fresh tensor, outside any flat buffer
+    replaced = copy_module(lstm)  # the new weights, packed into a buffer of its own
 
     def run() -> tuple[torch.Tensor, bool]:
         with warnings.catch_warnings(record=True) as caught, torch.no_grad():
@@ -172,13 +178,18 @@ def flatten(at: Place, *, forward: Forward) -> Found:
     before, warned_before = run()
     lstm.flatten_parameters()
     after, warned_after = run()
+    with torch.no_grad():
+        expected, _ = replaced(x)
+        original, _ = built(x)
     yes_no = {True: "yes", False: "no"}
     found = {
-        "output, weights replaced": (before, reference),
-        "output, after flatten_parameters()": (after, reference),
+        "output, weights as built": (first, original),
+        "output, weights replaced": (before, expected),
+        "output, after flatten_parameters()": (after, expected),
     }
     return found, (
         f"warning before flatten_parameters(): {yes_no[warned_before]}; after: {yes_no[warned_after]}",
+        f"the replaced weights move the output by {max_diff(expected, original):.3g}",
     )
 
 

@@ -1,8 +1,9 @@
-"""Plausible wrong LSTMs, and proof that every claim the site makes catches each one.
+"""Plausible wrong LSTMs, and proof that every claim the site makes catches each one that can show in it.
 
 A claim compares ``nn.LSTM`` with an independent computation of the same
 thing: one step at a time, layers stacked by hand, the equations written
-out, an ``nn.LSTMCell`` loop, the post's printed numbers. A check is only
+out, an ``nn.LSTMCell`` loop, the post's printed numbers, or the module's
+own call where the claim is about how the module is used. A check is only
 worth something if it fails when that independent side is wrong. Each
 :class:`Mutant` (``lstm_demo.mutants.catalogue``) is such a wrong side: a
 function with the module's forward contract computing the equations of

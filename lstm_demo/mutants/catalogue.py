@@ -12,7 +12,14 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
-from lstm_demo.mutants.equations import Equations, GRUEquations, RNNEquations, hx_reads_batch_first
+from lstm_demo.mutants.equations import (
+    Equations,
+    GRUEquations,
+    RNNEquations,
+    first_weights,
+    hx_reads_batch_first,
+    remembered,
+)
 
 #: Whether a mistake can be made on a call: ``applies(module, input, hx)``.
 Applies = Callable[[Any, Any, Any], bool]
@@ -64,14 +71,43 @@ def _projected(module: nn.LSTM, input: Any, hx: Any) -> bool:
     return module.proj_size > 0
 
 
+def _dropout_in_eval(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    return not lstm.training and lstm.dropout > 0 and lstm.num_layers > 1
+
+
+def _batch_first_output(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    return bool(lstm.batch_first) and isinstance(input, torch.Tensor) and input.dim() == 3
+
+
+def _unsorted_packed(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    order = input.sorted_indices if isinstance(input, PackedSequence) else None
+    return order is not None and not torch.equal(order.cpu(), torch.arange(len(order)))
+
+
+def _from_memory(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    """A stateful module's mistake shows where a call without ``hx`` finds a state to start from."""
+    return hx is None and isinstance(input, torch.Tensor) and remembered(lstm, input) is not None
+
+
+def _replaced_since(lstm: nn.LSTM, input: Any, hx: Any) -> bool:
+    """Stale weights show where the module's weights changed since its first call."""
+    first = first_weights(lstm)
+    return first is not None and any(not torch.equal(first[n], p) for n, p in lstm.named_parameters())
+
+
+def _differentiated(module: Any, input: Any, hx: Any) -> bool:
+    """A mistake in the gradients alone shows only where autograd records the call."""
+    return torch.is_grad_enabled()
+
+
 @dataclass(frozen=True)
 class Mutant:
     """A plausible wrong LSTM: ``mutant(module, input, hx=None)`` returns what a buggy forward would.
 
     Where the mistake cannot be made (another class of module, no second
-    layer, zero ``bias_hh``, ...) it returns the module's own result; the
-    mutation suite counts only the claims in which the mistake was made
-    (:func:`counting`).
+    layer, zero ``bias_hh``, ...) it returns the module's own result. The
+    mutation suite counts only the claims in which the mistake was made where
+    it can show (:attr:`shows`, :func:`counting`).
     """
 
     name: str
@@ -80,15 +116,15 @@ class Mutant:
     """The mistake, in words."""
     equations: Equations | GRUEquations | RNNEquations
     applies: Applies = _always
-    """Whether the mistake can be made on this call."""
-    needs: frozenset[str] = frozenset()
-    """What a claim must exercise for the mistake to show (see :attr:`~lstm_demo.claims.Claim.exercises`)."""
+    """Whether the mistake can be made on this call (else the module's own result is returned)."""
+    shows: Applies = _always
+    """Whether the mistake, made, can change what this call returns or its gradients (else not counted)."""
 
     def __call__(self, module: nn.RNNBase, input: Any, hx: Any = None) -> Any:
         if not isinstance(module, self.equations.module_class) or not self.applies(module, input, hx):
             return module(input, hx)
         applied = _APPLIED.get()
-        if applied is not None:
+        if applied is not None and self.shows(module, input, hx):
             applied.append(self.name)
         equations: Callable[..., Any] = self.equations  # the class was checked above
         return equations(module, input, hx)
@@ -127,20 +163,18 @@ MUTANTS: dict[str, Mutant] = {
             "a batch_first module reads h_0 and c_0 as (batch, num_layers * directions, H)",
             Equations(hx_batch_first=True),
             _batch_first_state,
-            frozenset({"hx"}),
         ),
         Mutant(
             "stateful",
             "a call without hx starts from the last call's (h_n, c_n), as Keras's stateful=True does",
             Equations(stateful=True),
-            needs=frozenset({"calls"}),
+            shows=_from_memory,
         ),
         Mutant(
             "padding-as-steps",
             "a packed batch run at its padded length: the padding run as real steps, h_n taken after it",
             Equations(padding_as_steps=True),
             _packed,
-            frozenset({"packed"}),
         ),
         Mutant(
             "backward-not-flipped",
@@ -152,13 +186,37 @@ MUTANTS: dict[str, Mutant] = {
             "state-detached",
             "(h, c) detached between steps: the same outputs, gradients cut at every step",
             Equations(detach_state=True),
-            needs=frozenset({"gradients"}),
+            shows=_differentiated,
         ),
         Mutant(
             "projection-before-tanh",
             "with proj_size, h = tanh(W_hr (o * c)): the projection applied before the tanh",
             Equations(projection_before_tanh=True),
             _projected,
+        ),
+        Mutant(
+            "dropout-in-eval",
+            "dropout between layers in eval() mode too",
+            Equations(dropout_in_eval=True),
+            _dropout_in_eval,
+        ),
+        Mutant(
+            "h_n-batch-first",
+            "a batch_first module returns h_n and c_n as (batch, num_layers * directions, H)",
+            Equations(state_batch_first=True),
+            _batch_first_output,
+        ),
+        Mutant(
+            "h_n-sorted",
+            "a packed batch given unsorted: h_n and c_n left in the sorted order (unsorted_indices forgotten)",
+            Equations(state_sorted=True),
+            _unsorted_packed,
+        ),
+        Mutant(
+            "stale-weights",
+            "the weights of the module's first call used again after they were replaced",
+            Equations(stale_weights=True),
+            shows=_replaced_since,
         ),
         Mutant(
             "peephole",
@@ -202,3 +260,7 @@ class OffsetMutant:
             applied.append("offset")
         run: Callable[..., Any] = equations  # the class was checked above
         return run(module, input, hx)
+
+
+#: The mutants whose mistake is in ``h_n``/``c_n`` alone: a comparison of outputs cannot show them.
+STATE_ONLY = frozenset({"h_n-batch-first", "h_n-sorted"})

@@ -64,6 +64,14 @@ class Equations:
     """``(h, c)`` carried to the next step detached: the same values, gradients cut at every step."""
     projection_before_tanh: bool = False
     """With ``proj_size``, ``h = tanh(W_hr (o * c))`` instead of ``W_hr (o * tanh(c))``."""
+    dropout_in_eval: bool = False
+    """Dropout between layers in ``eval()`` mode too."""
+    state_batch_first: bool = False
+    """A ``batch_first`` module returns a batched ``h_n``/``c_n`` as ``(batch, rows, H)``."""
+    state_sorted: bool = False
+    """A packed batch's ``h_n``/``c_n`` left in the sorted order, ``unsorted_indices`` forgotten."""
+    stale_weights: bool = False
+    """The weights a module had at its first call, used again after they were replaced."""
 
     module_class: ClassVar[type[nn.RNNBase]] = nn.LSTM
     """The module these equations stand in for."""
@@ -80,17 +88,39 @@ class Equations:
             if not isinstance(lstm, nn.LSTM):
                 msg = f"Expected lstm to be an nn.LSTM, but got {describe(lstm)} instead."
                 raise TypeError(msg)
-            return each_sequence(self, lstm, input, hx, padding_as_steps=self.padding_as_steps)
+            packed, (h_n, c_n) = each_sequence(self, lstm, input, hx, padding_as_steps=self.padding_as_steps)
+            if self.state_sorted and input.sorted_indices is not None:
+                order = input.sorted_indices.to(h_n.device)
+                return packed, (h_n.index_select(1, order), c_n.index_select(1, order))
+            return packed, (h_n, c_n)
         StackSpec.checked(lstm, input, hx, what="lstm", kind=nn.LSTM)
         if self.stateful and hx is None:
-            hx = _remembered(lstm, input)
+            hx = remembered(lstm, input)
         if self.hx_batch_first and hx_reads_batch_first(lstm, input, hx):
             assert hx is not None  # hx_reads_batch_first says so
             hx = (hx[0].transpose(0, 1), hx[1].transpose(0, 1))
-        result = run_layers(lstm, input, hx, self._direction, layers_read_input=self.layers_read_input)
+        if self.stale_weights and lstm not in _FIRST_WEIGHTS:
+            _FIRST_WEIGHTS[lstm] = {n: p.detach().clone() for n, p in lstm.named_parameters()}
+        result = run_layers(
+            lstm,
+            input,
+            hx,
+            self._direction,
+            layers_read_input=self.layers_read_input,
+            dropout_always=self.dropout_in_eval,
+        )
         if self.stateful:
             _MEMORY[lstm] = (result[1][0].detach(), result[1][1].detach())
+        if self.state_batch_first and lstm.batch_first and input.dim() == 3:
+            output, (h_n, c_n) = result
+            return output, (h_n.transpose(0, 1), c_n.transpose(0, 1))
         return result
+
+    def _weight(self, lstm: nn.LSTM, name: str) -> torch.Tensor:
+        """``lstm``'s parameter ``name``; with ``stale_weights``, as it was at the module's first call."""
+        if self.stale_weights:
+            return _FIRST_WEIGHTS[lstm][name]
+        return cast("torch.Tensor", getattr(lstm, name))
 
     def _direction(
         self,
@@ -101,17 +131,17 @@ class Equations:
         *,
         reverse: bool,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        w_ih, w_hh = getattr(lstm, f"weight_ih_{name}"), getattr(lstm, f"weight_hh_{name}")
-        w_hr = getattr(lstm, f"weight_hr_{name}") if lstm.proj_size else None
+        w_ih, w_hh = self._weight(lstm, f"weight_ih_{name}"), self._weight(lstm, f"weight_hh_{name}")
+        w_hr = self._weight(lstm, f"weight_hr_{name}") if lstm.proj_size else None
         projected = x @ w_ih.T
         if lstm.bias:
-            projected = projected + getattr(lstm, f"bias_ih_{name}")
+            projected = projected + self._weight(lstm, f"bias_ih_{name}")
             if self.both_biases:
-                projected = projected + getattr(lstm, f"bias_hh_{name}")
+                projected = projected + self._weight(lstm, f"bias_hh_{name}")
         sigmoid = hard_sigmoid if self.hard_sigmoid else torch.sigmoid
         h0, c0 = state
         h, c = state
-        last = h
+        last, last_c = h, c
         steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
         outputs: list[torch.Tensor] = []
         for t in steps:
@@ -130,14 +160,14 @@ class Equations:
                 if w_hr is not None:
                     h = h @ w_hr.T
             outputs.append(before if self.output_lags else h)
-            last = h  # the final state reported as h_n, whatever is carried into the next step
+            last, last_c = h, c  # the final state reported, whatever is carried into the next step
             if not self.carry_h:
                 h = h0
             if self.detach_state:
                 h, c = h.detach(), c.detach()
         if reverse and self.flip_back:
             outputs.reverse()  # computed from the last step back: put back in time order
-        return torch.stack(outputs), last, c
+        return torch.stack(outputs), last, last_c
 
 
 def hx_reads_batch_first(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None) -> bool:
@@ -147,9 +177,16 @@ def hx_reads_batch_first(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | Non
 
 #: What a stateful mutant remembers, per module: its last ``(h_n, c_n)``.
 _MEMORY: weakref.WeakKeyDictionary[nn.Module, LSTMState] = weakref.WeakKeyDictionary()
+#: What a mutant with stale weights keeps, per module: its parameters at its first call.
+_FIRST_WEIGHTS: weakref.WeakKeyDictionary[nn.Module, dict[str, torch.Tensor]] = weakref.WeakKeyDictionary()
 
 
-def _remembered(lstm: nn.LSTM, input: torch.Tensor) -> LSTMState | None:
+def first_weights(lstm: nn.Module) -> dict[str, torch.Tensor] | None:
+    """The parameters a mutant with stale weights kept at the module's first call, if it was called."""
+    return _FIRST_WEIGHTS.get(lstm)
+
+
+def remembered(lstm: nn.LSTM, input: torch.Tensor) -> LSTMState | None:
     """The module's last ``(h_n, c_n)``, where it fits this input's batch (else none: zeros)."""
     state = _MEMORY.get(lstm)
     if state is None:
