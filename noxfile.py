@@ -1,12 +1,15 @@
 """Sessions for building the site and running the checks.
 
-    nox                 lint, tests, doctest and the full docs build (the CI command)
+    nox                 lint, tests, doctest, the docs build and the browser check (the CI command)
     nox -s lint         ruff (lint, formatting) and mypy --strict on lstm_demo
     nox -s tests        pytest; the docs-build tests on every core; -- -k NAME for some tests
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
+    nox -s docs -- --changed-since origin/main   execute only the examples the changes can change
+    nox -s doctest      the docstring examples (pytest --doctest-modules)
     nox -s browser      every page of the built site in Debian's chromium: console, maths,
                         accessibility (axe-core), layout at 390 px, search, links; screenshots
+                        (LSTM_DEMO_SITE=folder: check a site built elsewhere, no build)
     nox -s serve        rebuild and reload in the browser while you edit
     nox -s gpu          on a CUDA machine: tests and checks on every GPU, docs with GPU results
 
