@@ -1,12 +1,15 @@
 """Sessions for building the site and running the checks.
 
-    nox                 lint, tests, doctest and the full docs build (the CI command)
+    nox                 lint, tests, doctest, the docs build and the browser check (the CI command)
     nox -s lint         ruff (lint, formatting) and mypy --strict on lstm_demo
     nox -s tests        pytest; the docs-build tests on every core; -- -k NAME for some tests
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
+    nox -s docs -- --changed-since origin/main   execute only the examples the changes can change
+    nox -s doctest      the docstring examples (pytest --doctest-modules)
     nox -s browser      every page of the built site in Debian's chromium: console, maths,
                         accessibility (axe-core), layout at 390 px, search, links; screenshots
+                        (LSTM_DEMO_SITE=folder: check a site built elsewhere, no build)
     nox -s serve        rebuild and reload in the browser while you edit
     nox -s gpu          on a CUDA machine: tests and checks on every GPU, docs with GPU results
 
@@ -29,10 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -137,6 +141,37 @@ def _site_dirs() -> list[str]:
     return dirs
 
 
+# sphinx-gallery's `filename_pattern` in docs/conf.py, which reads this variable: the
+# examples a build executes (the others get pages with their code and no outputs).
+PATTERN_VARIABLE = "LSTM_DEMO_GALLERY_PATTERN"
+EVERY_EXAMPLE = r"/plot_"
+NO_EXAMPLE = r"^$"  # sphinx-gallery searches it in each example's full path: it matches none
+# What every example's output depends on besides its own file: a change here runs them all.
+_SHARED_INPUTS = ("lstm_demo/", "docs/conf.py", "docs/_", "pyproject.toml", "noxfile.py", "examples/")
+_EXAMPLE = re.compile(r"examples/(plot_[^/]*\.py)")
+
+
+def gallery_pattern(changed: Iterable[str]) -> str:
+    """The `filename_pattern` that re-runs only what the changed files (paths from the root) can change.
+
+    Every example when the package, the docs configuration and its build hooks,
+    pyproject.toml, the noxfile or any other file of examples/ changed; else
+    the changed ``examples/plot_*.py`` alone, and no example at all when none
+    changed (a change to a page, a test or the README). The pages under docs/
+    are executed by myst-nb in every build, whatever the pattern.
+    """
+    names = []
+    for path in changed:
+        example = _EXAMPLE.fullmatch(path)
+        if example:
+            names.append(example.group(1))
+        elif path.startswith(_SHARED_INPUTS):
+            return EVERY_EXAMPLE
+    if not names:
+        return NO_EXAMPLE
+    return "/(" + "|".join(re.escape(name) for name in sorted(set(names))) + ")$"
+
+
 def _env(session: nox.Session) -> Path:
     """The shared environment, (re)installed when its requirements changed."""
     try:
@@ -220,12 +255,15 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def doctest(session: nox.Session) -> None:
-    """The package's docstring examples, and Sphinx's doctest builder over the docs."""
-    _python(session, "-m", "pytest", "--doctest-modules", "lstm_demo", "-p", "no:cacheprovider")
+    """The package's docstring examples (pytest --doctest-modules).
+
+    They are also the API page's only examples: no page of the docs has
+    doctest or testcode blocks of its own (tests/test_noxfile.py checks), so
+    Sphinx's doctest builder would run the same examples a second time.
+    """
     _python(
-        session, "-m", "sphinx", "-b", "doctest", "-W", "--keep-going",
-        str(DOCS), str(DOCS / "_build" / "doctest"), *session.posargs,
-    )  # fmt: skip
+        session, "-m", "pytest", "--doctest-modules", "lstm_demo", "-p", "no:cacheprovider", *session.posargs
+    )
 
 
 def _browser_tools(session: nox.Session) -> None:
@@ -261,14 +299,35 @@ def _clean() -> None:
             path.unlink()
 
 
+def _changed_since(session: nox.Session, ref: str) -> list[str]:
+    """The files changed between ``ref`` and the working tree (committed or not), from the root."""
+    base = session.run("git", "merge-base", ref, "HEAD", silent=True, external=True).strip()
+    names = session.run("git", "diff", "--name-only", base, silent=True, external=True)
+    return [line for line in names.splitlines() if line.strip()]
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the site, executing every example and page. `-- --clean` starts from scratch."""
+    """Build the site, executing every example and page. `-- --clean` starts from scratch.
+
+    `-- --changed-since REF` (a pull request's build: REF is its target branch)
+    executes only the examples that the changes since REF can change (see
+    gallery_pattern); the other examples' pages show their code without outputs.
+    """
     args = list(session.posargs)
+    env = {}
     if "--clean" in args:
         args.remove("--clean")
         _clean()
-    _build_html(session, *args)
+    if "--changed-since" in args:
+        at = args.index("--changed-since")
+        if at + 1 == len(args):
+            session.error("Expected a git ref after --changed-since, e.g. origin/main, but got none")
+        ref = args[at + 1]
+        del args[at : at + 2]
+        env[PATTERN_VARIABLE] = gallery_pattern(_changed_since(session, ref))
+        session.log(f"Examples to execute (changes since {ref}): {PATTERN_VARIABLE}={env[PATTERN_VARIABLE]}")
+    _build_html(session, *args, env=env)
     session.log(f"Built the site: open {HTML / 'index.html'}")
 
 
@@ -308,9 +367,12 @@ def browser(session: nox.Session) -> None:
     """Every page of the site in chromium, offline; arguments after `--` go to pytest.
 
     Builds the site first (a no-op when it is up to date), serves it on
-    127.0.0.1 and opens each page in light and dark mode; the report of every
-    finding goes to docs/_build/browser-report.txt and the screenshots to
-    docs/_build/screenshots/.
+    127.0.0.1 and loads each page in light and dark mode at 1280 px and in
+    light mode at 390 px, several pages at once in one chromium; the report of
+    every finding (and the slowest loads) goes to docs/_build/browser-report.txt
+    and the screenshots to docs/_build/screenshots/. With LSTM_DEMO_SITE set
+    to a built site's folder (e.g. CI's artifact of the docs job), that folder
+    is checked as it is, with no build.
     """
     if not CHROMIUM.is_file():
         session.error(
@@ -318,8 +380,10 @@ def browser(session: nox.Session) -> None:
             "install it with `apt-get install chromium` (the CI script does)"
         )
     _browser_tools(session)
-    _build_html(session)
+    site = os.environ.get("LSTM_DEMO_SITE", "").strip()
+    if not site:
+        _build_html(session)
     _python(
         session, "-m", "pytest", str(ROOT / "tests" / "browser" / "check_site.py"), "-p", "no:cacheprovider",
-        *session.posargs, env={"LSTM_DEMO_SITE": str(HTML)},
+        *session.posargs, env={"LSTM_DEMO_SITE": str(Path(site).resolve()) if site else str(HTML)},
     )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import site
 import subprocess
 import sys
@@ -103,3 +104,56 @@ def test_plain_pytest_collects_no_browser_test():
     assert found.returncode == 0, found.stdout + found.stderr
     assert "tests/test_sitecheck.py::test_resolve_lands_where_a_browser_does" in found.stdout
     assert "check_site" not in found.stdout
+
+
+@pytest.mark.parametrize(
+    ("changed", "pattern"),
+    [
+        (["examples/plot_03_gates.py"], r"/(plot_03_gates\.py)$"),
+        (
+            ["examples/plot_07_padding.py", "docs/shapes.md", "examples/plot_01_whole.py", "README.md"],
+            r"/(plot_01_whole\.py|plot_07_padding\.py)$",
+        ),
+        (["docs/shapes.md", "tests/test_cli.py", ".github/workflows/ci.yml"], r"^$"),
+        ([], r"^$"),
+        (["examples/plot_03_gates.py", "lstm_demo/stepwise.py"], r"/plot_"),
+        (["docs/conf.py"], r"/plot_"),
+        (["docs/_lstm_demo_build.py"], r"/plot_"),
+        (["pyproject.toml"], r"/plot_"),
+        (["noxfile.py"], r"/plot_"),
+        (["examples/GALLERY_HEADER.rst"], r"/plot_"),
+        (["examples/sub/plot_04.py"], r"/plot_"),
+    ],
+)
+def test_gallery_pattern_runs_what_the_changes_can_change(noxfile, changed, pattern):
+    assert noxfile.gallery_pattern(changed) == pattern
+
+
+def test_gallery_pattern_selects_exactly_the_changed_examples_by_full_path(noxfile):
+    """sphinx-gallery searches the pattern in each example's full path."""
+    pattern = re.compile(noxfile.gallery_pattern(["examples/plot_01_a.py", "examples/plot_1.py"]))
+    examples = ["/src/examples/plot_01_a.py", "/src/examples/plot_1.py", "/src/examples/plot_01_ab.py"]
+    assert [path for path in examples if pattern.search(path)] == examples[:2]
+    assert not re.search(noxfile.NO_EXAMPLE, "/src/examples/plot_01_a.py")
+    assert all(re.search(noxfile.EVERY_EXAMPLE, path) for path in examples)
+
+
+# The directives of sphinx.ext.doctest, in MyST and in reStructuredText.
+_DOCTEST_DIRECTIVE = re.compile(
+    r"^\s*(?:```\{|:::\{|\.\. )(?:doctest|testcode|testoutput|testsetup|testcleanup)\b", re.MULTILINE
+)
+
+
+def test_the_docs_pages_have_no_doctest_blocks_of_their_own():
+    """`nox -s doctest` runs the docstrings only: a page's own doctest or testcode block would go untested."""
+    sources = [
+        path for folder in ("docs", "examples") for path in sorted((ROOT / folder).glob("*.*"))
+        if path.suffix in {".md", ".rst", ".py", ".txt"}
+    ]  # fmt: skip
+    assert any(path.name == "api.md" for path in sources)
+    with_blocks = [
+        path.name for path in sources if _DOCTEST_DIRECTIVE.search(path.read_text(encoding="utf-8"))
+    ]
+    assert with_blocks == []
+    assert _DOCTEST_DIRECTIVE.search("text\n```{doctest}\n>>> 1\n1\n```\n")
+    assert _DOCTEST_DIRECTIVE.search(".. testcode::\n\n   print(1)\n")

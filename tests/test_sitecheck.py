@@ -9,6 +9,7 @@ from browser.sitecheck import (
     Finding,
     Target,
     check_links,
+    maths_findings,
     parse_page,
     rank,
     raw_maths,
@@ -140,6 +141,35 @@ def test_raw_maths_finds_latex_left_untypeset():
     assert snippets[2].endswith(r"\(x_t\).")
     assert raw_maths("A price of $3 and a tensor's shape (2, 3).") == []
     assert len(raw_maths(gap.join(["$$"] * 10))) == 3
+
+
+def _seen(maths=0, typeset=0, katex=0, mathjax=False, text="Prose."):
+    return {"maths": maths, "typeset": typeset, "katex": katex, "mathjax": mathjax, "text": text}
+
+
+def test_maths_findings_accept_mathjax_or_katex_output_with_no_source_left():
+    assert maths_findings(_seen(maths=4, typeset=4, mathjax=True)) == []  # MathJax in the browser
+    assert maths_findings(_seen(maths=4, typeset=4, katex=9)) == []  # KaTeX at build time
+    assert maths_findings(_seen(katex=3)) == []  # KaTeX spans with no Sphinx wrapper
+    assert maths_findings(_seen()) == []  # a page without maths
+
+
+def test_maths_findings_name_untypeset_formulas_and_the_renderer_seen():
+    assert maths_findings(_seen(maths=4, typeset=1, mathjax=True)) == [
+        "1 of 4 formulas typeset (MathJax loaded)"
+    ]
+    assert maths_findings(_seen(maths=2)) == [
+        "0 of 2 formulas typeset (MathJax never loaded, no KaTeX output)"
+    ]
+    assert maths_findings(_seen(maths=3, typeset=2, katex=2)) == [
+        "2 of 3 formulas typeset (KaTeX output on the page)"
+    ]
+
+
+def test_maths_findings_report_latex_source_left_in_the_text():
+    # KaTeX's output typesets the wrapped formulas, but a $$ block it never saw stays raw.
+    found = maths_findings(_seen(maths=1, typeset=1, katex=1, text="so $$h_t = o_t$$ holds"))
+    assert found == ["raw LaTeX in the text: 'so $$h_t = o_t$$ holds'"]
 
 
 def test_rank_is_the_first_result_on_a_wanted_page():

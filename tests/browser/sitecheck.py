@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 # Folders of a Sphinx build that hold assets, not pages.
 ASSET_FOLDERS = frozenset({"_static", "_sources", "_images", "_downloads"})
 
-# Text that MathJax replaces once it has typeset a page's maths.
+# LaTeX source that a page shows only when its maths was never typeset (by MathJax in
+# the browser, or by KaTeX at build time).
 RAW_MATHS = re.compile(r"\\begin\{[A-Za-z*]+\}|\$\$|\\\(|\\\[")
 
 
@@ -137,7 +138,7 @@ def check_links(root: Path, pages: Iterable[str]) -> list[Finding]:
 
 
 def raw_maths(text: str, *, limit: int = 3) -> list[str]:
-    """Up to ``limit`` snippets of ``text`` around LaTeX that was left for MathJax and never typeset."""
+    """Up to ``limit`` snippets of ``text`` around LaTeX source that was never typeset."""
     snippets = []
     shown = 0  # where the last snippet ends: a match inside it is not shown twice
     for match in RAW_MATHS.finditer(text):
@@ -148,6 +149,27 @@ def raw_maths(text: str, *, limit: int = 3) -> list[str]:
         if len(snippets) == limit:
             break
     return snippets
+
+
+def maths_findings(seen: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a page's maths, from what the browser counted on it.
+
+    ``seen`` holds ``maths`` (the elements Sphinx marked as formulas),
+    ``typeset`` (those holding MathJax's ``<mjx-container>`` or KaTeX's
+    ``.katex`` output), ``katex`` (KaTeX spans anywhere on the page),
+    ``mathjax`` (whether MathJax loaded) and ``text`` (the page's text without
+    code and typeset maths): every formula must be typeset, and no LaTeX source
+    may be left in the text.
+    """
+    problems = []
+    if seen["typeset"] < seen["maths"]:
+        if seen["katex"]:
+            renderer = "KaTeX output on the page"
+        else:
+            renderer = "MathJax loaded" if seen["mathjax"] else "MathJax never loaded, no KaTeX output"
+        problems.append(f"{seen['typeset']} of {seen['maths']} formulas typeset ({renderer})")
+    problems += [f"raw LaTeX in the text: {s!r}" for s in raw_maths(seen["text"])]
+    return problems
 
 
 def result_page(href: str) -> str:
