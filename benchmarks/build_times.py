@@ -140,6 +140,8 @@ def build(project: Path) -> Run:
         "PYTHONPATH": str(project),
         "MPLBACKEND": "Agg",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # Each line as it is printed: the phases are timed by when their first line arrives.
+        "PYTHONUNBUFFERED": "1",
     }
     docs = project / "docs"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n"]

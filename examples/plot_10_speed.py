@@ -133,7 +133,7 @@ show(Stack(tables))
 # Both loops take one step per call. :func:`lstm_demo.run_stepwise` calls the
 # whole ``nn.LSTM`` module on a sequence of length one, so each step goes
 # through the library call above, with whatever that library does per call
-# (on the CPU, oneDNN prepares its own layout of the weights), and through
+# (on the CPU, oneDNN can put the weights into its own layout each time), and through
 # ``nn.LSTM.forward``'s checks of its arguments; ``nn.LSTMCell`` computes one
 # step with PyTorch's own kernels. The loops' ratio, per round, with the
 # library on (the first table) and off (the one above):

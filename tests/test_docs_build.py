@@ -54,7 +54,7 @@ def _project(tmp_path: Path) -> Path:
     """The two-page site: the real configuration and package, the fixture's pages."""
     project = tmp_path / "project"
     (project / "docs").mkdir(parents=True)
-    for name in ("conf.py", "_lstm_demo_build.py", "_reading_order.py"):
+    for name in ("conf.py", "_lstm_demo_build.py", "_page_weight.py", "_reading_order.py"):
         shutil.copy2(ROOT / "docs" / name, project / "docs" / name)
     for folder in ("_static", "_templates", "_inventories"):
         shutil.copytree(ROOT / "docs" / folder, project / "docs" / folder)
