@@ -37,7 +37,7 @@ PINS=(
   parso==0.8.7 pexpect==4.9.0 platformdirs==4.14.8 prompt_toolkit==3.0.53 psutil==7.2.2 ptyprocess==0.7.0
   pure_eval==0.2.4 Pygments==2.21.0 pyzmq==27.3.0 referencing==0.37.0 roman-numerals==4.1.0
   rpds-py==2026.9.1 snowballstemmer==3.1.1 soupsieve==4.1.3 Sphinx==9.0.4
-  sphinx-basic-ng==1.0.0b2 sphinx-copybutton==0.5.2 sphinx-gallery==0.22.1 sphinx-mathjax-offline==0.0.2
+  sphinx-basic-ng==1.0.0b2 sphinx-copybutton==0.5.2 sphinx-gallery==0.22.1 latex2mathml==3.81.1
   sphinxcontrib-applehelp==2.0.0 sphinxcontrib-devhelp==2.0.0 sphinxcontrib-htmlhelp==2.1.0
   sphinxcontrib-jsmath==2.0.0 sphinxcontrib-qthelp==2.0.0 sphinxcontrib-serializinghtml==2.0.0
   SQLAlchemy==2.1.9 stack-data==0.6.3 tabulate==0.10.0 tornado==6.6.1 traitlets==5.16.1
@@ -47,7 +47,7 @@ PINS=(
 SYSTEM="certifi charset-normalizer colorama filelock idna packaging pillow python-dateutil pyyaml
 requests six urllib3 numpy matplotlib pytest"
 # What gpu_run.sh asks pip for; the rest comes in as their requirements.
-ROOTS="sphinx furo sphinx-gallery myst-nb jupyter-cache ipykernel sphinx-copybutton sphinx-mathjax-offline"
+ROOTS="sphinx furo sphinx-gallery myst-nb jupyter-cache ipykernel sphinx-copybutton latex2mathml"
 
 mkdir -p "$DEST"
 rm -f "$DEST"/*.whl  # one version of each: a stale wheel next to a new one stops the install

@@ -91,7 +91,7 @@ EOF
   # pip resolves against what the machine has and takes a wheel only for what is missing or too old.
   "${pip[@]}" install --disable-pip-version-check --no-index --find-links "$WHEELS" \
     --constraint "$WORK/torch-constraint.txt" \
-    sphinx furo sphinx-gallery myst-nb jupyter-cache ipykernel sphinx-copybutton sphinx-mathjax-offline
+    sphinx furo sphinx-gallery myst-nb jupyter-cache ipykernel sphinx-copybutton latex2mathml
   after=$("$VENV/bin/python" -c 'import torch; print(torch.__version__, torch.__file__)')
   echo "torch before: $before"
   echo "torch after:  $after"

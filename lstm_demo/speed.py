@@ -34,10 +34,15 @@ from lstm_demo.display import Table
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 
+#: The implementations' names, as timings and ratios are keyed: the fused call, ...
 FUSED = "nn.LSTM (fused)"
+#: ... run_stepwise, ...
 STEPWISE = "run_stepwise"
+#: ... an nn.LSTMCell in a Python loop, ...
 CELL_LOOP = "nn.LSTMCell loop"
+#: ... the equations written out, ...
 SCRATCH = "scratch_lstm"
+#: ... and that loop compiled (where torch.compile works).
 COMPILED = "torch.compile(LSTMCell loop)"
 
 #: The fewest rounds a figure is the median of.
