@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.layers import module_forward, split_and_stack
@@ -94,6 +95,15 @@ class Reproduction:
         return "\n".join(lines)
 
 
+def _reproduce(
+    experiment: str, lstm: nn.LSTM, x: torch.Tensor, runs: dict[str, Forward], printed: torch.Tensor
+) -> Reproduction:
+    """Each run's output of ``lstm`` on ``x``, TF32 off, next to the ``printed`` numbers."""
+    with torch.no_grad(), precision_flags(cudnn_tf32=False):
+        outputs = {name: run(lstm, x)[0].detach().cpu().double() for name, run in runs.items()}
+    return Reproduction(experiment, x.device, x.dtype, printed, outputs)
+
+
 def reproduce_experiment_1(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -121,15 +131,8 @@ def reproduce_experiment_1(
     device = resolve_device(device)
     lstm = experiment_1_lstm(device=device, dtype=dtype)
     x = recovered_experiment_1_input().input.to(device=device, dtype=dtype)
-    with torch.no_grad(), precision_flags(cudnn_tf32=False):
-        runs = {"whole sequence": whole(lstm, x)[0], "one step at a time": stepwise(lstm, x)[0]}
-    return Reproduction(
-        "experiment 1",
-        device,
-        dtype,
-        experiment_1_outputs(),
-        {name: out.detach().cpu().double() for name, out in runs.items()},
-    )
+    runs = {"whole sequence": whole, "one step at a time": stepwise}
+    return _reproduce("experiment 1", lstm, x, runs, experiment_1_outputs())
 
 
 def reproduce_experiment_2(
@@ -160,12 +163,6 @@ def reproduce_experiment_2(
     device = resolve_device(device)
     lstm = experiment_2_lstm(bias=bias, device=device, dtype=dtype)
     x = experiment_2_inputs().to(device=device, dtype=dtype)
-    with torch.no_grad(), precision_flags(cudnn_tf32=False):
-        runs = {"num_layers=2": method_1(lstm, x)[0], "stacked": method_2(lstm, x)[0]}
-    return Reproduction(
-        "experiment 2",
-        device,
-        dtype,
-        experiment_2_outputs(),
-        {name: out.detach().cpu().double() for name, out in runs.items()},
+    return _reproduce(
+        "experiment 2", lstm, x, {"num_layers=2": method_1, "stacked": method_2}, experiment_2_outputs()
     )
