@@ -2,7 +2,8 @@
 
     nox                 lint, tests, doctest, the docs build and the browser check (the CI command)
     nox -s lint         ruff (lint, formatting) and mypy --strict on lstm_demo
-    nox -s tests        pytest; the docs-build tests on every core; -- -k NAME for some tests
+    nox -s tests        pytest but the docs-build tests; -- -k NAME for some tests (any of them)
+    nox -s docs_tests   the docs-build tests (small sites built with the real configuration)
     nox -s docs         build the site into docs/_build/html
     nox -s docs -- --clean   rebuild from scratch, every example and page re-executed
     nox -s docs -- --changed-since origin/main   execute only the examples the changes can change
@@ -240,17 +241,25 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """pytest, docs-build tests included; arguments after `--` go to one pytest run instead.
+    """pytest, but the docs-build tests (`nox -s docs_tests`); arguments after `--` go to pytest instead.
 
-    The docs-build tests run on every core (pytest-xdist): each builds a site
-    in its own processes. The others run in one process, where torch already
-    uses every core; spread over workers they took longer.
+    They run in one process, where torch already uses every core; spread over
+    workers they took longer. With arguments, pytest collects every test,
+    docs-build tests included (e.g. `-- -k fresh`).
     """
     if session.posargs:
         _python(session, "-m", "pytest", *session.posargs)
         return
     _python(session, "-m", "pytest", "-m", "not docs")
-    _python(session, "-m", "pytest", "-m", "docs", "-n", "auto")
+
+
+@nox.session(default=False)
+def docs_tests(session: nox.Session) -> None:
+    """The docs-build tests: each builds a small site with the real configuration, on every core.
+
+    Not in the default sessions (about a minute of builds); .ci/run and CI run them.
+    """
+    _python(session, "-m", "pytest", "-m", "docs", "-n", "auto", *session.posargs)
 
 
 @nox.session

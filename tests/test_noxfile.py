@@ -157,3 +157,10 @@ def test_the_docs_pages_have_no_doctest_blocks_of_their_own():
     assert with_blocks == []
     assert _DOCTEST_DIRECTIVE.search("text\n```{doctest}\n>>> 1\n1\n```\n")
     assert _DOCTEST_DIRECTIVE.search(".. testcode::\n\n   print(1)\n")
+
+
+def test_ci_runs_the_default_sessions_and_the_docs_build_tests(noxfile):
+    """The docs-build tests are not a default session, so .ci/run runs them after `nox`."""
+    assert "docs_tests" not in noxfile.nox.options.sessions
+    commands = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert commands.index("python3 -m nox") < commands.index("python3 -m nox -s docs_tests")
