@@ -295,7 +295,8 @@ def _browser_tools(session: nox.Session) -> None:
 def _build_html(session: nox.Session, *args: str, env: Mapping[str, str] | None = None) -> None:
     """The HTML site into docs/_build/html; an up-to-date build is a no-op of a few seconds."""
     _python(
-        session, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n", str(DOCS), str(HTML), *args,
+        session, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
+        "-d", str(DOCS / "_build" / "doctrees"), str(DOCS), str(HTML), *args,
         env=dict(env or {}),
     )  # fmt: skip
 

@@ -7,6 +7,7 @@ lstm_demo/ re-executes them.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -85,7 +86,9 @@ lstm_demo_package = str(_sources.package)
 sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    # Every example; a pull request's build runs only those its changes can change
+    # (noxfile.py's `docs -- --changed-since REF` sets the variable).
+    "filename_pattern": os.environ.get("LSTM_DEMO_GALLERY_PATTERN") or r"/plot_",
     "within_subsection_order": "_reading_order.ReadingOrder",
     "reset_modules": ("matplotlib", "_lstm_demo_build.reset_matplotlib", "_lstm_demo_build.reset_torch"),
     "reset_modules_order": "before",

@@ -143,32 +143,26 @@ def test_raw_maths_finds_latex_left_untypeset():
     assert len(raw_maths(gap.join(["$$"] * 10))) == 3
 
 
-def _seen(maths=0, typeset=0, katex=0, mathjax=False, text="Prose."):
-    return {"maths": maths, "typeset": typeset, "katex": katex, "mathjax": mathjax, "text": text}
+def _seen(maths=0, typeset=0, mathml=0, text="Prose."):
+    return {"maths": maths, "typeset": typeset, "mathml": mathml, "text": text}
 
 
-def test_maths_findings_accept_mathjax_or_katex_output_with_no_source_left():
-    assert maths_findings(_seen(maths=4, typeset=4, mathjax=True)) == []  # MathJax in the browser
-    assert maths_findings(_seen(maths=4, typeset=4, katex=9)) == []  # KaTeX at build time
-    assert maths_findings(_seen(katex=3)) == []  # KaTeX spans with no Sphinx wrapper
+def test_maths_findings_accept_mathml_laid_out_with_no_source_left():
+    assert maths_findings(_seen(maths=4, typeset=4, mathml=4)) == []
+    assert maths_findings(_seen(mathml=3)) == []  # MathML with no Sphinx wrapper
     assert maths_findings(_seen()) == []  # a page without maths
 
 
-def test_maths_findings_name_untypeset_formulas_and_the_renderer_seen():
-    assert maths_findings(_seen(maths=4, typeset=1, mathjax=True)) == [
-        "1 of 4 formulas typeset (MathJax loaded)"
+def test_maths_findings_name_untypeset_formulas_and_what_the_page_had():
+    assert maths_findings(_seen(maths=4, typeset=1, mathml=4)) == [
+        "1 of 4 formulas typeset (MathML on the page, not laid out as maths)"
     ]
-    assert maths_findings(_seen(maths=2)) == [
-        "0 of 2 formulas typeset (MathJax never loaded, no KaTeX output)"
-    ]
-    assert maths_findings(_seen(maths=3, typeset=2, katex=2)) == [
-        "2 of 3 formulas typeset (KaTeX output on the page)"
-    ]
+    assert maths_findings(_seen(maths=2)) == ["0 of 2 formulas typeset (no MathML on the page)"]
 
 
 def test_maths_findings_report_latex_source_left_in_the_text():
-    # KaTeX's output typesets the wrapped formulas, but a $$ block it never saw stays raw.
-    found = maths_findings(_seen(maths=1, typeset=1, katex=1, text="so $$h_t = o_t$$ holds"))
+    # The wrapped formulas are MathML, but a $$ block the build never saw stays raw.
+    found = maths_findings(_seen(maths=1, typeset=1, mathml=1, text="so $$h_t = o_t$$ holds"))
     assert found == ["raw LaTeX in the text: 'so $$h_t = o_t$$ holds'"]
 
 

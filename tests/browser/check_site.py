@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Route, async_playwright
-from playwright.async_api import Error as PlaywrightError
 
 from browser.sitecheck import Finding, check_links, maths_findings, rank, report, site_pages
 
@@ -105,20 +104,21 @@ _TABLES_JS = """() => [...document.querySelectorAll('article table, main table')
 # Sphinx marks each formula with class "math". MathJax typesets it in the browser into an
 # <mjx-container>; KaTeX rendered at build time leaves a .katex span. The text left once
 # code and typeset maths are removed must hold no LaTeX source.
+# A formula is typeset when its element holds MathML (written at build time) that the
+# browser lays out as maths: a <math> with a box of its own and a display of math.
 _MATHS_JS = """() => {
-  const typeset = 'mjx-container, .katex';
   const maths = [...document.querySelectorAll('.math')];
+  const laidOut = m => {
+    const math = m.matches('math') ? m : m.querySelector('math');
+    if (!math) return false;
+    const box = math.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(math).display.includes('math');
+  };
   const text = document.querySelector('article') || document.body;
   const copy = text.cloneNode(true);
-  copy.querySelectorAll('pre, code, script, style, .highlight, ' + typeset).forEach(e => e.remove());
-  return {maths: maths.length, typeset: maths.filter(m => m.matches(typeset) || m.querySelector(typeset)).length,
-          katex: document.querySelectorAll('.katex').length,
-          mathjax: Boolean(window.MathJax && window.MathJax.version), text: copy.textContent};
-}"""
-
-_WAIT_FOR_MATHJAX_JS = """async () => {
-  const startup = window.MathJax && window.MathJax.startup;
-  if (startup && startup.promise) await startup.promise;
+  copy.querySelectorAll('pre, code, script, style, .highlight, math').forEach(e => e.remove());
+  return {maths: maths.length, typeset: maths.filter(laidOut).length,
+          mathml: document.querySelectorAll('math').length, text: copy.textContent};
 }"""
 
 _AXE_JS = "() => axe.run(document, {resultTypes: ['violations']})"
@@ -248,8 +248,6 @@ class _Tab:
             clock = now
 
         await page.goto(base + page_path, wait_until="load")
-        with contextlib.suppress(PlaywrightError):  # a MathJax that never loads: the maths check says so
-            await page.evaluate(_WAIT_FOR_MATHJAX_JS)
         lap("load")
         theme = await page.evaluate("() => document.body.dataset.theme || ''")
         maths = await page.evaluate(_MATHS_JS) if view.maths else {}

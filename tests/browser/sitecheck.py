@@ -19,8 +19,7 @@ from urllib.parse import unquote, urlsplit
 # Folders of a Sphinx build that hold assets, not pages.
 ASSET_FOLDERS = frozenset({"_static", "_sources", "_images", "_downloads"})
 
-# LaTeX source that a page shows only when its maths was never typeset (by MathJax in
-# the browser, or by KaTeX at build time).
+# LaTeX source that a page shows only when its maths was never typeset (as MathML, at build time).
 RAW_MATHS = re.compile(r"\\begin\{[A-Za-z*]+\}|\$\$|\\\(|\\\[")
 
 
@@ -155,18 +154,14 @@ def maths_findings(seen: Mapping[str, Any]) -> list[str]:
     """What is wrong with a page's maths, from what the browser counted on it.
 
     ``seen`` holds ``maths`` (the elements Sphinx marked as formulas),
-    ``typeset`` (those holding MathJax's ``<mjx-container>`` or KaTeX's
-    ``.katex`` output), ``katex`` (KaTeX spans anywhere on the page),
-    ``mathjax`` (whether MathJax loaded) and ``text`` (the page's text without
-    code and typeset maths): every formula must be typeset, and no LaTeX source
-    may be left in the text.
+    ``typeset`` (those holding MathML the browser lays out as maths),
+    ``mathml`` (``<math>`` elements anywhere on the page) and ``text`` (the
+    page's text without code and maths): every formula must be typeset, and
+    no LaTeX source may be left in the text.
     """
     problems = []
     if seen["typeset"] < seen["maths"]:
-        if seen["katex"]:
-            renderer = "KaTeX output on the page"
-        else:
-            renderer = "MathJax loaded" if seen["mathjax"] else "MathJax never loaded, no KaTeX output"
+        renderer = "MathML on the page, not laid out as maths" if seen["mathml"] else "no MathML on the page"
         problems.append(f"{seen['typeset']} of {seen['maths']} formulas typeset ({renderer})")
     problems += [f"raw LaTeX in the text: {s!r}" for s in raw_maths(seen["text"])]
     return problems
