@@ -207,7 +207,9 @@ def lighter_markup(body: str, same: frozenset[str], colour_only: frozenset[str])
     it (``same``), or that is whitespace styled by colour alone
     (``colour_only``), becomes plain text; Sphinx's ``<span class="pre">``
     around each word of inline code goes too (``code.literal`` keeps words
-    from hyphenating, tables.css).
+    from hyphenating, tables.css). With those spans goes their
+    ``white-space: nowrap``: inline code can now wrap between words on a
+    narrow screen, which keeps it from pushing a page sideways.
     """
 
     def plain(match: re.Match[str]) -> str:

@@ -18,7 +18,7 @@ then times them in rounds, each round starting with a different one, so
 that a change in the machine's load during the run touches them all alike.
 Each figure is the median of its rounds, printed with the interquartile
 range (IQR) and the number of rounds ``n``; a ratio to the fused call is
-the median of the rounds' own ratios. The CPU threads are pinned while
+the median of the rounds' own ratios. The number of CPU threads is fixed while
 timing. The CPU sizes are kept small so that the page builds in seconds.
 The IQR says how much the rounds of one run spread; how far two runs
 apart can land is measured too, below, by timing the same sizes again
@@ -28,7 +28,7 @@ at the end of the page.
 # %%
 # Four ways, one run
 # ------------------
-# One CPU thread, pinned: with more, a parallel region waits for its slowest
+# One CPU thread (the number set with ``torch.set_num_threads``): with more, a parallel region waits for its slowest
 # thread, and a core busy with something else can make that one slow (the
 # section on threads below times both ways). At one thread on the CPU the
 # clock is the timing thread's own CPU time (the table says so): it stops
@@ -42,9 +42,20 @@ import numpy as np
 import torch
 
 import lstm_demo
+import lstm_demo.precision
 from lstm_demo.devices import each_device
 from lstm_demo.display import Stack, show
-from lstm_demo.speed import CELL_LOOP, FUSED, STEPWISE, Scaling, quartiles, ratios, time_lstm
+from lstm_demo.speed import (
+    CELL_LOOP,
+    FUSED,
+    LIBRARY_OFF,
+    STEPWISE,
+    Scaling,
+    quartiles,
+    ratio_quartiles,
+    ratios,
+    time_lstm,
+)
 
 THREADS = 1
 WARMUP = 0.1
@@ -75,8 +86,7 @@ show(Stack(tables))
 
 # %%
 # Every measurement as a point, the median as a bar. The points spread as
-# single measurements do; a median of ten moves less (see how far two
-# halves of the run are apart, below).
+# single measurements do; a median of several moves less.
 fig, axes = plt.subplots(
     len(devices), 2, figsize=(9, 3.2 * len(devices)), layout="constrained", squeeze=False
 )
@@ -110,22 +120,19 @@ for device in devices:
     print(f"{device}: {library_call(device)}")
 
 # %%
-# That library can be switched off (oneDNN on the CPU, cuDNN on a GPU); the
-# same measurement of the fused call and the two loops, without it, shows
-# what it is worth on this machine. The other reasons above are
-# possibilities: nothing here switches them off.
-tables = []
-without = {}
+# That library can be switched off (oneDNN on the CPU, cuDNN on a GPU). The
+# fused call and the two loops, each with the library on and off, are timed
+# here in the same rounds (so the machine's load touches both alike), which
+# shows what the library is worth on this machine. The other reasons above
+# are possibilities: nothing here switches them off.
+BOTH = (FUSED, STEPWISE, CELL_LOOP, *(name + LIBRARY_OFF for name in (FUSED, STEPWISE, CELL_LOOP)))
+switched = {}
 for device, (options, _) in measured.items():
     library = torch.backends.cudnn if device.type == "cuda" else torch.backends.mkldnn
-    was, library.enabled = library.enabled, False
-    try:
+    with lstm_demo.precision.backend_enabled(library, False):
         print(f"{device}: {library.__name__.split('.')[-1]} off, grad_fn {library_call(device)}")
-        without[device] = time_lstm(device, names=(FUSED, STEPWISE, CELL_LOOP), **options)
-        tables.append(without[device])
-    finally:
-        library.enabled = was
-show(Stack(tables))
+    switched[device] = time_lstm(device, names=BOTH, **options)
+show(Stack(switched.values()))
 
 # %%
 # Why run_stepwise is slower than an nn.LSTMCell loop
@@ -135,20 +142,29 @@ show(Stack(tables))
 # through the library call above, with whatever that library does per call
 # (on the CPU, oneDNN can put the weights into its own layout each time), and through
 # ``nn.LSTM.forward``'s checks of its arguments; ``nn.LSTMCell`` computes one
-# step with PyTorch's own kernels. The loops' ratio, per round, with the
-# library on (the first table) and off (the one above):
-for device, (_, timings) in measured.items():
-    on = ratios([t for t in timings if not t.backward and t.name in (STEPWISE, CELL_LOOP)], CELL_LOOP)
-    off = ratios(list(without[device]), CELL_LOOP)
+# step with PyTorch's own kernels. Per round of the table above, each
+# call's time over the nn.LSTMCell loop's with the library on: the median
+# (and quartiles) of those ratios. The loop with the library off is the
+# control: nn.LSTMCell does not use the library, so it stays near 1.
+
+
+def spread(quartile):
+    q1, median, q3 = quartile
+    return f"{median:.2f} (IQR {q1:.2f}-{q3:.2f})"
+
+
+for device, timings in switched.items():
+    per_round = ratio_quartiles(list(timings), CELL_LOOP)
     library = "cuDNN" if device.type == "cuda" else "oneDNN"
-    print(
-        f"{device}: run_stepwise / nn.LSTMCell loop, forward: {library} on {on[STEPWISE]:.2f}, off {off[STEPWISE]:.2f}"
-    )
+    print(f"{device}, forward, over the nn.LSTMCell loop ({library} on):")
+    for name in (STEPWISE, STEPWISE + LIBRARY_OFF, CELL_LOOP + LIBRARY_OFF):
+        print(f"  {name:<32} {spread(per_round[name])}")
 
 # %%
-# What is left with the library off is the difference between the two
-# modules' own Python code per step, which this page does not switch off:
-# it can be ``nn.LSTM.forward``'s checks and its state handling.
+# What is left with the library off is not switched off here: it can be
+# ATen's own LSTM per call (which stacks and unbinds its state even for one
+# step), ``nn.LSTM.forward``'s checks of its arguments and
+# :func:`~lstm_demo.run_stepwise`'s own slicing of the sequence.
 
 # %%
 # How much the figures move
@@ -157,7 +173,7 @@ for device, (_, timings) in measured.items():
 # their first and second five gives two measurements of the same run, n = 5
 # each; this is how far their ratios to the fused call are apart: the
 # spread within one run.
-widest = 0.0
+halves_widest = 0.0
 for device, (_, timings) in measured.items():
     print(f"{device}: ratio to the fused call, rounds 1-5, rounds 6-10, apart")
     for backward in (False, True):
@@ -166,11 +182,11 @@ for device, (_, timings) in measured.items():
         second = ratios([replace(t, samples=t.samples[5:]) for t in group])
         for t in group[1:]:
             apart = abs(first[t.name] / second[t.name] - 1)
-            widest = max(widest, apart)
+            halves_widest = max(halves_widest, apart)
             what = "fwd+bwd" if backward else "fwd"
             line = f"{first[t.name]:6.2f} {second[t.name]:6.2f} {apart:6.0%}"
             print(f"  {t.name:<28} {what:<8} {line}")
-print(f"widest: {widest:.0%}")
+print(f"widest: {halves_widest:.0%}")
 
 # %%
 # Two halves of one run share their warm-up and their machine's load, so two
@@ -253,7 +269,7 @@ if len(widest) > 1:
 
 # %%
 # With more threads each call can finish sooner, and the rounds can spread
-# more when another program takes a core; one pinned thread is what this
+# more when another program takes a core; one thread is what this
 # page's other figures use, so they compare across machines with different
 # numbers of cores. Which of the two spread more on the machine that built
 # this page is printed above (on a machine of one core there is one case).
@@ -262,20 +278,26 @@ if len(widest) > 1:
 # ------------
 # The first measurement again, on the CPU, now at the end of the page: its
 # own warm-up and ten rounds, a second run of the same sizes. How far the
-# two runs' ratios to the fused call are apart is the between-run spread,
-# larger than the spread between two halves of one run when the machine's
-# load changed in between.
+# two runs' ratios to the fused call are apart is the between-run spread;
+# whether it came out larger or smaller than the spread between the two
+# halves of the first run (medians of five rounds, not ten) is printed below.
 cpu = torch.device("cpu")
 options, first_run = measured[cpu]
 second_run = time_lstm(cpu, **options) + time_lstm(cpu, backward=True, **options)
 print("ratio to the fused call: first run, second run, apart")
+between = 0.0
 for backward in (False, True):
     first = ratios([t for t in first_run if t.backward == backward])
     second = ratios([t for t in second_run if t.backward == backward])
     for name in list(first)[1:]:
         apart = abs(first[name] / second[name] - 1)
+        between = max(between, apart)
         what = "fwd+bwd" if backward else "fwd"
         print(f"  {name:<28} {what:<8} {first[name]:6.2f} {second[name]:6.2f} {apart:6.0%}")
+relation = "larger than" if between > halves_widest else "no larger than"
+print(
+    f"widest between the two runs: {between:.0%}, {relation} the {halves_widest:.0%} between the first run's halves"
+)
 
 # %%
 # ``benchmarks/speed.py`` makes the same comparison between two processes:

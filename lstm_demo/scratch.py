@@ -15,7 +15,7 @@ For one layer and one direction, with input ``x_t`` and the previous state
 ``weight_ih_l{k}`` stacks ``W_ii, W_if, W_ig, W_io`` in that order (4 blocks
 of ``hidden_size`` rows), ``weight_hh_l{k}`` the ``W_h*`` blocks, and the two
 bias vectors are both added. With ``proj_size > 0``, ``h_t`` is further
-multiplied by ``weight_hr_l{k}``: ``h_t = W_{hr} (o_t \\odot \\tanh(c_t))``, so
+multiplied by ``weight_hr_l{k}``: :math:`h_t = W_{hr} (o_t \\odot \\tanh(c_t))`, so
 ``h`` has ``proj_size`` features while ``c`` keeps ``hidden_size``.
 """
 
@@ -399,7 +399,7 @@ def scratch_gru(
         h_t &= (1 - z_t) \\odot n_t + z_t \\odot h_{t-1}
 
     ``reset_after=False`` applies ``r_t`` before the product instead, as Cho
-    et al. (2014) wrote the GRU: ``W_{hn} (r_t \\odot h_{t-1}) + b_{hn}``,
+    et al. (2014) wrote the GRU: :math:`W_{hn} (r_t \\odot h_{t-1}) + b_{hn}`,
     which is not what ``nn.GRU`` computes.
 
     Parameters

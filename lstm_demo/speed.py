@@ -12,7 +12,7 @@ calling thread's own CPU time (``time.thread_time``), which runs only while
 that thread runs, so the time another program holds the core is not counted. A figure is the median of the
 rounds, shown with its interquartile range (IQR) and the number of rounds;
 a ratio to the fused call is the median, over rounds, of the two times of
-the same round. The CPU threads are pinned for the whole measurement.
+the same round. The number of CPU threads is fixed for the whole measurement.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ from lstm_demo._random import cpu_random
 from lstm_demo._validate import describe
 from lstm_demo.devices import device_name, resolve_device
 from lstm_demo.display import Table
+from lstm_demo.precision import backend_enabled
 from lstm_demo.scratch import scratch_lstm
 from lstm_demo.stepwise import run_stepwise
 
-#: The implementations' names, as timings and ratios are keyed: the fused call, ...
+#: The implementations' names, which key the timings and ratios; the fused call, ...
 FUSED = "nn.LSTM (fused)"
 #: ... run_stepwise, ...
 STEPWISE = "run_stepwise"
@@ -44,6 +45,8 @@ CELL_LOOP = "nn.LSTMCell loop"
 SCRATCH = "scratch_lstm"
 #: ... and that loop compiled (where torch.compile works).
 COMPILED = "torch.compile(LSTMCell loop)"
+#: Added to a name, the same implementation with its device's library (oneDNN, cuDNN) switched off.
+LIBRARY_OFF = ", library off"
 
 #: The fewest rounds a figure is the median of.
 MIN_REPEATS = 5
@@ -100,7 +103,7 @@ class Timing:
     backward: bool
     """True when the time covers forward and backward."""
     threads: int
-    """CPU threads, pinned while timing (``torch.set_num_threads``)."""
+    """The number of CPU threads while timing (``torch.set_num_threads``)."""
     samples: tuple[float, ...]
     """Seconds per call, one measurement per round, in round order."""
     clock: str = "wall"
@@ -144,7 +147,22 @@ def _candidates(
     if compiled:
         loop = torch.compile(_cell_loop)
         found[COMPILED] = lambda x: loop(cell, x)
+    backend = torch.backends.cudnn if lstm.weight_ih_l0.device.type == "cuda" else torch.backends.mkldnn
+    for name in (FUSED, STEPWISE, CELL_LOOP):
+        found[name + LIBRARY_OFF] = _without(backend, found[name])
     return found
+
+
+def _without(
+    backend: object, run: Callable[[torch.Tensor], torch.Tensor]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``run`` with ``backend`` (oneDNN, cuDNN) switched off for each call, then back as it was."""
+
+    def off(x: torch.Tensor) -> torch.Tensor:
+        with backend_enabled(backend, False):
+            return run(x)
+
+    return off
 
 
 def _synchronize(device: torch.device) -> None:
@@ -238,7 +256,11 @@ def time_lstm(
     backward : bool
         Time forward plus ``output.sum().backward()``.
     names : tuple of str, optional
-        Which implementations (default: all but the compiled one).
+        Which implementations (default: all but the compiled one). The
+        fused call and the two loops also come with :data:`LIBRARY_OFF`
+        added to their names: the same call with the device's library
+        (oneDNN on the CPU, cuDNN on a GPU) switched off, timed in the same
+        rounds as the others.
     compiled : bool
         Also time ``torch.compile`` of the ``nn.LSTMCell`` loop (its
         compilation happens in the warm-up, outside the timing).
@@ -300,8 +322,9 @@ def time_lstm(
     if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or not warmup >= 0:
         msg = f"Expected warmup to be a number of seconds of at least 0, but got {warmup!r} instead."
         raise ValueError(msg)
-    known = (FUSED, STEPWISE, CELL_LOOP, SCRATCH, COMPILED)
+    known: tuple[str, ...] = (FUSED, STEPWISE, CELL_LOOP, SCRATCH, COMPILED)
     names = tuple(n for n in known if n != COMPILED or compiled) if names is None else names
+    known += tuple(n + LIBRARY_OFF for n in (FUSED, STEPWISE, CELL_LOOP))
     unknown = [n for n in names if n not in known or (n == COMPILED and not compiled)]
     if unknown:
         available = [n for n in known if n != COMPILED or compiled]
@@ -348,6 +371,35 @@ def time_lstm(
     )
 
 
+def ratio_quartiles(timings: list[Timing], baseline: str = FUSED) -> dict[str, tuple[float, float, float]]:
+    """Each implementation's per-round ratio to the baseline as ``(q1, median, q3)``: :func:`ratios` with its spread.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from lstm_demo.speed import FUSED, STEPWISE, Timing, ratio_quartiles
+    >>> cpu = torch.device("cpu")
+    >>> fused = Timing(FUSED, cpu, 2, 4, 3, False, 1, (1.0, 2.0, 1.0))
+    >>> loop = Timing(STEPWISE, cpu, 2, 4, 3, False, 1, (3.0, 4.0, 2.0))
+    >>> ratio_quartiles([fused, loop])[STEPWISE]
+    (2.0, 2.0, 2.5)
+    """
+    base = _baseline(timings, baseline)
+    return {t.name: quartiles([a / b for a, b in zip(t.samples, base.samples, strict=True)]) for t in timings}
+
+
+def _baseline(timings: list[Timing], baseline: str) -> Timing:
+    base = next((t for t in timings if t.name == baseline), None)
+    if base is None:
+        msg = f"Expected a timing of {baseline!r}, but got only {[t.name for t in timings]} instead."
+        raise ValueError(msg)
+    rounds = {t.n for t in timings}
+    if len(rounds) != 1:
+        msg = f"Expected timings of the same rounds, but got {sorted(rounds)} rounds instead."
+        raise ValueError(msg)
+    return base
+
+
 def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
     """Each implementation's time over the baseline's, the median over rounds.
 
@@ -383,17 +435,7 @@ def ratios(timings: list[Timing], baseline: str = FUSED) -> dict[str, float]:
     >>> ratios([fused, loop])
     {'nn.LSTM (fused)': 1.0, 'run_stepwise': 2.0}
     """
-    base = next((t for t in timings if t.name == baseline), None)
-    if base is None:
-        msg = f"Expected a timing of {baseline!r}, but got only {[t.name for t in timings]} instead."
-        raise ValueError(msg)
-    rounds = {t.n for t in timings}
-    if len(rounds) != 1:
-        msg = f"Expected timings of the same rounds, but got {sorted(rounds)} rounds instead."
-        raise ValueError(msg)
-    return {
-        t.name: quartiles([a / b for a, b in zip(t.samples, base.samples, strict=True)])[1] for t in timings
-    }
+    return {name: median for name, (_, median, _) in ratio_quartiles(timings, baseline).items()}
 
 
 def _check_timings(name: str, timings: object) -> tuple[Timing, ...]:

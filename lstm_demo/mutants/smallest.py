@@ -27,6 +27,10 @@ class Smallest:
     """Smallest offset found caught, ``inf`` if even an offset of 1 passes."""
     not_caught: float
     """An offset just below it that passes; the two bracket the threshold."""
+    caught_ratio: float = math.nan
+    """The greatest ``|diff| / allowed`` at :attr:`offset`: above 1 (``nan`` where no offset was caught)."""
+    passed_ratio: float = math.nan
+    """The same at :attr:`not_caught`: at most 1 (``nan`` where no offset passed)."""
 
 
 #: The bisection stops when the offset caught and the one not caught are this close in log10 (1.2%).
@@ -129,10 +133,11 @@ def smallest_caught(
     with full_precision():
         for name in chosen_tolerances:
             low, high = _threshold(functools.partial(_named_ratio, ratios, name))
+            caught = ratios(high)[name] if math.isfinite(high) else math.nan
+            passed = ratios(low)[name] if math.isfinite(low) else math.nan
+            dtype_name = str(dtype).removeprefix("torch.")
             found.append(
-                Smallest(
-                    spec.name, str(device), str(dtype).removeprefix("torch."), name, 10.0**high, 10.0**low
-                )
+                Smallest(spec.name, str(device), dtype_name, name, 10.0**high, 10.0**low, caught, passed)
             )
     return found
 
