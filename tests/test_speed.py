@@ -15,12 +15,14 @@ from lstm_demo.speed import (
     CELL_LOOP,
     COMPILED,
     FUSED,
+    LIBRARY_OFF,
     SCRATCH,
     STEPWISE,
     Scaling,
     Timing,
     Timings,
     quartiles,
+    ratio_quartiles,
     ratios,
     time_lstm,
 )
@@ -92,6 +94,33 @@ def test_ratios_pair_the_rounds():
     fused = _timing(FUSED, (1.0, 4.0, 1.0, 4.0, 1.0))
     loop = _timing(STEPWISE, (1.0, 8.0, 1.0, 8.0, 8.0))
     assert ratios([fused, loop]) == {FUSED: 1.0, STEPWISE: 2.0}
+
+
+def test_ratio_quartiles_are_the_per_round_ratios_quartiles():
+    fused = _timing(FUSED, (1.0, 2.0, 1.0, 4.0, 1.0))
+    loop = _timing(STEPWISE, (3.0, 4.0, 2.0, 20.0, 3.0))  # per round 3, 2, 2, 5, 3
+    found = ratio_quartiles([fused, loop])
+    assert found[STEPWISE] == quartiles([3.0, 2.0, 2.0, 5.0, 3.0])
+    assert found[STEPWISE][1] == ratios([fused, loop])[STEPWISE] == 3.0
+    assert found[FUSED] == (1.0, 1.0, 1.0)
+
+
+def test_the_library_off_runs_without_onednn_in_the_same_rounds(monkeypatch):
+    seen = []
+    real = torch.nn.LSTM.forward
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.backends.mkldnn.enabled)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.LSTM, "forward", spy)
+    before = torch.backends.mkldnn.enabled
+    timings = time_lstm(names=(FUSED, FUSED + LIBRARY_OFF), **TINY)
+    assert [t.name for t in timings] == [FUSED, "nn.LSTM (fused), library off"]
+    assert {t.n for t in timings} == {5}
+    assert True in seen
+    assert False in seen  # the library-off calls ran with oneDNN switched off
+    assert torch.backends.mkldnn.enabled is before  # and it is back as it was
 
 
 def test_ratios_need_the_baseline_and_the_same_rounds():
