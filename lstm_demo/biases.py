@@ -64,15 +64,23 @@ def move_bias_hh(rnn: M, gates: Sequence[int] | None = None) -> M:
         msg = f"Expected gates from 0 to {count - 1} for an {cls.__name__}, but got {chosen} instead."
         raise ValueError(msg)
     moved = copy_module(rnn)
-    H = rnn.hidden_size
     with torch.no_grad():
-        for name, bias_hh in moved.named_parameters():
-            if name.startswith("bias_hh"):
-                bias_ih = getattr(moved, name.replace("bias_hh", "bias_ih"))
-                for g in chosen:
-                    bias_ih[g * H : (g + 1) * H] += bias_hh[g * H : (g + 1) * H]
-                    bias_hh[g * H : (g + 1) * H] = 0
+        for name, bias_hh in _biases(moved, "bias_hh"):
+            bias_ih = getattr(moved, name.replace("bias_hh", "bias_ih"))
+            for rows in (_gate_rows(rnn, g) for g in chosen):
+                bias_ih[rows] += bias_hh[rows]
+                bias_hh[rows] = 0
     return moved
+
+
+def _biases(module: nn.RNNBase, which: str) -> list[tuple[str, torch.Tensor]]:
+    """Every ``bias_ih`` (or ``bias_hh``) parameter of every layer and direction, by name."""
+    return [(name, p) for name, p in module.named_parameters() if name.startswith(which)]
+
+
+def _gate_rows(module: nn.RNNBase, gate: int) -> slice:
+    """The rows of gate block ``gate`` in a bias vector."""
+    return slice(gate * module.hidden_size, (gate + 1) * module.hidden_size)
 
 
 def set_bias(rnn: M, which: str, gate: int, value: float) -> M:
@@ -89,9 +97,7 @@ def set_bias(rnn: M, which: str, gate: int, value: float) -> M:
         msg = f"Expected which to be 'bias_ih' or 'bias_hh', but got {which!r} instead."
         raise ValueError(msg)
     changed = copy_module(rnn)
-    H = rnn.hidden_size
     with torch.no_grad():
-        for name, bias in changed.named_parameters():
-            if name.startswith(which):
-                bias[gate * H : (gate + 1) * H] = value
+        for _, bias in _biases(changed, which):
+            bias[_gate_rows(rnn, gate)] = value
     return changed
