@@ -14,7 +14,8 @@ The claims live in one module per page family, imported here in the order
 the pages show them, which is the order of :data:`CLAIMS`:
 :mod:`~lstm_demo.claims.equations`, :mod:`~lstm_demo.claims.layout`,
 :mod:`~lstm_demo.claims.sequences`, :mod:`~lstm_demo.claims.variants`,
-:mod:`~lstm_demo.claims.notation`, :mod:`~lstm_demo.claims.gpu`.
+:mod:`~lstm_demo.claims.notation`, :mod:`~lstm_demo.claims.gpu`,
+:mod:`~lstm_demo.claims.ports` (these need ``pip install 'lstm-demo[ports]'``).
 """
 
 from lstm_demo.biases import move_bias_hh
@@ -64,6 +65,7 @@ from lstm_demo.claims.sequences import (
 from lstm_demo.claims.variants import dropout, flatten, gru, gru_bias, projection, rnn
 from lstm_demo.claims.notation import cho_gru, olah_notation, row_vector
 from lstm_demo.claims.gpu import eval_backward, repeatable
+from lstm_demo.claims.ports import flax_port, keras_port, onnx_export, onnx_port
 
 # isort: on
 
@@ -87,10 +89,12 @@ __all__ = [
     "dropout",
     "eval_backward",
     "flatten",
+    "flax_port",
     "gradients",
     "gru",
     "gru_bias",
     "last_output",
+    "keras_port",
     "lstmcell_loop",
     "module_forward",
     "move_bias_hh",
@@ -98,6 +102,8 @@ __all__ = [
     "no_peepholes",
     "num_layers_vs_stacked",
     "olah_notation",
+    "onnx_export",
+    "onnx_port",
     "on_each_device",
     "only_note",
     "packed",
