@@ -27,6 +27,7 @@ import torch
 from lstm_demo import mutants as mutation
 from lstm_demo.claims import CLAIMS, ClaimResult, Forward
 from lstm_demo.devices import available_devices, device_name, resolve_device
+from lstm_demo.ports import INSTALL, Unavailable
 from lstm_demo.precision import full_precision
 from lstm_demo.provenance import environment_report
 
@@ -202,12 +203,15 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
         print(COLUMNS, file=out)
     records: list[dict[str, object]] = []
     started = time.perf_counter()
+    skipped: list[str] = []
     with full_precision():
         failed = _run_claims(
-            args, names=names, devices=devices, dtypes=dtypes, records=records, out=out, err=err
+            args, names=names, devices=devices, dtypes=dtypes, records=records, skipped=skipped, out=out, err=err
         )
-    total = len(records)
+    total = len(records) - len(skipped)
     summary = f"{total - failed} of {total} runs hold, {failed} fail ({time.perf_counter() - started:.1f} s)"
+    if skipped:
+        summary += f"; skipped {', '.join(dict.fromkeys(skipped))}: a framework is not installed ({INSTALL})"
     if args.json:
         json.dump({"environment": report.__dict__, "results": records}, out, indent=2, default=str)
         print(file=out)
@@ -224,10 +228,14 @@ def _run_claims(
     devices: list[torch.device],
     dtypes: list[torch.dtype],
     records: list[dict[str, object]],
+    skipped: list[str],
     out: TextIO,
     err: TextIO,
 ) -> int:
-    """Run each claim on each device and dtype, print a row each, append its record; return the failures."""
+    """Run each claim on each device and dtype, print a row each, append its record; return the failures.
+
+    A claim whose framework is not installed is skipped (its name is appended to ``skipped``), not failed.
+    """
     progress = err if args.json else out
     failed = 0
     for name in names:
@@ -235,6 +243,18 @@ def _run_claims(
             for dtype in dtypes:
                 try:
                     result = CLAIMS[name](device, dtype)
+                except Unavailable as error:
+                    skipped.append(name)
+                    print(f"{name:<15} {device!s:<8} {str(dtype).removeprefix('torch.'):<8} SKIPPED: {error}", file=progress)
+                    records.append(
+                        {
+                            "claim": name,
+                            "device": str(device),
+                            "dtype": str(dtype).removeprefix("torch."),
+                            "skipped": str(error),
+                        }
+                    )
+                    continue
                 except Exception as error:  # noqa: BLE001 - report it as a failed claim and go on
                     failed += 1
                     message = (

@@ -20,6 +20,15 @@ from lstm_demo.mutants.equations import (
     hx_reads_batch_first,
     remembered,
 )
+from lstm_demo.mutants.ports import (
+    flax_carry_h_c,
+    keras_backward_not_flipped,
+    keras_hard_sigmoid,
+    keras_one_bias,
+    keras_reshaped,
+    onnx_one_bias,
+    onnx_torch_order,
+)
 
 #: Whether a mistake can be made on a call: ``applies(module, input, hx)``.
 Applies = Callable[[Any, Any, Any], bool]
@@ -130,8 +139,86 @@ class Mutant:
         return equations(module, input, hx)
 
 
-#: Every mutant, by name.
-MUTANTS: dict[str, Mutant] = {
+@dataclass(frozen=True)
+class PortMutant:
+    """A porting bug: ``mutant(module, input, hx=None)`` runs the module in another framework, mapped one wrong way.
+
+    It is tried only on the claims of its framework (:attr:`claims`), and
+    like a :class:`Mutant` returns the module's own result where its
+    mistake cannot be made (another class of module, no ``bias_hh``, not
+    bidirectional).
+    """
+
+    name: str
+    bug: str
+    port: Callable[..., Any]
+    """The wrong port, with the module's forward contract."""
+    claims: frozenset[str]
+    """The claims whose independent side it is a wrong version of."""
+    classes: tuple[type[nn.RNNBase], ...] = (nn.LSTM, nn.GRU)
+    applies: Applies = _always
+    shows: Applies = _always
+
+    def __call__(self, module: nn.RNNBase, input: Any, hx: Any = None) -> Any:
+        if not isinstance(module, self.classes) or not self.applies(module, input, hx):
+            return module(input, hx)
+        applied = _APPLIED.get()
+        if applied is not None and self.shows(module, input, hx):
+            applied.append(self.name)
+        return self.port(module, input, hx)
+
+
+_ONNX = frozenset({"onnx", "onnx-export"})
+
+#: The porting bugs, by name: each tried on its framework's claims only.
+PORT_MUTANTS: dict[str, PortMutant] = {
+    m.name: m
+    for m in (
+        PortMutant(
+            "onnx-torch-gate-order",
+            "ONNX W, R and B left in PyTorch's gate order (i, f, g, o), not reordered to i, o, f, c",
+            onnx_torch_order,
+            _ONNX,
+        ),
+        PortMutant("onnx-one-bias", "ONNX B = [bias_ih, 0]: the recurrent bias left out", onnx_one_bias, _ONNX, applies=_has_bias_hh),
+        PortMutant(
+            "keras-one-bias",
+            "Keras's bias = bias_ih alone (bias_hh not added)",
+            keras_one_bias,
+            frozenset({"keras"}),
+            applies=_has_bias_hh,
+        ),
+        PortMutant(
+            "keras-reshape",
+            "Keras kernel = weight_ih.reshape(in, 4H), a reshape where weight_ih.T belongs",
+            keras_reshaped,
+            frozenset({"keras"}),
+        ),
+        PortMutant(
+            "keras-hard-sigmoid",
+            "Keras layers built with recurrent_activation='hard_sigmoid'",
+            keras_hard_sigmoid,
+            frozenset({"keras"}),
+        ),
+        PortMutant(
+            "keras-backward-not-flipped",
+            "a hand-built Keras bidirectional layer: go_backwards=True output concatenated unflipped",
+            keras_backward_not_flipped,
+            frozenset({"keras"}),
+            applies=_bidirectional,
+        ),
+        PortMutant(
+            "flax-carry-h-c",
+            "Flax's carry passed and read as (h, c), nn.LSTM's order, where Flax's is (c, h)",
+            flax_carry_h_c,
+            frozenset({"flax"}),
+            classes=(nn.LSTM,),
+        ),
+    )
+}
+
+#: Every mutant, by name: the wrong LSTMs, then the porting bugs.
+MUTANTS: dict[str, Mutant | PortMutant] = {
     m.name: m
     for m in (
         Mutant(
@@ -240,6 +327,7 @@ MUTANTS: dict[str, Mutant] = {
         ),
     )
 }
+MUTANTS.update(PORT_MUTANTS)
 
 
 @dataclass(frozen=True)

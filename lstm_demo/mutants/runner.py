@@ -19,7 +19,8 @@ import torch
 from lstm_demo.claims import CLAIMS, Claim, Forward
 from lstm_demo.devices import available_devices, resolve_device
 from lstm_demo.display import Table
-from lstm_demo.mutants.catalogue import MUTANTS, STATE_ONLY, Mutant, counting
+from lstm_demo.mutants.catalogue import MUTANTS, STATE_ONLY, Mutant, PortMutant, counting
+from lstm_demo.ports import Unavailable
 from lstm_demo.post import reproduce_experiment_1, reproduce_experiment_2
 from lstm_demo.precision import full_precision
 from lstm_demo.tolerances import Tolerance, site_tolerances
@@ -57,8 +58,13 @@ class Target:
     printed: bool = False
     """Compared with printed outputs, so only the post's tolerance applies."""
 
-    def tries(self, mutant: Mutant) -> bool:
-        """Whether the target is tried with ``mutant``: every mutant, unless the target names the only ones it can show."""
+    def tries(self, mutant: Mutant | PortMutant) -> bool:
+        """Whether the target is tried with ``mutant``: every mutant, unless the target names the only ones it can show.
+
+        A porting bug is tried only on its framework's claims.
+        """
+        if isinstance(mutant, PortMutant) and self.name not in mutant.claims:
+            return False
         return self.mutants is None or mutant.name in self.mutants
 
 
@@ -189,7 +195,14 @@ CONTROL = "none (control)"
 
 
 class Results(list[Result]):
-    """What :func:`run` returns: every row, shown as one line per mutant and target."""
+    """What :func:`run` returns: every row, shown as one line per mutant and target.
+
+    :attr:`skipped` names the targets whose framework is not installed.
+    """
+
+    def __init__(self, rows: Sequence[Result] = (), skipped: Sequence[str] = ()) -> None:
+        super().__init__(rows)
+        self.skipped: list[str] = list(skipped)
 
     @property
     def escapes(self) -> list[Result]:
@@ -239,6 +252,8 @@ class Results(list[Result]):
             f"{sum(r.caught for r in tried)} of {len(tried)} mutant runs caught; "
             f"{len(self) - len(tried)} control runs"
         )
+        if self.skipped:
+            caption += f"; skipped (framework not installed): {', '.join(self.skipped)}"
         return Table(
             "\n".join(lines),
             caption=caption,
@@ -338,9 +353,14 @@ def run(
     results = Results()
     with full_precision():
         for target in (TARGETS[n] for n in (checks or TARGETS)):
+            try:
+                target.run(chosen[0][0], chosen[0][1], None)
+            except Unavailable:
+                results.skipped.append(target.name)
+                continue
             for device, dtype in chosen:
                 names = tolerances_for(target, dtype)
-                sides: dict[str, Mutant | None] = {CONTROL: None}
+                sides: dict[str, Mutant | PortMutant | None] = {CONTROL: None}
                 sides.update({n: MUTANTS[n] for n in mutants or MUTANTS if target.tries(MUTANTS[n])})
                 for name, side in sides.items():
                     with counting() as applied:

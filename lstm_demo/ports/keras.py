@@ -244,11 +244,19 @@ def _torch_result(module: nn.RNNBase, output: np.ndarray, finals: list[list[np.n
     return y, h_n
 
 
-def keras_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: State | None = None) -> Result:
+def keras_forward(
+    module: nn.LSTM | nn.GRU,
+    input: torch.Tensor,
+    hx: State | None = None,
+    *,
+    layers: Sequence[Any] | None = None,
+) -> Result:
     """``module(input, hx)`` computed by Keras 3: :func:`to_keras` of the module, run by :func:`keras_run`.
 
     ``input`` and ``hx`` in the module's layout; the result in nn.LSTM's (or
-    nn.GRU's) shapes, in the dtype Keras computed in.
+    nn.GRU's) shapes, in the dtype Keras computed in. ``layers`` are run
+    instead of ``to_keras(module)``, which then gives only the layout and the
+    state's shape: how layers built elsewhere are checked.
 
     Examples
     --------
@@ -263,9 +271,9 @@ def keras_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: State | Non
     if not isinstance(input, torch.Tensor) or input.dim() != 3:
         msg = f"Expected input to be a 3-D tensor (Keras takes no PackedSequence), but got {describe(input)} instead."
         raise TypeError(msg)
-    layers = to_keras(module)
+    run = to_keras(module) if layers is None else layers
     x = input if module.batch_first else input.transpose(0, 1)
-    output, finals = keras_run(layers, x.detach().cpu().numpy(), _keras_states(module, hx))
+    output, finals = keras_run(run, x.detach().cpu().numpy(), _keras_states(module, hx))
     return _torch_result(module, output, finals, input)
 
 

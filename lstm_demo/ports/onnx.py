@@ -176,12 +176,21 @@ def _as_result(module: nn.RNNBase, arrays: Sequence[np.ndarray], like: torch.Ten
     return output, states[0]
 
 
-def onnx_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: State | None = None) -> Result:
+def onnx_forward(
+    module: nn.LSTM | nn.GRU,
+    input: torch.Tensor,
+    hx: State | None = None,
+    *,
+    weights: Sequence[OnnxLayer] | None = None,
+) -> Result:
     """``module(input, hx)`` computed by ONNX: :func:`onnx_model` of its weights, run by :func:`run_onnx`.
 
     ONNX Runtime for float32, ``onnx.reference`` for float64. ``input`` and
     ``hx`` in the module's layout, the result in nn.LSTM's (or nn.GRU's)
-    shapes, on the input's device.
+    shapes, on the input's device. ``weights`` (one ``{"W", "R", "B"}`` per
+    layer) are run instead of :func:`~lstm_demo.ports.onnx_weights` of the
+    module, which then gives only the layout and the state's shape: how
+    weights from elsewhere (or mapped another way) are checked.
 
     Raises
     ------
@@ -201,7 +210,7 @@ def onnx_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: State | None
     torch.Size([2, 5, 4])
     """
     feeds = _feeds(module, input, hx)
-    model = onnx_model(module)
+    model = onnx_model(module if weights is None else weights)
     return _as_result(module, run_onnx(model, feeds, runtime=default_runtime(input.dtype)), input)
 
 
