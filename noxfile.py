@@ -53,9 +53,9 @@ SYSTEM = "system"
 # What the interpreter running nox must print for LSTM_DEMO_TORCH=system.
 _PROBE = "import json, torch; print(json.dumps({'version': torch.__version__, 'file': torch.__file__}))"
 
-# The package (editable, with its published extra) and the `dev` dependency
+# The package (editable, with its published extras: the examples' and the ports') and the `dev` dependency
 # group of pyproject.toml: test, docs, lint and benchmark tools.
-_PROJECT = ("-e", f"{ROOT}[examples]", "--group", f"{ROOT / 'pyproject.toml'}:dev")
+_PROJECT = ("-e", f"{ROOT}[examples,ports]", "--group", f"{ROOT / 'pyproject.toml'}:dev")
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["lint", "tests", "doctest", "docs", "browser"]

@@ -206,7 +206,14 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO
     skipped: list[str] = []
     with full_precision():
         failed = _run_claims(
-            args, names=names, devices=devices, dtypes=dtypes, records=records, skipped=skipped, out=out, err=err
+            args,
+            names=names,
+            devices=devices,
+            dtypes=dtypes,
+            records=records,
+            skipped=skipped,
+            out=out,
+            err=err,
         )
     total = len(records) - len(skipped)
     summary = f"{total - failed} of {total} runs hold, {failed} fail ({time.perf_counter() - started:.1f} s)"
@@ -245,7 +252,10 @@ def _run_claims(
                     result = CLAIMS[name](device, dtype)
                 except Unavailable as error:
                     skipped.append(name)
-                    print(f"{name:<15} {device!s:<8} {str(dtype).removeprefix('torch.'):<8} SKIPPED: {error}", file=progress)
+                    print(
+                        f"{name:<15} {device!s:<8} {str(dtype).removeprefix('torch.'):<8} SKIPPED: {error}",
+                        file=progress,
+                    )
                     records.append(
                         {
                             "claim": name,

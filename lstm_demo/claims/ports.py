@@ -122,14 +122,22 @@ def onnx_port(at: Place, *, onnx: Forward) -> Found:
             "B": _numpy(at, dirs, 8 * HIDDEN, offset=30 + k),
         }
         x = at.randn(SEQ, BATCH, IN, offset=40 + k)
-        lstm = lstm_from_onnx(**drawn, direction=direction).to(at.device)
+        lstm = lstm_from_onnx(drawn["W"], drawn["R"], drawn["B"], direction=direction).to(at.device)
         with torch.no_grad():
             ours = lstm(x)
         theirs = run_onnx(onnx_model([drawn], with_state=False), {"input": x.cpu().numpy()}, runtime=runtime)
         got = (_tensor(theirs[0], at), (_tensor(theirs[1], at), _tensor(theirs[2], at)))
         found.update({f"from ONNX, {direction}: {key}": p for key, p in pairs(got, ours).items()})
         back = onnx_weights(lstm)[0]
-        found.update({f"from ONNX, {direction}: onnx_weights gives {key} back": (_tensor(back[key], at), _tensor(drawn[key], at)) for key in "WRB"})
+        found.update(
+            {
+                f"from ONNX, {direction}: onnx_weights gives {key} back": (
+                    _tensor(back[key], at),
+                    _tensor(drawn[key], at),
+                )
+                for key in "WRB"
+            }
+        )
     return found
 
 
@@ -138,7 +146,11 @@ def exported_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = No
 
     The result in the module's shapes, for :func:`onnx_export`.
     """
-    model = export(module.cpu(), input.cpu(), None if hx is None else tuple(t.cpu() for t in hx) if isinstance(hx, tuple) else hx.cpu())
+    model = export(
+        module.cpu(),
+        input.cpu(),
+        None if hx is None else tuple(t.cpu() for t in hx) if isinstance(hx, tuple) else hx.cpu(),
+    )
     names = [i.name for i in model.graph.input]
     state = () if hx is None else (hx if isinstance(hx, tuple) else (hx,))
     feeds = {n: t.detach().cpu().numpy() for n, t in zip(names, (input, *state), strict=False)}
@@ -169,7 +181,12 @@ def onnx_export(at: Place, *, exported: Forward) -> Found:
     written = exported_weights(export(lstm.cpu(), x.cpu(), (hx[0].cpu(), hx[1].cpu())))
     lstm.to(at.device)
     for k, (ours, theirs) in enumerate(zip(onnx_weights(lstm), written, strict=True)):
-        found.update({f"layer {k}: exported {key}": (_tensor(theirs[key], at), _tensor(ours[key], at)) for key in "WRB"})
+        found.update(
+            {
+                f"layer {k}: exported {key}": (_tensor(theirs[key], at), _tensor(ours[key], at))
+                for key in "WRB"
+            }
+        )
     return found
 
 
@@ -250,7 +267,9 @@ def flax_port(at: Place, *, flax: Forward) -> Found:
         for k, dirs in enumerate((1, 2)):
             cells = []
             for d in range(dirs):
-                cell = nnx.OptimizedLSTMCell(IN, HIDDEN, dtype=name, param_dtype=name, rngs=nnx.Rngs(at.seed + 10 * k + d))
+                cell = nnx.OptimizedLSTMCell(
+                    IN, HIDDEN, dtype=name, param_dtype=name, rngs=nnx.Rngs(at.seed + 10 * k + d)
+                )
                 cell.dense_h.bias[...] = _numpy(at, 4 * HIDDEN, offset=50 + 10 * k + d)
                 cells.append(cell)
             x = at.randn(BATCH, SEQ, IN, offset=60 + k)
@@ -260,7 +279,10 @@ def flax_port(at: Place, *, flax: Forward) -> Found:
                 ours = lstm(x)
             got = (
                 _tensor(output, at),
-                (torch.stack([_tensor(h, at) for h, _ in finals]), torch.stack([_tensor(c, at) for _, c in finals])),
+                (
+                    torch.stack([_tensor(h, at) for h, _ in finals]),
+                    torch.stack([_tensor(c, at) for _, c in finals]),
+                ),
             )
             label = "bidirectional" if dirs == 2 else "forward"
             found.update({f"from Flax, {label}: {key}": p for key, p in pairs(got, ours).items()})

@@ -180,7 +180,13 @@ PORT_MUTANTS: dict[str, PortMutant] = {
             onnx_torch_order,
             _ONNX,
         ),
-        PortMutant("onnx-one-bias", "ONNX B = [bias_ih, 0]: the recurrent bias left out", onnx_one_bias, _ONNX, applies=_has_bias_hh),
+        PortMutant(
+            "onnx-one-bias",
+            "ONNX B = [bias_ih, 0]: the recurrent bias left out",
+            onnx_one_bias,
+            _ONNX,
+            applies=_has_bias_hh,
+        ),
         PortMutant(
             "keras-one-bias",
             "Keras's bias = bias_ih alone (bias_hh not added)",

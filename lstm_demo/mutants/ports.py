@@ -39,7 +39,9 @@ def onnx_torch_order(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = No
             end = f"_l{k}{'_reverse' if d else ''}"
             w, r = (getattr(module, f"{n}{end}").detach().cpu().numpy() for n in ("weight_ih", "weight_hh"))
             biases = [
-                getattr(module, f"{n}{end}").detach().cpu().numpy() if module.bias else np.zeros(len(w), w.dtype)
+                getattr(module, f"{n}{end}").detach().cpu().numpy()
+                if module.bias
+                else np.zeros(len(w), w.dtype)
                 for n in ("bias_ih", "bias_hh")
             ]
             found["W"].append(w)
@@ -77,7 +79,12 @@ def _keras_layers(module: nn.LSTM | nn.GRU, arrays: list[list[np.ndarray]], **op
     layers = []
     for k, weights in enumerate(arrays):
         layer = getattr(keras.layers, kind)(
-            module.hidden_size, return_sequences=True, return_state=True, use_bias=module.bias, dtype=dtype, **options
+            module.hidden_size,
+            return_sequences=True,
+            return_state=True,
+            use_bias=module.bias,
+            dtype=dtype,
+            **options,
         )
         if module.bidirectional:
             layer = keras.layers.Bidirectional(layer, dtype=dtype)
@@ -102,7 +109,10 @@ def keras_reshaped(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None
 def keras_hard_sigmoid(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None) -> Result:
     """Keras run with ``recurrent_activation="hard_sigmoid"``: Keras 3's, relu6(x + 3) / 6, for the gates."""
     return keras_forward(
-        module, input, hx, layers=_keras_layers(module, keras_weights(module), recurrent_activation="hard_sigmoid")
+        module,
+        input,
+        hx,
+        layers=_keras_layers(module, keras_weights(module), recurrent_activation="hard_sigmoid"),
     )
 
 
@@ -125,7 +135,12 @@ def keras_backward_not_flipped(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx
     keras = require("keras")
     kind = "LSTM" if isinstance(module, nn.LSTM) else "GRU"
     dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
-    options: dict[str, Any] = {"return_sequences": True, "return_state": True, "use_bias": module.bias, "dtype": dtype}
+    options: dict[str, Any] = {
+        "return_sequences": True,
+        "return_state": True,
+        "use_bias": module.bias,
+        "dtype": dtype,
+    }
     if kind == "GRU":
         options["reset_after"] = True
     per = len(keras_weights(module)[0]) // 2

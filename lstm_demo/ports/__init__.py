@@ -27,7 +27,14 @@ from lstm_demo.ports.gates import (
     onnx_weights,
     reorder,
 )
-from lstm_demo.ports.keras import BACKENDS, keras_forward, keras_forward_on, keras_run, lstm_from_keras, to_keras
+from lstm_demo.ports.keras import (
+    BACKENDS,
+    keras_forward,
+    keras_forward_on,
+    keras_run,
+    lstm_from_keras,
+    to_keras,
+)
 from lstm_demo.ports.onnx import (
     OPSET,
     RUNTIMES,

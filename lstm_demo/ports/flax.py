@@ -70,7 +70,9 @@ def to_flax(lstm: nn.LSTM) -> list[Cells]:
         features = lstm.input_size if k == 0 else lstm.hidden_size * len(cells)
         built = []
         for arrays in cells:
-            cell = nnx.OptimizedLSTMCell(features, lstm.hidden_size, dtype=name, param_dtype=name, rngs=nnx.Rngs(0))
+            cell = nnx.OptimizedLSTMCell(
+                features, lstm.hidden_size, dtype=name, param_dtype=name, rngs=nnx.Rngs(0)
+            )
             cell.dense_i.kernel[...] = jnp.asarray(arrays["dense_i"]["kernel"])
             cell.dense_h.kernel[...] = jnp.asarray(arrays["dense_h"]["kernel"])
             cell.dense_h.bias[...] = jnp.asarray(arrays["dense_h"]["bias"])
@@ -130,7 +132,10 @@ def lstm_from_flax(cells: Any, *, batch_first: bool = True) -> nn.LSTM:
         tuple(
             {
                 "dense_i": {"kernel": np.asarray(cell.dense_i.kernel[...])},
-                "dense_h": {"kernel": np.asarray(cell.dense_h.kernel[...]), "bias": np.asarray(cell.dense_h.bias[...])},
+                "dense_h": {
+                    "kernel": np.asarray(cell.dense_h.kernel[...]),
+                    "bias": np.asarray(cell.dense_h.bias[...]),
+                },
             }
             for cell in layer
         )
@@ -196,15 +201,15 @@ def flax_forward(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None
         msg = f"Expected an nn.LSTM, but got {describe(lstm)} instead."
         raise TypeError(msg)
     jax = require("jax")
-    x64: AbstractContextManager[Any] = (
-        jax.enable_x64(True) if _x64_off(input.dtype) else nullcontext()
-    )
+    x64: AbstractContextManager[Any] = jax.enable_x64(True) if _x64_off(input.dtype) else nullcontext()
     with x64:
         layers = to_flax(lstm)
         x = input if lstm.batch_first else input.transpose(0, 1)
         state = None
         if hx is not None:
-            state = [(hx[0][i].detach().cpu().numpy(), hx[1][i].detach().cpu().numpy()) for i in range(len(hx[0]))]
+            state = [
+                (hx[0][i].detach().cpu().numpy(), hx[1][i].detach().cpu().numpy()) for i in range(len(hx[0]))
+            ]
         output, finals = flax_run(layers, x.detach().cpu().numpy(), state)
         y = torch.from_numpy(np.array(output)).to(input.device)
         h_n = torch.from_numpy(np.stack([np.array(h) for h, _ in finals])).to(input.device)

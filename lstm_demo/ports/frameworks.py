@@ -63,5 +63,7 @@ def require(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as error:
-        msg = f"Expected {name} to be installed for this port, but it is not ({error}); {INSTALL} installs it."
+        msg = (
+            f"Expected {name} to be installed for this port, but it is not ({error}); {INSTALL} installs it."
+        )
         raise Unavailable(msg) from error

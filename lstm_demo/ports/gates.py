@@ -86,7 +86,8 @@ def reorder(weight: np.ndarray, kind: str, source: str, target: str, axis: int =
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
-    return tensor.detach().cpu().numpy().copy()
+    array: np.ndarray = tensor.detach().cpu().numpy().copy()
+    return array
 
 
 def _suffix(direction: int) -> str:
@@ -99,7 +100,11 @@ def _params(module: nn.RNNBase, layer: int, direction: int) -> dict[str, np.ndar
     w_ih, w_hh = getattr(module, f"weight_ih{end}"), getattr(module, f"weight_hh{end}")
     found = {"weight_ih": _numpy(w_ih), "weight_hh": _numpy(w_hh)}
     for name in ("bias_ih", "bias_hh"):
-        found[name] = _numpy(getattr(module, f"{name}{end}")) if module.bias else np.zeros(len(found["weight_ih"]), found["weight_ih"].dtype)
+        found[name] = (
+            _numpy(getattr(module, f"{name}{end}"))
+            if module.bias
+            else np.zeros(len(found["weight_ih"]), found["weight_ih"].dtype)
+        )
     return found
 
 
@@ -186,7 +191,9 @@ def _from_onnx(
 ) -> nn.RNNBase:
     gates = 4 if kind == "LSTM" else 3
     if direction == "reverse":
-        raise ValueError(_REVERSE.replace("nn.LSTM", f"nn.{kind}").replace("lstm_from", f"{kind.lower()}_from"))
+        raise ValueError(
+            _REVERSE.replace("nn.LSTM", f"nn.{kind}").replace("lstm_from", f"{kind.lower()}_from")
+        )
     if direction not in _DIRECTIONS:
         msg = f'Expected direction "forward" or "bidirectional", but got {direction!r} instead.'
         raise ValueError(msg)
@@ -443,8 +450,12 @@ def module_from_keras_weights(
                 if bias:
                     b = own[2]
                     b_ih, b_hh = (b, np.zeros_like(b)) if kind == "LSTM" else (b[0], b[1])
-                    getattr(module, f"bias_ih{end}").copy_(torch.from_numpy(reorder(b_ih, kind, "keras", "torch")))
-                    getattr(module, f"bias_hh{end}").copy_(torch.from_numpy(reorder(b_hh, kind, "keras", "torch")))
+                    getattr(module, f"bias_ih{end}").copy_(
+                        torch.from_numpy(reorder(b_ih, kind, "keras", "torch"))
+                    )
+                    getattr(module, f"bias_hh{end}").copy_(
+                        torch.from_numpy(reorder(b_hh, kind, "keras", "torch"))
+                    )
     return module
 
 
@@ -538,6 +549,8 @@ def lstm_from_flax_params(
                     _expect_shape(f"{name}{end}.T", array, tuple(param.shape[::-1]), "from the first layer")
                     param.copy_(torch.from_numpy(array.T.copy()))
                 if has_bias:
-                    getattr(lstm, f"bias_ih{end}").copy_(torch.from_numpy(np.asarray(cell["dense_h"]["bias"]).copy()))
+                    getattr(lstm, f"bias_ih{end}").copy_(
+                        torch.from_numpy(np.asarray(cell["dense_h"]["bias"]).copy())
+                    )
                     getattr(lstm, f"bias_hh{end}").zero_()
     return lstm

@@ -27,6 +27,7 @@ from lstm_demo._validate import describe
 from lstm_demo.ports.frameworks import require
 from lstm_demo.ports.gates import keras_weights, module_from_keras_weights
 
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Keras 3.15's torch backend converts its tensors with ``np.array(x)``, which NumPy 2 warns about; the values are right."""
@@ -225,7 +226,9 @@ def _keras_states(module: nn.RNNBase, hx: State | None) -> list[list[np.ndarray]
     return per_layer
 
 
-def _torch_result(module: nn.RNNBase, output: np.ndarray, finals: list[list[np.ndarray]], like: torch.Tensor) -> Result:
+def _torch_result(
+    module: nn.RNNBase, output: np.ndarray, finals: list[list[np.ndarray]], like: torch.Tensor
+) -> Result:
     lstm = isinstance(module, nn.LSTM)
     per = 2 if lstm else 1
     dirs = 2 if module.bidirectional else 1
@@ -311,7 +314,9 @@ def keras_forward_on(
         msg = f"Expected an nn.LSTM or nn.GRU, but got {describe(module)} instead."
         raise TypeError(msg)
     config = {
-        "kind": type(module).__name__ if type(module) in (nn.LSTM, nn.GRU) else ("LSTM" if isinstance(module, nn.LSTM) else "GRU"),
+        "kind": type(module).__name__
+        if type(module) in (nn.LSTM, nn.GRU)
+        else ("LSTM" if isinstance(module, nn.LSTM) else "GRU"),
         "input_size": module.input_size,
         "hidden_size": module.hidden_size,
         "num_layers": module.num_layers,
@@ -321,11 +326,18 @@ def keras_forward_on(
     }
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
     tensors = () if hx is None else (hx if isinstance(hx, tuple) else (hx,))
-    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1" if x64 else "0", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "JAX_ENABLE_X64": "1" if x64 else "0",
+        "JAX_PLATFORMS": "cpu",
+    }
     with tempfile.TemporaryDirectory() as folder:
         given, got = Path(folder) / "in.pt", Path(folder) / "out.pt"
-        torch.save({"config": config, "state": state, "input": input.detach().cpu(), "hx": list(tensors)}, given)
-        done = subprocess.run(  # noqa: S603 - this interpreter, this module
+        torch.save(
+            {"config": config, "state": state, "input": input.detach().cpu(), "hx": list(tensors)}, given
+        )
+        done = subprocess.run(
             [sys.executable, "-m", "lstm_demo.ports.keras", str(given), str(got)],
             env=env,
             capture_output=True,
@@ -338,7 +350,9 @@ def keras_forward_on(
             raise RuntimeError(msg)
         found = torch.load(got, weights_only=True)
     arrays = [t.to(input.device) for t in found["result"]]
-    result: Result = (arrays[0], (arrays[1], arrays[2])) if config["kind"] == "LSTM" else (arrays[0], arrays[1])
+    result: Result = (
+        (arrays[0], (arrays[1], arrays[2])) if config["kind"] == "LSTM" else (arrays[0], arrays[1])
+    )
     return result, str(found["dtype"])
 
 
@@ -365,4 +379,12 @@ if __name__ == "__main__":
     _main(*sys.argv[1:3])
 
 
-__all__ = ["BACKENDS", "KINDS", "keras_forward", "keras_forward_on", "keras_run", "lstm_from_keras", "to_keras"]
+__all__ = [
+    "BACKENDS",
+    "KINDS",
+    "keras_forward",
+    "keras_forward_on",
+    "keras_run",
+    "lstm_from_keras",
+    "to_keras",
+]

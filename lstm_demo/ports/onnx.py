@@ -10,10 +10,11 @@ independent side of the ONNX claims.
 
 from __future__ import annotations
 
-import io
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,11 @@ def onnx_model(source: nn.LSTM | nn.GRU | Sequence[OnnxLayer], *, with_state: bo
     dtype = layers[0]["W"].dtype
     elem = onnx.TensorProto.DOUBLE if dtype == np.float64 else onnx.TensorProto.FLOAT
     states = ("h", "c") if kind == "LSTM" else ("h",)
-    nodes, inits, inputs = [], [], [helper.make_tensor_value_info("input", elem, ["T", "B", layers[0]["W"].shape[-1]])]
+    nodes, inits, inputs = (
+        [],
+        [],
+        [helper.make_tensor_value_info("input", elem, ["T", "B", layers[0]["W"].shape[-1]])],
+    )
     inits.append(numpy_helper.from_array(np.array([0, 0, -1], dtype=np.int64), "merge_directions"))
     x = "input"
     finals: dict[str, list[str]] = {s: [] for s in states}
@@ -107,14 +112,20 @@ def onnx_model(source: nn.LSTM | nn.GRU | Sequence[OnnxLayer], *, with_state: bo
     for s in states:
         nodes.append(helper.make_node("Concat", finals[s], [f"{s}_n"], axis=0))
     outputs = [helper.make_tensor_value_info("output", elem, ["T", "B", dirs * hidden])]
-    outputs += [helper.make_tensor_value_info(f"{s}_n", elem, [len(layers) * dirs, "B", hidden]) for s in states]
+    outputs += [
+        helper.make_tensor_value_info(f"{s}_n", elem, [len(layers) * dirs, "B", hidden]) for s in states
+    ]
     graph = helper.make_graph(nodes, f"nn.{kind}", inputs, outputs, initializer=inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm_demo")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm_demo"
+    )
     onnx.checker.check_model(model)
     return model
 
 
-def run_onnx(model: Any, feeds: Mapping[str, np.ndarray], *, runtime: str = "onnxruntime") -> list[np.ndarray]:
+def run_onnx(
+    model: Any, feeds: Mapping[str, np.ndarray], *, runtime: str = "onnxruntime"
+) -> list[np.ndarray]:
     """Every output of ``model`` on ``feeds``, run in ONNX Runtime (CPU) or ``onnx.reference``.
 
     Raises
@@ -269,16 +280,17 @@ def export(
             program = torch.onnx.export(
                 wrapped, args, input_names=names, dynamo=True, dynamic_shapes=shapes, verbose=False
             )
+        assert program is not None  # torch.onnx.export returns the program when no file is given
         return program.model_proto
-    buffer = io.BytesIO()
     axes = None
     if dynamic:
         time_batch = {1: "time", 0: "batch"} if module.batch_first else {0: "time", 1: "batch"}
         axes = {"input": time_batch, **{n: {1: "batch"} for n in names[1:]}}
-    with warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's DeprecationWarning
-        torch.onnx.export(wrapped, args, buffer, input_names=names, dynamo=False, dynamic_axes=axes)
-    return onnx.load_from_string(buffer.getvalue())
+        path = Path(folder) / "model.onnx"
+        torch.onnx.export(wrapped, args, path, input_names=names, dynamo=False, dynamic_axes=axes)
+        return onnx.load(str(path))
 
 
 def exported_weights(model: Any) -> list[OnnxLayer]:
@@ -342,7 +354,11 @@ def conformance_cases() -> list[Conformance]:
         attributes = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attributes.items()}
         inputs, expected = case.data_sets[0]
         named = dict(zip(node.input, inputs, strict=False))
-        roles = dict(zip(("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"), node.input, strict=False))
+        roles = dict(
+            zip(
+                ("X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"), node.input, strict=False
+            )
+        )
         arrays = {role: named[name] for role, name in roles.items() if name}
         try:
             lstm = lstm_from_onnx(
