@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lstm_demo._copying import copy_module
 from lstm_demo.claims.registry import Forward, Found, Pairs, Place, claim, pairs
 from lstm_demo.claims.sizes import BATCH, HIDDEN, IN, SEQ
 from lstm_demo.ports import (
@@ -146,11 +147,8 @@ def exported_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = No
 
     The result in the module's shapes, for :func:`onnx_export`.
     """
-    model = export(
-        module.cpu(),
-        input.cpu(),
-        None if hx is None else tuple(t.cpu() for t in hx) if isinstance(hx, tuple) else hx.cpu(),
-    )
+    on_cpu = None if hx is None else (tuple(t.cpu() for t in hx) if isinstance(hx, tuple) else hx.cpu())
+    model = export(copy_module(module).cpu(), input.cpu(), on_cpu)
     names = [i.name for i in model.graph.input]
     state = () if hx is None else (hx if isinstance(hx, tuple) else (hx,))
     feeds = {n: t.detach().cpu().numpy() for n, t in zip(names, (input, *state), strict=False)}
@@ -178,8 +176,7 @@ def onnx_export(at: Place, *, exported: Forward) -> Found:
     hx = (at.randn(4, BATCH, HIDDEN, offset=2), at.randn(4, BATCH, HIDDEN, offset=3))
     with torch.no_grad():
         found = {f"run: {k}": p for k, p in pairs(exported(lstm, x, hx), lstm(x, hx)).items()}
-    written = exported_weights(export(lstm.cpu(), x.cpu(), (hx[0].cpu(), hx[1].cpu())))
-    lstm.to(at.device)
+    written = exported_weights(export(copy_module(lstm).cpu(), x.cpu(), (hx[0].cpu(), hx[1].cpu())))
     for k, (ours, theirs) in enumerate(zip(onnx_weights(lstm), written, strict=True)):
         found.update(
             {
