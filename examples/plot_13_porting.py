@@ -89,8 +89,11 @@ for name, comparison in missed.items():
 
 
 def by(framework, mutant=None):
-    text = f"{framework}: {mapped[framework].verdict}"
-    return text + (f"; {mutant}: {missed[mutant].verdict}" if mutant else "")
+    """The framework's run, and the wrong mapping's: max abs diff from nn.LSTM, and the outcome."""
+    text = f"{framework}: {mapped[framework].max_abs_diff:.2g}, {mapped[framework].outcome}"
+    return text + (
+        f"; {mutant}: {missed[mutant].max_abs_diff:.2g}, {missed[mutant].outcome}" if mutant else ""
+    )
 
 
 # The weights as each framework holds them, read from the arrays the mapping writes.
@@ -199,6 +202,7 @@ show(
         f"within {tolerance_for('cpu', torch.float32)}",
         header=header,
         sections=[(None, rows)],
+        notes=["Each number: the greatest absolute difference from nn.LSTM over output, h_n and c_n."],
     )
 )
 
@@ -556,7 +560,8 @@ for k, result in enumerate(runs.values()):
         ha="center",
         fontsize="small",
     )
-ax.axhline(tolerance.atol, color="gray", ls="--", lw=0.8)
+ax.axhline(tolerance.atol, color="gray", ls="--", lw=0.8, label=f"float32 atol, {tolerance.atol:.0e}")
+ax.legend(loc="upper right", fontsize="small")
 ax.set_yscale("log")
 ax.set_ylim(floor / 10, 1e-4)
 ax.set_xticks(range(len(runs)), list(runs))

@@ -1,9 +1,9 @@
 """nn.LSTM and nn.GRU as ONNX graphs: built from :func:`~lstm_demo.ports.onnx_weights`, exported, and run.
 
-:func:`onnx_model` writes the graph the mapping says (one ``LSTM`` or
-``GRU`` node per layer), :func:`export` is ``torch.onnx.export`` of the
-module, :func:`run_onnx` runs either in ONNX Runtime (float32: it has no
-float64 LSTM) or ``onnx.reference`` (any dtype), and :func:`onnx_forward`
+:func:`~lstm_demo.ports.onnx_model` writes the graph the mapping says (one ``LSTM`` or
+``GRU`` node per layer), :func:`~lstm_demo.ports.export` is ``torch.onnx.export`` of the
+module, :func:`~lstm_demo.ports.run_onnx` runs either in ONNX Runtime (float32: it has no
+float64 LSTM) or ``onnx.reference`` (any dtype), and :func:`~lstm_demo.ports.onnx_forward`
 is the whole round trip with the module's forward contract, the
 independent side of the ONNX claims.
 """
