@@ -27,6 +27,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "auto_examples/plot_07_padding_state_gradients",
             "auto_examples/plot_08_dropout_projection_other_rnns",
             "auto_examples/plot_11_notation",
+            "auto_examples/plot_13_porting",
             "auto_examples/plot_12_gpu_only",
         ],
     ),

@@ -41,8 +41,8 @@ def test_the_post_comes_first_and_its_forensics_last():
     ("filename", "expected"),
     [
         ("examples/plot_02_num_layers_vs_stacked.py", (1, "plot_02_num_layers_vs_stacked.py")),
-        ("/any/where/plot_03_post_numbers_two_layers.py", (10, "plot_03_post_numbers_two_layers.py")),
-        ("plot_99_new.py", (12, "plot_99_new.py")),
+        ("/any/where/plot_03_post_numbers_two_layers.py", (11, "plot_03_post_numbers_two_layers.py")),
+        ("plot_99_new.py", (13, "plot_99_new.py")),
     ],
 )
 def test_sort_key(filename, expected):

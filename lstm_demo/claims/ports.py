@@ -107,7 +107,7 @@ def _numpy(at: Place, *shape: int, offset: int, scale: float = 0.5) -> np.ndarra
 def onnx_port(at: Place, *, onnx: Forward) -> Found:
     """Claim: nn.LSTM mapped to ONNX (:func:`~lstm_demo.ports.onnx_weights`) and back (:func:`~lstm_demo.ports.lstm_from_onnx`).
 
-    To ONNX: every :func:`port_cases` configuration run by the side. From
+    To ONNX: every :func:`~lstm_demo.claims.ports.port_cases` configuration run by the side. From
     ONNX: weights drawn in ONNX's layout, forward and bidirectional, run in
     the same runtime and as ``lstm_from_onnx``'s module; then
     ``onnx_weights`` of that module, which must give the drawn arrays back
@@ -145,7 +145,7 @@ def onnx_port(at: Place, *, onnx: Forward) -> Found:
 def exported_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None) -> Any:
     """``torch.onnx.export`` (the TorchScript exporter) of ``module`` on ``input``, run in ONNX Runtime (float32) or onnx.reference.
 
-    The result in the module's shapes, for :func:`onnx_export`.
+    The result in the module's shapes, for :func:`~lstm_demo.claims.onnx_export`.
     """
     on_cpu = None if hx is None else (tuple(t.cpu() for t in hx) if isinstance(hx, tuple) else hx.cpu())
     model = export(copy_module(module).cpu(), input.cpu(), on_cpu)

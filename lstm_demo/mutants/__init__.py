@@ -17,7 +17,7 @@ control is the claim's own run, which must pass. :func:`smallest_caught`
 forget-gate bias offset, down to the smallest each claim still catches.
 """
 
-from lstm_demo.mutants.catalogue import MUTANTS, Mutant, OffsetMutant, counting
+from lstm_demo.mutants.catalogue import MUTANTS, PORT_MUTANTS, Mutant, OffsetMutant, counting
 from lstm_demo.mutants.equations import Equations, GRUEquations, RNNEquations, each_sequence, hard_sigmoid
 from lstm_demo.mutants.runner import (
     CONTROL,
@@ -37,6 +37,7 @@ from lstm_demo.mutants.smallest import RESOLUTION, Smallest, bisectable, smalles
 __all__ = [
     "CONTROL",
     "MUTANTS",
+    "PORT_MUTANTS",
     "RESOLUTION",
     "TARGETS",
     "Equations",

@@ -197,7 +197,7 @@ CONTROL = "none (control)"
 class Results(list[Result]):
     """What :func:`run` returns: every row, shown as one line per mutant and target.
 
-    :attr:`skipped` names the targets whose framework is not installed.
+    ``skipped`` names the targets whose framework is not installed.
     """
 
     def __init__(self, rows: Sequence[Result] = (), skipped: Sequence[str] = ()) -> None:

@@ -1,9 +1,9 @@
-"""nn.LSTM as Flax nnx ``OptimizedLSTMCell`` s and back: :func:`to_flax`, :func:`lstm_from_flax`.
+"""nn.LSTM as Flax nnx ``OptimizedLSTMCell`` s and back: :func:`~lstm_demo.ports.to_flax`, :func:`~lstm_demo.ports.lstm_from_flax`.
 
 Flax's cell takes and returns its carry as ``(c, h)``, the other way round
-from nn.LSTM's ``(h, c)``: :func:`flax_run` takes and returns PyTorch's
+from nn.LSTM's ``(h, c)``: :func:`~lstm_demo.ports.flax_run` takes and returns PyTorch's
 order. JAX computes in float32 unless ``jax_enable_x64`` is on;
-:func:`flax_forward` turns it on (``jax.enable_x64``) for a float64 module.
+:func:`~lstm_demo.ports.flax_forward` turns it on (``jax.enable_x64``) for a float64 module.
 """
 
 from __future__ import annotations

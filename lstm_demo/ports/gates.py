@@ -2,7 +2,7 @@
 
 Pure numpy and torch: nothing here imports a framework. Each function maps
 the weights one layer and direction at a time; the gate orders are
-:data:`GATE_ORDERS`.
+:data:`~lstm_demo.ports.GATE_ORDERS`.
 
 =========  =================  ==================================================
 framework  LSTM gates         weights of one layer and direction
@@ -257,12 +257,12 @@ def lstm_from_onnx(
     B : numpy.ndarray or torch.Tensor, optional
         ``[num_directions, 8H]``; without it the module has ``bias=False``
         (ONNX's missing ``B`` is zeros).
-    direction : {"forward", "bidirectional"}
-        The node's ``direction``; ``bidirectional`` gives
-        ``bidirectional=True``.
-    layout : {0, 1}
-        The node's ``layout``: 1 (batch-major) gives ``batch_first=True``.
-    P : array, optional
+    direction : str
+        The node's ``direction``, ``"forward"`` or ``"bidirectional"``;
+        ``"bidirectional"`` gives ``bidirectional=True``.
+    layout : int
+        The node's ``layout``, 0 or 1: 1 (batch-major) gives ``batch_first=True``.
+    P : numpy.ndarray or torch.Tensor, optional
         Peephole weights ``[num_directions, 3H]``: only all zeros (or
         ``None``) is accepted.
 

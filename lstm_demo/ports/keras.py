@@ -1,7 +1,7 @@
-"""nn.LSTM and nn.GRU as Keras 3 layers and back: :func:`to_keras`, :func:`lstm_from_keras`.
+"""nn.LSTM and nn.GRU as Keras 3 layers and back: :func:`~lstm_demo.ports.to_keras`, :func:`~lstm_demo.ports.lstm_from_keras`.
 
 Keras 3 picks its backend when first imported (``KERAS_BACKEND``; PyTorch
-here unless it says otherwise), so :func:`keras_forward_on` runs another
+here unless it says otherwise), so :func:`~lstm_demo.ports.keras_forward_on` runs another
 backend (JAX) in a fresh Python process. Run as ``python -m
 lstm_demo.ports.keras IN OUT``, this module is that process.
 """
