@@ -137,7 +137,7 @@ def save_flax(module: nn.LSTM | nn.GRU, path: Path) -> None:
             f"but got {describe(module)} instead."
         )
         raise TypeError(msg)
-    arrays = {
+    arrays: dict[str, Any] = {
         FLAX_KEY.format(layer=k, direction=_DIRECTIONS[d], dense=dense, param=param): cell[dense][param]
         for k, cells in enumerate(flax_params(module))
         for d, cell in enumerate(cells)
@@ -157,7 +157,7 @@ def load_flax_params(path: Path) -> list[tuple[dict[str, dict[str, np.ndarray]],
     """
     with np.load(path, allow_pickle=False) as found:
         arrays = {key: found[key] for key in found.files}
-    layers = []
+    layers: list[tuple[dict[str, dict[str, np.ndarray]], ...]] = []
     while any(key.startswith(f"layer{len(layers)}/") for key in arrays):
         k = len(layers)
         directions = [d for d in _DIRECTIONS if f"layer{k}/{d}/dense_i/kernel" in arrays]

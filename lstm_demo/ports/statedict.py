@@ -169,7 +169,7 @@ def module_from_state_dict(
         (0, w_hh.shape[1]) if w_hr is None or w_hr.dim() != 2 else (w_hr.shape[0], w_hr.shape[1])
     )
     rows = w_ih.shape[0]
-    kinds = {4: nn.LSTM, 3: nn.GRU}
+    kinds: dict[int, type[nn.LSTM] | type[nn.GRU]] = {4: nn.LSTM, 3: nn.GRU}
     gates = rows // hidden if hidden else 0
     if gates not in kinds or rows != gates * hidden or (proj_size and gates != 4):
         msg = (
@@ -181,7 +181,7 @@ def module_from_state_dict(
     if not w_ih.is_floating_point() or any(t.dtype != w_ih.dtype for t in own.values()):
         msg = f"Expected floating-point weights of one dtype under {chosen!r}, but got {sorted({str(t.dtype) for t in own.values()})} instead."
         raise ValueError(msg)
-    module = kinds[gates](
+    module: nn.LSTM | nn.GRU = kinds[gates](
         w_ih.shape[1],
         hidden,
         num_layers=len(layers),
