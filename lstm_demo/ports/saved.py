@@ -157,6 +157,7 @@ def load_flax_params(path: Path) -> list[tuple[dict[str, dict[str, np.ndarray]],
     """
     with np.load(path, allow_pickle=False) as found:
         arrays = {key: found[key] for key in found.files}
+    names = sorted(arrays)
     layers: list[tuple[dict[str, dict[str, np.ndarray]], ...]] = []
     while any(key.startswith(f"layer{len(layers)}/") for key in arrays):
         k = len(layers)
@@ -167,7 +168,7 @@ def load_flax_params(path: Path) -> list[tuple[dict[str, dict[str, np.ndarray]],
             for dense, param in _FLAX_PARAMS:
                 key = FLAX_KEY.format(layer=k, direction=direction, dense=dense, param=param)
                 if key not in arrays:
-                    msg = f"Expected {key} in {path}, but got only {sorted(arrays)} instead."
+                    msg = f"Expected {key} in {path}, but got only {names} instead."
                     raise ValueError(msg)
                 cell[dense][param] = arrays.pop(key)
             cells.append(cell)

@@ -156,8 +156,12 @@ def module_from_state_dict(
             raise ValueError(msg)
         own[name] = value
     layers = sorted({int(m[2]) for m in map(_PARAMETER.fullmatch, own) if m})
-    if layers != list(range(len(layers))) or any(f"weight_ih_l{k}" not in own for k in layers):
-        msg = f"Expected weight_ih_l0 to weight_ih_l{layers[-1]} under {chosen!r}, but got layers {layers} instead."
+    with_ih = [k for k in layers if f"weight_ih_l{k}" in own]
+    if with_ih != list(range(layers[-1] + 1)):
+        msg = (
+            f"Expected weight_ih_l0 to weight_ih_l{layers[-1]} under {chosen!r} (layers 0 to {layers[-1]}), "
+            f"but got weight_ih for layers {with_ih} only instead."
+        )
         raise ValueError(msg)
     w_ih, w_hh = own["weight_ih_l0"], own.get("weight_hh_l0")
     if w_ih.dim() != 2 or w_hh is None or w_hh.dim() != 2:
@@ -184,7 +188,7 @@ def module_from_state_dict(
     module: nn.LSTM | nn.GRU = kinds[gates](
         w_ih.shape[1],
         hidden,
-        num_layers=len(layers),
+        num_layers=layers[-1] + 1,
         bias="bias_ih_l0" in own or "bias_hh_l0" in own,
         bidirectional="weight_ih_l0_reverse" in own,
         dtype=w_ih.dtype,
