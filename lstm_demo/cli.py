@@ -417,7 +417,14 @@ def _load(path: str) -> Any:
                 "state_dict())."
             )
         else:
-            msg = f"Expected a file torch.save wrote, but got {path!r}, which torch.load cannot read ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}) instead."
+            text = str(error)
+            unpickler = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+            reason = (
+                unpickler[1].strip()
+                if unpickler
+                else f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+            )
+            msg = f"Expected a file torch.save wrote, but got {path!r}, which torch.load cannot read ({reason}) instead."
         raise ValueError(msg) from error
 
 
@@ -437,16 +444,20 @@ def port(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if dtype not in DTYPES.values():
             msg = f"Expected float32 or float64 weights, but got {str(dtype).removeprefix('torch.')} instead."
             raise ValueError(msg)
-        save_port(module, args.to, args.out)
+        x = torch.randn(5, 2, module.input_size, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        with torch.no_grad():
+            expected = module(x)  # before the writer has the module: nothing it does changes this side
+        try:
+            save_port(module, args.to, args.out)
+        except OSError as error:
+            msg = f"Expected --out to be a path that can be written, but got {args.out!r}: {error.strerror or error} instead."
+            raise ValueError(msg) from error
     except (TypeError, ValueError, OSError, Unavailable) as error:
         print(f"port: {error}", file=err)
         return 2
     name = str(dtype).removeprefix("torch.")
     print(f"read {module!r} ({name}) from {args.file}", file=out)
     print(f"wrote {args.out} for {args.to}", file=out)
-    x = torch.randn(5, 2, module.input_size, generator=torch.Generator().manual_seed(0), dtype=dtype)
-    with torch.no_grad():
-        expected = module(x)
     actual = run_saved(module, args.to, args.out, x)
     tolerance = tolerance_for("cpu", dtype)
     labels = ("output", "h_n", "c_n") if isinstance(module, torch.nn.LSTM) else ("output", "h_n")

@@ -53,7 +53,10 @@ def test_refusals_write_nothing(tmp_path):
     lstm = nn.LSTM(3, 4)
     with _raises(ValueError, "Expected a target among onnx, keras, flax, but got 'tflite' instead."):
         save_port(lstm, "tflite", tmp_path / "m")
-    with _raises(ValueError, f"Expected a path ending .keras (Keras 3's model format), but got '{tmp_path / 'm.h5'}' instead."):
+    with _raises(
+        ValueError,
+        f"Expected a path ending .keras (Keras 3's model format), but got '{tmp_path / 'm.h5'}' instead.",
+    ):
         save_port(lstm, "keras", tmp_path / "m.h5")
     with _raises(
         TypeError,
@@ -84,7 +87,10 @@ def test_run_saved_refuses_a_non_tensor_input(tmp_path):
 def test_load_flax_params_refuses_other_keys(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, **{"layer0/forward/dense_i/kernel": np.zeros((3, 16), np.float32), "extra": np.zeros(1)})
-    with _raises(ValueError, f"Expected layer0/forward/dense_h/kernel in {path}, but got only ['extra', 'layer0/forward/dense_i/kernel'] instead."):
+    with _raises(
+        ValueError,
+        f"Expected layer0/forward/dense_h/kernel in {path}, but got only ['extra', 'layer0/forward/dense_i/kernel'] instead.",
+    ):
         load_flax_params(path)
     np.savez(path, extra=np.zeros(1))
     with _raises(ValueError, f"Expected only keys like {FLAX_KEY} from layer0, but got ['extra'] instead."):

@@ -92,20 +92,26 @@ BAD = [
     (
         {"weight_ih_l0": [1.0]},
         TypeError,
-        "Expected a state_dict (a mapping of names to tensors), but got 'weight_ih_l0': an object of type "
-        "list instead.",
+        (
+            "Expected a state_dict (a mapping of names to tensors), but got 'weight_ih_l0': an object of type "
+            "list instead."
+        ),
     ),
     (
         {"model": {"weight_ih_l0": torch.zeros(16, 3)}, "epoch": 3},
         TypeError,
-        "Expected a state_dict (a mapping of names to tensors), but got 'model': an object of type dict "
-        "instead (a checkpoint? save or pass its model's state_dict).",
+        (
+            "Expected a state_dict (a mapping of names to tensors), but got 'model': an object of type dict "
+            "instead (a checkpoint? save or pass its model's state_dict)."
+        ),
     ),
     (
         dict(nn.Linear(2, 1).state_dict()),
         ValueError,
-        "Expected a state_dict with an nn.LSTM's or nn.GRU's weights (a name ending weight_ih_l0), but got "
-        "none among 2 names instead.",
+        (
+            "Expected a state_dict with an nn.LSTM's or nn.GRU's weights (a name ending weight_ih_l0), but got "
+            "none among 2 names instead."
+        ),
     ),
     (
         dict(nn.ModuleDict({"enc": nn.LSTM(2, 2), "dec": nn.GRU(2, 2)}).state_dict()),
@@ -115,17 +121,23 @@ BAD = [
     (
         dict(nn.RNN(3, 4).state_dict()),
         ValueError,
-        "Expected weight_ih_l0 with 4H rows (an nn.LSTM) or 3H rows (an nn.GRU), H=4 from weight_hh_l0's "
-        "columns, but got 4 rows instead (an nn.RNN's: H rows).",
+        (
+            "Expected weight_ih_l0 with 4H rows (an nn.LSTM) or 3H rows (an nn.GRU), H=4 from weight_hh_l0's "
+            "columns, but got 4 rows instead (an nn.RNN's: H rows)."
+        ),
     ),
     (
         {"weight_ih_l0": torch.zeros(10, 3), "weight_hh_l0": torch.zeros(10, 4)},
         ValueError,
-        "Expected weight_ih_l0 with 4H rows (an nn.LSTM) or 3H rows (an nn.GRU), H=4 from weight_hh_l0's "
-        "columns, but got 10 rows instead.",
+        (
+            "Expected weight_ih_l0 with 4H rows (an nn.LSTM) or 3H rows (an nn.GRU), H=4 from weight_hh_l0's "
+            "columns, but got 10 rows instead."
+        ),
     ),
     (
-        _without(_lstm_state(num_layers=3), *[f"{w}_l1" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]),
+        _without(
+            _lstm_state(num_layers=3), *[f"{w}_l1" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        ),
         ValueError,
         "Expected weight_ih_l0 to weight_ih_l2 under '' (layers 0 to 2), but got weight_ih for layers [0, 2] only instead.",
     ),
@@ -137,14 +149,18 @@ BAD = [
     (
         _without(_lstm_state(bidirectional=True), "bias_hh_l0_reverse"),
         ValueError,
-        "Expected bias_hh_l0_reverse (a parameter of LSTM(3, 4, bidirectional=True)), but got no such "
-        "name instead.",
+        (
+            "Expected bias_hh_l0_reverse (a parameter of LSTM(3, 4, bidirectional=True)), but got no such "
+            "name instead."
+        ),
     ),
     (
         {**_lstm_state(), "weight_ih_l0_reverse": torch.zeros(16, 3)},
         ValueError,
-        "Expected bias_hh_l0_reverse (a parameter of LSTM(3, 4, bidirectional=True)), but got no such "
-        "name instead.",
+        (
+            "Expected bias_hh_l0_reverse (a parameter of LSTM(3, 4, bidirectional=True)), but got no such "
+            "name instead."
+        ),
     ),
     (
         {**_lstm_state(), "weight_hr_l1": torch.zeros(2, 4)},
@@ -154,8 +170,10 @@ BAD = [
     (
         {**_lstm_state(), "scale": torch.ones(())},
         ValueError,
-        "Expected only nn.LSTM or nn.GRU parameter names under '' (weight_ih_l0, ...), but got 'scale' "
-        "instead.",
+        (
+            "Expected only nn.LSTM or nn.GRU parameter names under '' (weight_ih_l0, ...), but got 'scale' "
+            "instead."
+        ),
     ),
     (
         {**_lstm_state(), "bias_ih_l0": torch.zeros(15)},
@@ -165,8 +183,10 @@ BAD = [
     (
         {**_lstm_state(), "bias_ih_l0": torch.zeros(16, dtype=torch.float64)},
         ValueError,
-        "Expected floating-point weights of one dtype under '', but got ['torch.float32', 'torch.float64'] "
-        "instead.",
+        (
+            "Expected floating-point weights of one dtype under '', but got ['torch.float32', 'torch.float64'] "
+            "instead."
+        ),
     ),
 ]
 

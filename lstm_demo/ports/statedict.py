@@ -173,7 +173,7 @@ def module_from_state_dict(
         (0, w_hh.shape[1]) if w_hr is None or w_hr.dim() != 2 else (w_hr.shape[0], w_hr.shape[1])
     )
     rows = w_ih.shape[0]
-    kinds: dict[int, type[nn.LSTM] | type[nn.GRU]] = {4: nn.LSTM, 3: nn.GRU}
+    kinds: dict[int, type[nn.LSTM | nn.GRU]] = {4: nn.LSTM, 3: nn.GRU}
     gates = rows // hidden if hidden else 0
     if gates not in kinds or rows != gates * hidden or (proj_size and gates != 4):
         msg = (
