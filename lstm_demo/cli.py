@@ -10,26 +10,46 @@ everything held (0), something failed (1), or the arguments were wrong (2).
 in place of its independent sides, on every device and dtype, at every
 tolerance the site uses: it exits 1 if any mutant passes a claim (or a claim
 fails its own correct side, the control), 2 for bad arguments.
+
+``port`` rebuilds the nn.LSTM or nn.GRU of a saved ``state_dict``
+(:func:`~lstm_demo.ports.module_from_state_dict`), writes it as an ONNX
+model, a ``.keras`` model or Flax parameters (:func:`~lstm_demo.ports.save_port`),
+reads the file back and runs it on a random input next to the module
+(:func:`~lstm_demo.ports.run_saved`): it exits 1 if the two differ by more
+than the tolerance, 2 for a file it cannot port.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 import torch
 
 from lstm_demo import mutants as mutation
 from lstm_demo.claims import CLAIMS, ClaimResult, Forward
+from lstm_demo.comparison import compare
 from lstm_demo.devices import available_devices, device_name, resolve_device
-from lstm_demo.ports import INSTALL, Unavailable
+from lstm_demo.ports import (
+    FLAX_KEY,
+    INSTALL,
+    SAVERS,
+    Unavailable,
+    default_runtime,
+    module_from_state_dict,
+    require,
+    run_saved,
+    save_port,
+)
 from lstm_demo.precision import full_precision
 from lstm_demo.provenance import environment_report
+from lstm_demo.tolerances import tolerance_for
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 COLUMNS = f"{'claim':<15} {'device':<8} {'dtype':<8} {'max abs diff':>12}  {'tolerance':<25} verdict"
@@ -97,7 +117,43 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     mutants.add_argument("--list", action="store_true", help="list the mutants and claims and exit")
     mutants.add_argument("--json", action="store_true", help="print the tolerances and results as JSON")
-    return parser, {"check": check, "mutants": mutants}
+    port = commands.add_parser(
+        "port",
+        help="convert a saved nn.LSTM/nn.GRU state_dict to ONNX, Keras or Flax, and check it (exit 1 if it differs)",
+        description=(
+            "Rebuild the nn.LSTM or nn.GRU of a state_dict saved with torch.save (read with "
+            "weights_only=True: no code is unpickled; its configuration read from the names and shapes), "
+            "write it for another framework, read that file back, run it and the module on one random "
+            "input (float32 or the weights' dtype, seq_len 5, batch 2, seed 0) and print the greatest "
+            "difference and the tolerance; exit 1 if it exceeds the tolerance, 2 if the file cannot be ported."
+        ),
+        epilog=PORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    port.add_argument("file", metavar="FILE", help="a state_dict saved with torch.save")
+    port.add_argument("--to", required=True, choices=list(SAVERS), help="the framework to write for")
+    port.add_argument("--out", required=True, metavar="PATH", help="the file to write (Keras: ending .keras)")
+    port.add_argument(
+        "--prefix",
+        metavar="PREFIX",
+        help="the recurrent module's prefix in a larger model's state_dict (rnn.); default: the only one",
+    )
+    return parser, {"check": check, "mutants": mutants, "port": port}
+
+
+PORT_EPILOG = f"""\
+what each target writes:
+  onnx   an ONNX model (opset 14), one LSTM or GRU node per layer; inputs input [T, B, input_size],
+         h0_l{{k}} (and c0_l{{k}}) [num_directions, B, H] per layer; outputs output, h_n (and c_n)
+  keras  a Keras 3 .keras model (keras.saving.load_model): input (batch, time, input_size), outputs the
+         last sequence, then h (and c) per layer and direction, nn.LSTM's order of h_n and c_n
+  flax   an LSTM's parameters in a .npz, keys {FLAX_KEY.format(layer="K", direction="D", dense="DENSE", param="P")}
+         (D: forward or backward; DENSE/P: dense_i/kernel, dense_h/kernel, dense_h/bias); load them into
+         nnx.OptimizedLSTMCell(in_features, H, rngs=nnx.Rngs(0)) as
+           params = numpy.load(PATH); cell.dense_i.kernel[...] = params["layer0/forward/dense_i/kernel"]
+         and the same for dense_h.kernel and dense_h.bias. Flax's carry is (c, h), nn.LSTM's (h, c).
+An LSTM with proj_size > 0 ports to none of them: their LSTMs have no projection.
+"""
 
 
 def _choose(
@@ -345,11 +401,90 @@ def mutants(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
     return 1 if bad else 0
 
 
+def _load(path: str) -> Any:
+    """``torch.load`` of ``path`` with ``weights_only=True``; ValueError with a one-line reason if it fails."""
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except OSError as error:
+        msg = f"Expected FILE to be a file torch.save wrote, but got {path!r}: {error.strerror or error} instead."
+        raise ValueError(msg) from error
+    except Exception as error:  # torch.load raises many kinds; each becomes one line
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if found:
+            msg = (
+                f"Expected a state_dict of tensors, but got a file holding a {found[1]} instead "
+                "(torch.load with weights_only=True unpickles no Python objects; save the model's "
+                "state_dict())."
+            )
+        else:
+            text = str(error)
+            unpickler = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+            reason = (
+                unpickler[1].strip()
+                if unpickler
+                else f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
+            )
+            msg = f"Expected a file torch.save wrote, but got {path!r}, which torch.load cannot read ({reason}) instead."
+        raise ValueError(msg) from error
+
+
+def _runs_in(to: str, dtype: torch.dtype) -> str:
+    if to == "onnx":
+        return "ONNX Runtime" if default_runtime(dtype) == "onnxruntime" else "onnx.reference"
+    if to == "keras":
+        return f"Keras {require('keras').__version__} ({require('keras').backend.backend()} backend)"
+    return f"Flax {require('flax').__version__} nnx.OptimizedLSTMCell"
+
+
+def port(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the ``port`` command; return the exit code."""
+    try:
+        module = module_from_state_dict(_load(args.file), args.prefix)
+        dtype = next(module.parameters()).dtype
+        if dtype not in DTYPES.values():
+            msg = f"Expected float32 or float64 weights, but got {str(dtype).removeprefix('torch.')} instead."
+            raise ValueError(msg)
+        x = torch.randn(5, 2, module.input_size, generator=torch.Generator().manual_seed(0), dtype=dtype)
+        with torch.no_grad():
+            expected = module(x)  # before the writer has the module: nothing it does changes this side
+        try:
+            save_port(module, args.to, args.out)
+        except OSError as error:
+            msg = f"Expected --out to be a path that can be written, but got {args.out!r}: {error.strerror or error} instead."
+            raise ValueError(msg) from error
+    except (TypeError, ValueError, OSError, Unavailable) as error:
+        print(f"port: {error}", file=err)
+        return 2
+    name = str(dtype).removeprefix("torch.")
+    print(f"read {module!r} ({name}) from {args.file}", file=out)
+    print(f"wrote {args.out} for {args.to}", file=out)
+    actual = run_saved(module, args.to, args.out, x)
+    tolerance = tolerance_for("cpu", dtype)
+    labels = ("output", "h_n", "c_n") if isinstance(module, torch.nn.LSTM) else ("output", "h_n")
+    flat = [[r[0], *(r[1] if isinstance(r[1], tuple) else (r[1],))] for r in (actual, expected)]
+    comparisons = {
+        label: compare(a.to(e.dtype), e, rtol=tolerance.rtol, atol=tolerance.atol)
+        for label, a, e in zip(labels, *flat, strict=True)
+    }
+    worst = max(c.max_abs_diff for c in comparisons.values())
+    each = ", ".join(f"{label} {c.max_abs_diff:.2e}" for label, c in comparisons.items())
+    close = all(c.close for c in comparisons.values())
+    print(
+        f"ran it in {_runs_in(args.to, dtype)} and the {type(module).__name__} on one random {name} input "
+        f"(seq_len 5, batch 2, seed 0): greatest difference {worst:.2e} ({each}), tolerance "
+        f"rtol={tolerance.rtol:.2g}, atol={tolerance.atol:.2g}: {'within' if close else 'EXCEEDS'} it",
+        file=out,
+    )
+    return 0 if close else 1
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Entry point of ``python -m lstm_demo``; returns the exit code."""
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     parser, commands = _parser()
     args = parser.parse_args(argv)
+    if args.command == "port":
+        return port(args, out, err)
     run = check if args.command == "check" else mutants
     return run(args, commands[args.command], out, err)

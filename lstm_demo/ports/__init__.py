@@ -11,6 +11,11 @@ run the same LSTM there, each importing its framework only when called
 :mod:`~lstm_demo.ports.flax` (:func:`to_flax`, :func:`lstm_from_flax`,
 :func:`flax_forward`). Each ``*_forward`` has nn.LSTM's forward contract:
 the independent side of the porting claims.
+:mod:`~lstm_demo.ports.statedict` rebuilds the module of a saved
+``state_dict`` (:func:`module_from_state_dict`, :func:`recurrent_prefixes`);
+:mod:`~lstm_demo.ports.saved` writes a module as a file another framework
+reads and runs that file (:func:`save_port`, :func:`run_saved`): ``python -m
+lstm_demo port``.
 """
 
 from lstm_demo.ports.flax import flax_forward, flax_run, lstm_from_flax, to_flax
@@ -47,14 +52,19 @@ from lstm_demo.ports.onnx import (
     onnx_model,
     run_onnx,
 )
+from lstm_demo.ports.saved import FLAX_KEY, RUNNERS, SAVERS, load_flax_params, run_saved, save_port
+from lstm_demo.ports.statedict import module_from_state_dict, recurrent_prefixes
 
 __all__ = [
     "BACKENDS",
+    "FLAX_KEY",
     "FRAMEWORKS",
     "GATE_ORDERS",
     "INSTALL",
     "OPSET",
+    "RUNNERS",
     "RUNTIMES",
+    "SAVERS",
     "Conformance",
     "OnnxLayer",
     "Unavailable",
@@ -70,18 +80,23 @@ __all__ = [
     "keras_forward_on",
     "keras_run",
     "keras_weights",
+    "load_flax_params",
     "lstm_from_flax",
     "lstm_from_flax_params",
     "lstm_from_keras",
     "lstm_from_onnx",
     "missing",
     "module_from_keras_weights",
+    "module_from_state_dict",
     "onnx_forward",
     "onnx_model",
     "onnx_weights",
+    "recurrent_prefixes",
     "reorder",
     "require",
     "run_onnx",
+    "run_saved",
+    "save_port",
     "to_flax",
     "to_keras",
 ]
