@@ -32,12 +32,15 @@ FLOAT32 = tolerance_for("cpu", torch.float32)
 FLOAT64 = tolerance_for("cpu", torch.float64)
 
 
+def as_tensor(value) -> torch.Tensor:
+    """A tensor of ``value``'s values: a tensor as it is, an array (numpy or a framework's) copied."""
+    return value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
+
+
 def close(actual, expected, tolerance=FLOAT32) -> None:
+    expected = as_tensor(expected)
     torch.testing.assert_close(
-        torch.as_tensor(np.asarray(actual)),
-        torch.as_tensor(np.asarray(expected)),
-        rtol=tolerance.rtol,
-        atol=tolerance.atol,
+        as_tensor(actual).to(expected.dtype), expected, rtol=tolerance.rtol, atol=tolerance.atol
     )
 
 
