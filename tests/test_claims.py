@@ -165,6 +165,11 @@ PACKED_KEYS = [
     for order in ("sorted", "unsorted")
     for what in ("output, real steps", "output, padding is zero", "h_n", "c_n")
 ]
+LSTM_PORT_CASES = ["1 layer", "2 layers, bidirectional, batch_first, (h0, c0)", "bias=False"]
+GRU_PORT_CASE = "GRU, 2 layers, bidirectional, h0"
+#: Every porting claim first runs its side on the port cases: outputs and states, a GRU's without c_n.
+PORT_KEYS = [f"{case}: {what}" for case in LSTM_PORT_CASES for what in ("output", "h_n", "c_n")]
+PORT_KEYS_WITH_GRU = [*PORT_KEYS, f"{GRU_PORT_CASE}: output", f"{GRU_PORT_CASE}: h_n"]
 POST_KEYS = [
     "one step at a time: output",
     "one step at a time: h_n",
@@ -261,6 +266,38 @@ EXPECTED_KEYS = {
                 "input",
                 *(f"{w}_l{k}" for k in range(3) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
             )
+        ),
+    ],
+    "onnx": [
+        *PORT_KEYS_WITH_GRU,
+        *(
+            f"from ONNX, {direction}: {what}"
+            for direction in ("forward", "bidirectional")
+            for what in ("output", "h_n", "c_n", *(f"onnx_weights gives {k} back" for k in "WRB"))
+        ),
+    ],
+    "onnx-export": [
+        "run: output",
+        "run: h_n",
+        "run: c_n",
+        *(f"layer {k}: exported {w}" for k in range(2) for w in "WRB"),
+    ],
+    "keras": [
+        *PORT_KEYS_WITH_GRU,
+        *(
+            f"from Keras, LSTM{b}: {what}"
+            for b in ("", ", bidirectional")
+            for what in ("output", "h_n", "c_n")
+        ),
+        "from Keras, GRU: output",
+        "from Keras, GRU: h_n",
+    ],
+    "flax": [
+        *PORT_KEYS,
+        *(
+            f"from Flax, {d}: {what}"
+            for d in ("forward", "bidirectional")
+            for what in ("output", "h_n", "c_n")
         ),
     ],
 }

@@ -29,6 +29,7 @@ GRU_CLAIMS = {"gru", "gru-bias", "cho-gru"}
 RNN_CLAIMS = {"rnn"}
 LSTM_CLAIMS = set(CLAIMS) - GRU_CLAIMS - RNN_CLAIMS
 POST = {"post-experiment-1", "post-experiment-2"}
+PORT_CLAIMS = {"onnx", "onnx-export", "keras", "flax"}
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,10 @@ def test_which_mutants_are_tried_where(results):
         assert ran[mutant] == plain, mutant
     assert ran["off-by-one-step"] == LSTM_CLAIMS | POST
     assert ran["one-bias"] == plain - {"post-experiment-2"}  # its biases are zero
-    assert ran["backward-not-flipped"] == {"scratch", "last-output", "bidirectional", "padded-unpacked"}
+    # The porting claims run bidirectional modules too (onnx-export's only module is one).
+    assert ran["backward-not-flipped"] == {
+        "scratch", "last-output", "bidirectional", "padded-unpacked", *PORT_CLAIMS,
+    }  # fmt: skip
     # the two-layer models with input_size == hidden_size
     assert ran["layer-2-gets-input"] == {"post-layers", "post-experiment-2"}
     assert ran["h0-batch-first"] == {"state-layout"}
@@ -88,8 +92,10 @@ def test_which_mutants_are_tried_where(results):
     assert ran["dropout-in-eval"] == {"dropout"}
     assert ran["stale-weights"] == {"flatten"}  # the one claim that replaces a module's weights
     # The batch_first modules; the post's reproductions compare outputs only.
-    assert ran["h_n-batch-first"] == {"post-stepwise", "batch-first", "state-layout"}
-    assert ran["gru-reset-before"] == ran["gru-b_hn-outside-r"] == GRU_CLAIMS
+    # The porting claims' batch_first bidirectional LSTM too (onnx-export's module is time-major).
+    assert ran["h_n-batch-first"] == {"post-stepwise", "batch-first", "state-layout", "onnx", "keras", "flax"}
+    # ONNX's and Keras's claims run a GRU too; Flax's port is an LSTM's only.
+    assert ran["gru-reset-before"] == ran["gru-b_hn-outside-r"] == GRU_CLAIMS | {"onnx", "keras"}
     assert ran["rnn-nonlinearity"] == RNN_CLAIMS
 
 

@@ -85,8 +85,13 @@ def _layers(cells: Any) -> list[Cells]:
     if type(cells).__name__ == "OptimizedLSTMCell":
         return [(cells,)]
     found = []
-    for layer in cells:
-        found.append((layer,) if type(layer).__name__ == "OptimizedLSTMCell" else tuple(layer))
+    for layer in cells if isinstance(cells, Sequence) else [cells]:
+        if type(layer).__name__ == "OptimizedLSTMCell":
+            found.append((layer,))
+        elif isinstance(layer, Sequence):
+            found.append(tuple(layer))
+        else:
+            found.append((layer,))  # not a cell: refused below, not iterated
     for layer in found:
         for cell in layer:
             if type(cell).__name__ != "OptimizedLSTMCell":
