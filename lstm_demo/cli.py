@@ -391,8 +391,10 @@ def mutants(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Text
         f"{len(tried) - sum(not r.caught for r in tried)} of {len(tried)} mutant runs caught, "
         f"{len(bad)} escape{'' if len(bad) == 1 else 's'} ({time.perf_counter() - started:.1f} s)"
     )
+    if results.skipped:
+        summary += f"; skipped {', '.join(results.skipped)}: a framework is not installed ({INSTALL})"
     if args.json:
-        json.dump(results.as_json(), out, indent=2)
+        json.dump({**results.as_json(), "skipped": results.skipped}, out, indent=2)
         print(file=out)
         print(summary, file=err)
     else:

@@ -182,3 +182,16 @@ def test_mutants_skip_a_target_whose_framework_is_missing(monkeypatch):
         r.mutant for r in results
     }  # a Keras mutant is tried on Keras's claims only
     assert results.table().caption.endswith("; skipped (framework not installed): keras")
+
+
+def test_the_mutants_command_says_what_it_skipped(monkeypatch):
+    keras_unavailable(monkeypatch)
+    code, out, _ = run_cli("mutants", "--claim", "keras", "--device", "cpu", "--dtype", "float32")
+    assert code == 0
+    assert re.fullmatch(
+        r"0 of 0 mutant runs caught, 0 escapes \(\d+\.\d s\); skipped keras: a framework is not installed "
+        r"\(pip install 'lstm-demo\[ports\]'\)",
+        out.splitlines()[-1],
+    )
+    code, out, _ = run_cli("mutants", "--claim", "keras", "--device", "cpu", "--dtype", "float32", "--json")
+    assert json.loads(out)["skipped"] == ["keras"]
