@@ -6,8 +6,12 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 from torch import nn
+
+from lstm_demo.tolerances import Tolerance, tolerance_for
 
 # (class, extra constructor arguments), with readable ids.
 MODULES = [
@@ -55,3 +59,22 @@ def _param(factors: Sequence[Sequence[Any]], row: Sequence[int]) -> Any:
             values.append(value)
             ids.append(str(value))
     return pytest.param(*values, id="-".join(ids))
+
+
+# The ports' tests: sizes, the CPU tolerances, and a comparison of a framework's arrays with tensors.
+H, IN, T, BATCH = 4, 3, 6, 2
+FLOAT32 = tolerance_for("cpu", torch.float32)
+FLOAT64 = tolerance_for("cpu", torch.float64)
+
+
+def as_tensor(value: Any) -> torch.Tensor:
+    """A tensor of ``value``'s values: a tensor as it is, an array (numpy or a framework's) copied."""
+    return value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
+
+
+def close(actual: Any, expected: Any, tolerance: Tolerance = FLOAT32) -> None:
+    """``actual`` equals ``expected`` within ``tolerance`` (``actual`` cast to ``expected``'s dtype)."""
+    expected = as_tensor(expected)
+    torch.testing.assert_close(
+        as_tensor(actual).to(expected.dtype), expected, rtol=tolerance.rtol, atol=tolerance.atol
+    )

@@ -5,15 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import BATCH, FLOAT64, IN, H, T, close
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from lstm_demo.ports import flax_forward, flax_run, lstm_from_flax, require, to_flax
-from lstm_demo.tolerances import tolerance_for
-
-H, IN, T, BATCH = 4, 3, 6, 2
-FLOAT32 = tolerance_for("cpu", torch.float32)
-FLOAT64 = tolerance_for("cpu", torch.float64)
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +20,6 @@ def jax():
 @pytest.fixture(scope="module")
 def nnx(jax):
     return require("flax.nnx")
-
-
-def as_tensor(value) -> torch.Tensor:
-    """A tensor of ``value``'s values: a tensor as it is, an array (numpy or a framework's) copied."""
-    return value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
-
-
-def close(actual, expected, tolerance=FLOAT32) -> None:
-    expected = as_tensor(expected)
-    torch.testing.assert_close(
-        as_tensor(actual).to(expected.dtype), expected, rtol=tolerance.rtol, atol=tolerance.atol
-    )
 
 
 def numpy(tensor: torch.Tensor) -> np.ndarray:

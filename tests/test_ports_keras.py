@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from cases import BATCH, FLOAT64, IN, H, T, close
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
@@ -17,11 +18,7 @@ from lstm_demo.ports import (
     require,
     to_keras,
 )
-from lstm_demo.tolerances import tolerance_for
 
-H, IN, T, BATCH = 4, 3, 6, 2
-FLOAT32 = tolerance_for("cpu", torch.float32)
-FLOAT64 = tolerance_for("cpu", torch.float64)
 # Keras 3's torch backend converts tensors with np.array(x), which NumPy 2 warns about; the values are right.
 KERAS_NUMPY_WARNING = "ignore:__array__ implementation doesn't accept a copy keyword"
 
@@ -29,18 +26,6 @@ KERAS_NUMPY_WARNING = "ignore:__array__ implementation doesn't accept a copy key
 @pytest.fixture(scope="module")
 def keras():
     return require("keras")  # on PyTorch's backend, unless KERAS_BACKEND says otherwise
-
-
-def as_tensor(value) -> torch.Tensor:
-    """A tensor of ``value``'s values: a tensor as it is, an array (numpy or a framework's) copied."""
-    return value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
-
-
-def close(actual, expected, tolerance=FLOAT32) -> None:
-    expected = as_tensor(expected)
-    torch.testing.assert_close(
-        as_tensor(actual).to(expected.dtype), expected, rtol=tolerance.rtol, atol=tolerance.atol
-    )
 
 
 def numpy(value) -> np.ndarray:

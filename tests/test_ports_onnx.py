@@ -7,6 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from cases import BATCH, FLOAT64, IN, H, T, close
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 from torch import nn
@@ -25,23 +26,6 @@ from lstm_demo.ports import (
     onnx_weights,
     run_onnx,
 )
-from lstm_demo.tolerances import tolerance_for
-
-H, IN, T, BATCH = 4, 3, 6, 2
-FLOAT32 = tolerance_for("cpu", torch.float32)
-FLOAT64 = tolerance_for("cpu", torch.float64)
-
-
-def as_tensor(value) -> torch.Tensor:
-    """A tensor of ``value``'s values: a tensor as it is, an array (numpy or a framework's) copied."""
-    return value.detach().cpu() if isinstance(value, torch.Tensor) else torch.from_numpy(np.array(value))
-
-
-def close(actual, expected, tolerance=FLOAT32) -> None:
-    expected = as_tensor(expected)
-    torch.testing.assert_close(
-        as_tensor(actual).to(expected.dtype), expected, rtol=tolerance.rtol, atol=tolerance.atol
-    )
 
 
 def drawn(dirs: int, gates: int = 4, dtype=np.float32, seed: int = 0) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ from lstm_demo._types import Result
 from lstm_demo.ports import (
     flax_forward,
     keras_forward,
+    keras_layers,
     keras_weights,
     onnx_forward,
     onnx_weights,
@@ -69,32 +70,6 @@ def keras_one_bias(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None
     return keras_forward(module, input, hx, layers=to_keras(copied))
 
 
-def _keras_layers(module: nn.LSTM | nn.GRU, arrays: list[list[np.ndarray]], **options: Any) -> list[Any]:
-    """Keras layers for ``module``'s configuration with these weights (and options)."""
-    keras = require("keras")
-    kind = "LSTM" if isinstance(module, nn.LSTM) else "GRU"
-    dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
-    if kind == "GRU":
-        options["reset_after"] = True
-    layers = []
-    for k, weights in enumerate(arrays):
-        layer = getattr(keras.layers, kind)(
-            module.hidden_size,
-            return_sequences=True,
-            return_state=True,
-            use_bias=module.bias,
-            dtype=dtype,
-            **options,
-        )
-        if module.bidirectional:
-            layer = keras.layers.Bidirectional(layer, dtype=dtype)
-        features = module.input_size if k == 0 else module.hidden_size * (2 if module.bidirectional else 1)
-        layer.build((None, None, features))
-        layer.set_weights(weights)
-        layers.append(layer)
-    return layers
-
-
 def keras_reshaped(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None) -> Result:
     """Keras run with kernel = weight_ih.reshape(in, 4H) (and the recurrent kernel alike): a reshape, not a transpose."""
     per = 3 if module.bias else 2
@@ -103,7 +78,7 @@ def keras_reshaped(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None
         for start in range(0, len(weights), per):
             for i in (start, start + 1):
                 weights[i] = np.ascontiguousarray(weights[i].T).reshape(weights[i].shape)
-    return keras_forward(module, input, hx, layers=_keras_layers(module, arrays))
+    return keras_forward(module, input, hx, layers=keras_layers(module, arrays))
 
 
 def keras_hard_sigmoid(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None) -> Result:
@@ -112,7 +87,7 @@ def keras_hard_sigmoid(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = 
         module,
         input,
         hx,
-        layers=_keras_layers(module, keras_weights(module), recurrent_activation="hard_sigmoid"),
+        layers=keras_layers(module, keras_weights(module), recurrent_activation="hard_sigmoid"),
     )
 
 
@@ -132,28 +107,14 @@ class _HandBuiltBidirectional:
 
 def keras_backward_not_flipped(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None) -> Result:
     """Keras run of a hand-built bidirectional layer whose ``go_backwards`` output is left in reversed time."""
-    keras = require("keras")
-    kind = "LSTM" if isinstance(module, nn.LSTM) else "GRU"
-    dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
-    options: dict[str, Any] = {
-        "return_sequences": True,
-        "return_state": True,
-        "use_bias": module.bias,
-        "dtype": dtype,
-    }
-    if kind == "GRU":
-        options["reset_after"] = True
-    per = len(keras_weights(module)[0]) // 2
     layers = []
     for k, weights in enumerate(keras_weights(module)):
-        pair = []
-        for d, go_backwards in enumerate((False, True)):
-            layer = getattr(keras.layers, kind)(module.hidden_size, go_backwards=go_backwards, **options)
-            features = module.input_size if k == 0 else 2 * module.hidden_size
-            layer.build((None, None, features))
-            layer.set_weights(weights[d * per : (d + 1) * per])
-            pair.append(layer)
-        layers.append(_HandBuiltBidirectional(*pair))
+        half = len(weights) // 2
+        forward, backward = (
+            keras_layers(module, [part], first=k, bidirectional=False, go_backwards=backwards)[0]
+            for part, backwards in ((weights[:half], False), (weights[half:], True))
+        )
+        layers.append(_HandBuiltBidirectional(forward, backward))
     return keras_forward(module, input, hx, layers=layers)
 
 

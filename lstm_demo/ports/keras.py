@@ -67,27 +67,58 @@ def to_keras(module: nn.LSTM | nn.GRU) -> list[Any]:
     >>> [type(layer).__name__ for layer in to_keras(nn.LSTM(3, 4, num_layers=2, bidirectional=True))]
     ['Bidirectional', 'Bidirectional']
     """
-    weights = keras_weights(module)  # checks the module before Keras is imported
+    return keras_layers(
+        module, keras_weights(module)
+    )  # the weights check the module before Keras is imported
+
+
+def keras_layers(
+    module: nn.LSTM | nn.GRU,
+    weights: Sequence[Sequence[np.ndarray]],
+    *,
+    first: int = 0,
+    bidirectional: bool | None = None,
+    **options: Any,
+) -> list[Any]:
+    """Built Keras 3 layers of ``module``'s kind, width and dtype, one per entry of ``weights``, holding those weights.
+
+    What :func:`to_keras` returns for ``weights = keras_weights(module)``;
+    other weights, Keras options (``recurrent_activation``, ``go_backwards``,
+    ...) and ``bidirectional=False`` (one direction's layers of a
+    bidirectional module) build the layers a port written another way
+    would. ``first`` is the module's layer that ``weights[0]`` is (it sets the
+    input width).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> from lstm_demo.ports import keras_layers, keras_weights
+    >>> gru = nn.GRU(3, 4)
+    >>> (layer,) = keras_layers(gru, keras_weights(gru), recurrent_activation="hard_sigmoid")
+    >>> layer.get_config()["recurrent_activation"], layer.get_config()["reset_after"]
+    ('hard_sigmoid', True)
+    """
     keras = require("keras")
     kind = "LSTM" if isinstance(module, nn.LSTM) else "GRU"
     dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
+    wrap = module.bidirectional if bidirectional is None else bidirectional
+    settings: dict[str, Any] = {
+        "return_sequences": True,
+        "return_state": True,
+        "use_bias": module.bias,
+        "dtype": dtype,
+        **({"reset_after": True} if kind == "GRU" else {}),
+        **options,
+    }
     layers = []
-    for k, arrays in enumerate(weights):
-        options: dict[str, Any] = {
-            "return_sequences": True,
-            "return_state": True,
-            "use_bias": module.bias,
-            "dtype": dtype,
-        }
-        if kind == "GRU":
-            options["reset_after"] = True
-        layer = getattr(keras.layers, kind)(module.hidden_size, **options)
-        if module.bidirectional:
+    for k, arrays in enumerate(weights, start=first):
+        layer = getattr(keras.layers, kind)(module.hidden_size, **settings)
+        if wrap:
             layer = keras.layers.Bidirectional(layer, merge_mode="concat", dtype=dtype)
         features = module.input_size if k == 0 else module.hidden_size * (2 if module.bidirectional else 1)
         with _quiet():
             layer.build((None, None, features))
-            layer.set_weights(arrays)
+            layer.set_weights(list(arrays))
         layers.append(layer)
     return layers
 
