@@ -1,12 +1,12 @@
 """An nn.LSTM or nn.GRU saved as a file another framework reads, and that file run: what ``python -m lstm_demo port`` does.
 
-:func:`save_port` writes ``onnx`` (the :func:`~lstm_demo.ports.onnx_model`
+:func:`~lstm_demo.ports.save_port` writes ``onnx`` (the :func:`~lstm_demo.ports.onnx_model`
 graph, ``onnx.save``), ``keras`` (a ``.keras`` model of the
 :func:`~lstm_demo.ports.to_keras` layers, built with Keras's functional API:
 ``keras.Input((None, input_size))``, the layers in turn, outputs the last
 sequence then every layer's final states) or ``flax`` (the
 :func:`~lstm_demo.ports.flax_params` in a ``.npz``, keys
-:data:`FLAX_KEY`). :func:`run_saved` reads the file back and runs it in its
+:data:`~lstm_demo.ports.FLAX_KEY`). :func:`~lstm_demo.ports.run_saved` reads the file back and runs it in its
 framework, with the module's forward contract, so the two can be compared.
 """
 
@@ -148,12 +148,12 @@ def save_flax(module: nn.LSTM | nn.GRU, path: Path) -> None:
 
 
 def load_flax_params(path: Path) -> list[tuple[dict[str, dict[str, np.ndarray]], ...]]:
-    """The per-layer, per-direction ``OptimizedLSTMCell`` parameters of a ``.npz`` :func:`save_flax` wrote.
+    """The per-layer, per-direction ``OptimizedLSTMCell`` parameters of a ``.npz`` ``port --to flax`` wrote.
 
     Raises
     ------
     ValueError
-        If its keys are not :data:`FLAX_KEY`'s, layer by layer from 0.
+        If its keys are not :data:`~lstm_demo.ports.FLAX_KEY`'s, layer by layer from 0.
     """
     with np.load(path, allow_pickle=False) as found:
         arrays = {key: found[key] for key in found.files}
@@ -237,7 +237,7 @@ def save_port(module: nn.LSTM | nn.GRU, to: str, path: str | Path) -> None:
 
 
 def run_saved(module: nn.LSTM | nn.GRU, to: str, path: str | Path, input: torch.Tensor) -> Result:
-    """The file :func:`save_port` wrote, read back and run on ``input`` in its framework, zero initial states.
+    """The file :func:`~lstm_demo.ports.save_port` wrote, read back and run on ``input`` in its framework, zero initial states.
 
     ``input`` is time-major ``(seq_len, batch, input_size)`` (the module
     gives only the kind, layers and directions to read the outputs by); the

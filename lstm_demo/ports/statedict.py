@@ -106,7 +106,7 @@ def module_from_state_dict(
         The recurrent module's prefix in a larger model's ``state_dict``
         (``"rnn."``; the trailing dot may be left out). Without it, the
         ``state_dict`` must hold exactly one recurrent module
-        (:func:`recurrent_prefixes`).
+        (:func:`~lstm_demo.ports.recurrent_prefixes`).
 
     Returns
     -------
