@@ -341,3 +341,23 @@ def test_keras_forward_on_jax_without_x64_computes_float64_in_float32(sample):
     close(output, expected)  # float32's accuracy, not float64's
     close(h_n, eh)
     assert float((output.double() - expected).abs().max()) > 0
+
+
+def test_lstm_from_keras_checks_a_bidirectionals_backward_layer_too(keras):
+    # A backward layer configured unlike the forward one computes something no nn.LSTM does.
+    layer = keras.layers.Bidirectional(
+        keras.layers.LSTM(H),
+        backward_layer=keras.layers.LSTM(H, go_backwards=True, recurrent_activation="hard_sigmoid"),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^Expected a Bidirectional whose backward layer is configured as its forward layer "
+        r"\(nn\.LSTM has one configuration for both directions\), but got different recurrent_activation instead\.$",
+    ):
+        lstm_from_keras(layer)
+
+
+def test_to_keras_layers_run_keras_own_loop_not_cudnn(keras):
+    # On a CUDA machine use_cudnn="auto" would run torch's cuDNN LSTM, nn.LSTM's own kernel.
+    (layer,) = to_keras(nn.LSTM(IN, H, bidirectional=True))
+    assert (layer.forward_layer.use_cudnn, layer.backward_layer.use_cudnn) == (False, False)

@@ -99,9 +99,10 @@ def _numpy(at: Place, *shape: int, offset: int, scale: float = 0.5) -> np.ndarra
 
 @claim(
     "onnx",
-    "An ONNX LSTM (or GRU) node given onnx_weights(lstm): W, R with the gates reordered i, o, f, c "
-    "(GRU z, r, h), B = [bias_ih, bias_hh], computes nn.LSTM, in ONNX Runtime (float32) and "
-    "onnx.reference (float64); lstm_from_onnx rebuilds any node's weights as the nn.LSTM it computes.",
+    "An ONNX LSTM (or GRU) node given onnx_weights(lstm): W, R and each half of B = [bias_ih, bias_hh] "
+    "with the gates reordered i, o, f, c (GRU z, r, h), computes nn.LSTM, in ONNX Runtime (float32) and "
+    "onnx.reference (float64); lstm_from_onnx rebuilds weights drawn in ONNX's layout (forward and "
+    "bidirectional, the node's default attributes) as the nn.LSTM the node computes.",
     onnx=onnx_forward,
 )
 def onnx_port(at: Place, *, onnx: Forward) -> Found:
@@ -111,7 +112,8 @@ def onnx_port(at: Place, *, onnx: Forward) -> Found:
     ONNX: weights drawn in ONNX's layout, forward and bidirectional, run in
     the same runtime and as ``lstm_from_onnx``'s module; then
     ``onnx_weights`` of that module, which must give the drawn arrays back
-    (bit for bit: the comparisons show a difference of 0).
+    (compared within the tolerance like every pair; the porting page asserts
+    them bitwise equal).
     """
     found = _to(at, onnx, port_cases(at))
     runtime = default_runtime(at.dtype)
@@ -159,15 +161,15 @@ def exported_forward(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = No
 
 @claim(
     "onnx-export",
-    "torch.onnx.export writes each nn.LSTM layer as one ONNX LSTM node whose W, R and B are "
-    "onnx_weights(lstm) bit for bit, and the exported model computes nn.LSTM.",
+    "torch.onnx.export(dynamo=False) writes each nn.LSTM layer as one ONNX LSTM node whose W, R and B "
+    "are onnx_weights(lstm), and the exported model computes nn.LSTM.",
     exported=exported_forward,
 )
 def onnx_export(at: Place, *, exported: Forward) -> Found:
     """Claim: the TorchScript exporter (``dynamo=False``) writes what :func:`~lstm_demo.ports.onnx_weights` says.
 
     A two-layer bidirectional LSTM, given ``(h0, c0)``: its exported nodes'
-    weights against ``onnx_weights`` (a difference of 0), and the exported
+    weights against ``onnx_weights`` (the porting page asserts them bitwise equal), and the exported
     model's run against the module. The dynamo exporter, slower by seconds,
     is shown on the porting page.
     """
@@ -200,7 +202,12 @@ def _keras_drawn(at: Place, kind: str, bidirectional: bool, offset: int) -> list
             _numpy(at, HIDDEN, gates * HIDDEN, offset=offset + 10 * d + 1),
             _numpy(at, *bias_shape, offset=offset + 10 * d + 2),
         ]
-    options: dict[str, Any] = {"return_sequences": True, "return_state": True, "dtype": dtype}
+    options: dict[str, Any] = {
+        "return_sequences": True,
+        "return_state": True,
+        "dtype": dtype,
+        "use_cudnn": False,  # Keras's own loop, not torch's cuDNN LSTM, on a CUDA machine
+    }
     if kind == "GRU":
         options["reset_after"] = True
     layer = getattr(keras.layers, kind)(HIDDEN, **options)

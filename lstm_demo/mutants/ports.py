@@ -3,7 +3,8 @@
 Each function has the module's forward contract and runs the framework, as
 the porting claims' sides do, with one mistake people make when they port
 an LSTM by hand: gates left in PyTorch's order for ONNX, one bias of two,
-a reshape where a transpose belongs, Keras 2's ``hard_sigmoid``, a
+a reshape where a transpose belongs, ``hard_sigmoid`` gates (the default of Keras 2.2 and
+earlier), a
 hand-built bidirectional layer whose backward output is not flipped back,
 Flax's carry passed as ``(h, c)``.
 """
@@ -82,7 +83,7 @@ def keras_reshaped(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None
 
 
 def keras_hard_sigmoid(module: nn.LSTM | nn.GRU, input: torch.Tensor, hx: Any = None) -> Result:
-    """Keras run with ``recurrent_activation="hard_sigmoid"``: Keras 3's, relu6(x + 3) / 6, for the gates."""
+    """Keras run with ``recurrent_activation="hard_sigmoid"`` (Keras 2.2's default), which Keras 3 computes as relu6(x + 3) / 6."""
     return keras_forward(
         module,
         input,

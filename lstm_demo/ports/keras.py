@@ -107,6 +107,9 @@ def keras_layers(
         "return_state": True,
         "use_bias": module.bias,
         "dtype": dtype,
+        # On a CUDA machine Keras's PyTorch backend would hand the layer to torch's own cuDNN LSTM
+        # (torch._VF.lstm), nn.LSTM's kernel: Keras's own loop keeps it an independent computation.
+        "use_cudnn": False,
         **({"reset_after": True} if kind == "GRU" else {}),
         **options,
     }
@@ -139,8 +142,21 @@ def _cell_config(layer: Any) -> tuple[str, bool, dict[str, Any]]:
         if config.get("merge_mode") != "concat":
             msg = f"Expected a Bidirectional with merge_mode='concat' (nn.LSTM's output), but got {config.get('merge_mode')!r} instead."
             raise ValueError(msg)
-        inner = layer.forward_layer
-        return _cell_config(inner)[0], True, inner.get_config()
+        forward, backward = layer.forward_layer, layer.backward_layer
+        kind, _, config = _cell_config(forward)
+        back_kind, _, back_config = _cell_config(backward)
+        if not back_config.get("go_backwards"):
+            msg = "Expected a Bidirectional whose backward layer has go_backwards=True, but got go_backwards=False instead."
+            raise ValueError(msg)
+        same = {k: v for k, v in back_config.items() if k not in ("name", "go_backwards")}
+        differ = sorted(k for k, v in same.items() if config.get(k) != v)
+        if back_kind != kind or differ:
+            msg = (
+                "Expected a Bidirectional whose backward layer is configured as its forward layer "
+                f"(nn.{kind} has one configuration for both directions), but got different {', '.join(differ) or 'kinds'} instead."
+            )
+            raise ValueError(msg)
+        return kind, True, config
     if name not in KINDS:
         msg = f"Expected Keras LSTM, GRU or Bidirectional layers, but got {describe(layer)} instead."
         raise TypeError(msg)
@@ -166,8 +182,8 @@ def lstm_from_keras(layers: Any, *, batch_first: bool = True) -> nn.LSTM | nn.GR
         If a layer is not an LSTM, GRU or Bidirectional.
     ValueError
         Where nn.LSTM computes something else: an activation other than
-        tanh or a recurrent activation other than sigmoid (Keras 2's
-        ``hard_sigmoid``), ``go_backwards``, ``stateful``, a GRU with
+        tanh or a recurrent activation other than sigmoid (``hard_sigmoid``,
+        the default of Keras 2.2 and earlier), ``go_backwards``, ``stateful``, a GRU with
         ``reset_after=False``, layers of different kinds or widths, a
         Bidirectional that does not concatenate.
 

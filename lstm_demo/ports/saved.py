@@ -87,8 +87,7 @@ def save_keras(module: nn.LSTM | nn.GRU, path: Path) -> None:
     Raises
     ------
     ValueError
-        If ``path`` does not end ``.keras``, the only format Keras 3's
-        ``model.save`` writes.
+        If ``path`` does not end ``.keras``, Keras 3's native format.
     """
     if Path(path).suffix != ".keras":
         msg = f"Expected a path ending .keras (Keras 3's model format), but got {str(path)!r} instead."
