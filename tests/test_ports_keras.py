@@ -355,9 +355,3 @@ def test_lstm_from_keras_checks_a_bidirectionals_backward_layer_too(keras):
         r"\(nn\.LSTM has one configuration for both directions\), but got different recurrent_activation instead\.$",
     ):
         lstm_from_keras(layer)
-
-
-def test_to_keras_layers_run_keras_own_loop_not_cudnn(keras):
-    # On a CUDA machine use_cudnn="auto" would run torch's cuDNN LSTM, nn.LSTM's own kernel.
-    (layer,) = to_keras(nn.LSTM(IN, H, bidirectional=True))
-    assert (layer.forward_layer.use_cudnn, layer.backward_layer.use_cudnn) == (False, False)

@@ -206,7 +206,6 @@ def _keras_drawn(at: Place, kind: str, bidirectional: bool, offset: int) -> list
         "return_sequences": True,
         "return_state": True,
         "dtype": dtype,
-        "use_cudnn": False,  # Keras's own loop, not torch's cuDNN LSTM, on a CUDA machine
     }
     if kind == "GRU":
         options["reset_after"] = True
@@ -231,7 +230,12 @@ def keras_port(at: Place, *, keras: Forward) -> Found:
     On the backend Keras was imported with (PyTorch unless ``KERAS_BACKEND``
     says otherwise). From Keras: weights drawn in Keras's layout for an
     LSTM, a bidirectional LSTM and a GRU, run by Keras and by
-    ``lstm_from_keras``'s module.
+    ``lstm_from_keras``'s module. The layers keep Keras's default
+    ``use_cudnn="auto"``, with which Keras 3.15 on PyTorch runs the layer with
+    torch's own LSTM kernel (``torch._VF.lstm``) once it has laid the weights
+    out: the claim checks the mapping, not another implementation's
+    arithmetic. Keras's own loop (``use_cudnn=False``) rounds float64 layers
+    far more (the porting page measures it).
     """
     found = _to(at, keras, port_cases(at))
     for k, (kind, bidirectional) in enumerate((("LSTM", False), ("LSTM", True), ("GRU", False))):

@@ -509,7 +509,8 @@ def lstm_from_flax_params(
 ) -> nn.LSTM:
     """The ``nn.LSTM`` whose :func:`flax_params` are ``layers`` (one or two cells' params per layer).
 
-    Flax's one bias becomes ``bias_ih``, ``bias_hh`` zero. ``batch_first``
+    Flax's one bias becomes ``bias_ih``, ``bias_hh`` zero; where every bias
+    is zero the module gets ``bias=False`` (the same function). ``batch_first``
     defaults to ``nnx.RNN``'s batch-major layout.
 
     Examples

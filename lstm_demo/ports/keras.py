@@ -107,9 +107,6 @@ def keras_layers(
         "return_state": True,
         "use_bias": module.bias,
         "dtype": dtype,
-        # On a CUDA machine Keras's PyTorch backend would hand the layer to torch's own cuDNN LSTM
-        # (torch._VF.lstm), nn.LSTM's kernel: Keras's own loop keeps it an independent computation.
-        "use_cudnn": False,
         **({"reset_after": True} if kind == "GRU" else {}),
         **options,
     }
