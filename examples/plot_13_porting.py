@@ -21,8 +21,8 @@ against ``nn.LSTM``.
 # One LSTM of two bidirectional, batch-first layers, given ``(h0, c0)``, is
 # run in each framework (ONNX Runtime for ONNX, Keras on its PyTorch
 # backend, Flax on JAX) and compared with ``nn.LSTM``, float32, within
-# ``torch.testing``'s tolerance. Each row's last column names the run that
-# verifies it: the mapping, and where the catalogue of porting bugs
+# ``torch.testing``'s tolerance. The second table names the run that
+# verifies each row: the mapping, and where the catalogue of porting bugs
 # (:data:`lstm_demo.mutants.PORT_MUTANTS`) has a wrong mapping for the row,
 # that wrong mapping run the same way, which must miss. Keras on JAX runs in new Python processes (Keras picks
 # its backend once per process); they start now and are read further down.
