@@ -20,6 +20,7 @@ from lstm_demo._types import LSTMResult, LSTMState
 from lstm_demo._validate import describe
 from lstm_demo.ports.frameworks import require
 from lstm_demo.ports.gates import flax_params, lstm_from_flax_params
+from lstm_demo.ports.results import as_result, check_input
 
 #: Flax's cells per layer: one, or ``(forward, backward)``.
 Cells = tuple[Any, ...]
@@ -199,9 +200,7 @@ def flax_forward(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None
     >>> torch.testing.assert_close(output, lstm(x)[0]); c_n.shape
     torch.Size([1, 2, 4])
     """
-    if not isinstance(input, torch.Tensor) or input.dim() != 3:
-        msg = f"Expected input to be a 3-D tensor (Flax takes no PackedSequence), but got {describe(input)} instead."
-        raise TypeError(msg)
+    check_input(input, "Flax")
     if not isinstance(lstm, nn.LSTM):
         msg = f"Expected an nn.LSTM, but got {describe(lstm)} instead."
         raise TypeError(msg)
@@ -216,11 +215,8 @@ def flax_forward(lstm: nn.LSTM, input: torch.Tensor, hx: LSTMState | None = None
                 (hx[0][i].detach().cpu().numpy(), hx[1][i].detach().cpu().numpy()) for i in range(len(hx[0]))
             ]
         output, finals = flax_run(layers, x.detach().cpu().numpy(), state)
-        y = torch.from_numpy(np.array(output)).to(input.device)
-        h_n = torch.from_numpy(np.stack([np.array(h) for h, _ in finals])).to(input.device)
-        c_n = torch.from_numpy(np.stack([np.array(c) for _, c in finals])).to(input.device)
-    if not lstm.batch_first:
-        y = y.transpose(0, 1)
+        h, c = zip(*finals, strict=True)
+        y, (h_n, c_n) = as_result(lstm, output, h, c, time_major=False, device=input.device)
     return y, (h_n, c_n)
 
 

@@ -26,6 +26,7 @@ from lstm_demo._types import Result, State
 from lstm_demo._validate import describe
 from lstm_demo.ports.frameworks import require
 from lstm_demo.ports.gates import keras_weights, module_from_keras_weights
+from lstm_demo.ports.results import as_result, check_input
 
 
 @contextmanager
@@ -270,25 +271,14 @@ def _keras_states(module: nn.RNNBase, hx: State | None) -> list[list[np.ndarray]
     return per_layer
 
 
-def _torch_result(
+def _as_result(
     module: nn.RNNBase, output: np.ndarray, finals: list[list[np.ndarray]], like: torch.Tensor
 ) -> Result:
-    lstm = isinstance(module, nn.LSTM)
-    per = 2 if lstm else 1
-    dirs = 2 if module.bidirectional else 1
-    h, c = [], []
-    for arrays in finals:
-        for d in range(dirs):
-            h.append(arrays[d * per])
-            if lstm:
-                c.append(arrays[d * per + 1])
-    y = torch.from_numpy(np.ascontiguousarray(output)).to(like.device)
-    if not module.batch_first:
-        y = y.transpose(0, 1)
-    h_n = torch.from_numpy(np.stack(h)).to(like.device)
-    if lstm:
-        return y, (h_n, torch.from_numpy(np.stack(c)).to(like.device))
-    return y, h_n
+    """Keras's last sequence and per-layer final states (``h, c`` per direction) as nn.LSTM's result."""
+    per = 2 if isinstance(module, nn.LSTM) else 1
+    states = [a for arrays in finals for a in arrays]
+    c = states[1::per] if per == 2 else []
+    return as_result(module, output, states[0::per], c, time_major=False, device=like.device)
 
 
 def keras_forward(
@@ -315,13 +305,11 @@ def keras_forward(
     >>> torch.testing.assert_close(output, gru(x)[0]); h_n.shape
     torch.Size([2, 2, 4])
     """
-    if not isinstance(input, torch.Tensor) or input.dim() != 3:
-        msg = f"Expected input to be a 3-D tensor (Keras takes no PackedSequence), but got {describe(input)} instead."
-        raise TypeError(msg)
+    check_input(input, "Keras")
     run = to_keras(module) if layers is None else layers
     x = input if module.batch_first else input.transpose(0, 1)
     output, finals = keras_run(run, x.detach().cpu().numpy(), _keras_states(module, hx))
-    return _torch_result(module, output, finals, input)
+    return _as_result(module, output, finals, input)
 
 
 #: Keras's backends :func:`keras_forward_on` runs.
@@ -414,7 +402,7 @@ def _main(given: str, got: str) -> None:
     x = payload["input"] if module.batch_first else payload["input"].transpose(0, 1)
     output, finals = keras_run(layers, x.numpy(), _keras_states(module, state))
     computed = str(output.dtype)
-    y, final = _torch_result(module, output, finals, payload["input"])
+    y, final = _as_result(module, output, finals, payload["input"])
     leaves = [y, *(final if isinstance(final, tuple) else (final,))]
     torch.save({"result": [t.contiguous() for t in leaves], "dtype": computed}, got)
 

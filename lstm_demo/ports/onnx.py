@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from lstm_demo._types import Result, State
-from lstm_demo._validate import describe
 from lstm_demo.ports.frameworks import require
 from lstm_demo.ports.gates import OnnxLayer, lstm_from_onnx, onnx_weights
+from lstm_demo.ports.results import as_result, check_input
 
 #: The ONNX operator set the graphs are written in (LSTM's ``layout`` came in 14).
 OPSET = 14
@@ -162,9 +162,7 @@ def default_runtime(dtype: torch.dtype) -> str:
 
 
 def _feeds(module: nn.RNNBase, input: Any, hx: State | None) -> dict[str, np.ndarray]:
-    if not isinstance(input, torch.Tensor) or input.dim() != 3:
-        msg = f"Expected input to be a 3-D tensor (an ONNX graph takes no PackedSequence), but got {describe(input)} instead."
-        raise TypeError(msg)
+    check_input(input, "an ONNX graph")
     x = input.transpose(0, 1) if module.batch_first else input
     feeds = {"input": x.detach().cpu().numpy()}
     if hx is None:
@@ -177,15 +175,6 @@ def _feeds(module: nn.RNNBase, input: Any, hx: State | None) -> dict[str, np.nda
         for k in range(module.num_layers):
             feeds[f"{s}0_l{k}"] = tensor[k * dirs : (k + 1) * dirs].detach().cpu().numpy()
     return feeds
-
-
-def _as_result(module: nn.RNNBase, arrays: Sequence[np.ndarray], like: torch.Tensor) -> Result:
-    output, *states = (torch.from_numpy(np.ascontiguousarray(a)).to(like.device) for a in arrays)
-    if module.batch_first:
-        output = output.transpose(0, 1)
-    if isinstance(module, nn.LSTM):
-        return output, (states[0], states[1])
-    return output, states[0]
 
 
 def onnx_forward(
@@ -223,7 +212,8 @@ def onnx_forward(
     """
     feeds = _feeds(module, input, hx)
     model = onnx_model(module if weights is None else weights)
-    return _as_result(module, run_onnx(model, feeds, runtime=default_runtime(input.dtype)), input)
+    output, *states = run_onnx(model, feeds, runtime=default_runtime(input.dtype))
+    return as_result(module, output, states[0], states[-1], time_major=True, device=input.device)
 
 
 class _Flattened(nn.Module):

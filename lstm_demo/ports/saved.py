@@ -29,6 +29,7 @@ from lstm_demo.ports.frameworks import require
 from lstm_demo.ports.gates import flax_params, lstm_from_flax_params
 from lstm_demo.ports.keras import to_keras
 from lstm_demo.ports.onnx import default_runtime, onnx_model, run_onnx
+from lstm_demo.ports.results import as_result
 
 #: The key of each array in a Flax ``.npz``: per layer and direction, the ``OptimizedLSTMCell``'s parameter path.
 FLAX_KEY = "layer{layer}/{direction}/{dense}/{param}"
@@ -56,14 +57,6 @@ def _zeros_state(module: nn.LSTM | nn.GRU, batch: int, dtype: torch.dtype) -> np
     return np.zeros((dirs, batch, module.hidden_size), dtype=torch.empty((), dtype=dtype).numpy().dtype)
 
 
-def _result(module: nn.LSTM | nn.GRU, output: np.ndarray, h: list[Any], c: list[Any]) -> Result:
-    y = torch.from_numpy(np.ascontiguousarray(output))
-    h_n = torch.from_numpy(np.stack([np.asarray(a) for a in h]))
-    if isinstance(module, nn.LSTM):
-        return y, (h_n, torch.from_numpy(np.stack([np.asarray(a) for a in c])))
-    return y, h_n
-
-
 def save_onnx(module: nn.LSTM | nn.GRU, path: Path) -> None:
     """Write :func:`~lstm_demo.ports.onnx_model` of ``module`` to ``path`` (``onnx.save``)."""
     model = onnx_model(module)
@@ -78,7 +71,7 @@ def run_onnx_file(module: nn.LSTM | nn.GRU, path: Path, input: torch.Tensor) -> 
         if value.name != "input":
             feeds[value.name] = _zeros_state(module, input.shape[1], input.dtype)
     output, *states = run_onnx(model, feeds, runtime=default_runtime(input.dtype))
-    return _result(module, output, list(states[0]), list(states[-1]))
+    return as_result(module, output, states[0], states[-1], time_major=True)
 
 
 def save_keras(module: nn.LSTM | nn.GRU, path: Path) -> None:
@@ -117,7 +110,7 @@ def run_keras_file(module: nn.LSTM | nn.GRU, path: Path, input: torch.Tensor) ->
         outputs = [keras.ops.convert_to_numpy(o) for o in model(input.detach().cpu().numpy().swapaxes(0, 1))]
     per = 2 if isinstance(module, nn.LSTM) else 1
     states = outputs[1:]
-    return _result(module, outputs[0].swapaxes(0, 1), states[0::per], states[1::per])
+    return as_result(module, outputs[0], states[0::per], states[1::per], time_major=False)
 
 
 def save_flax(module: nn.LSTM | nn.GRU, path: Path) -> None:
