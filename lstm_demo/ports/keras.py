@@ -346,9 +346,7 @@ def keras_forward_on(
         msg = f"Expected an nn.LSTM or nn.GRU, but got {describe(module)} instead."
         raise TypeError(msg)
     config = {
-        "kind": type(module).__name__
-        if type(module) in (nn.LSTM, nn.GRU)
-        else ("LSTM" if isinstance(module, nn.LSTM) else "GRU"),
+        "kind": "LSTM" if isinstance(module, nn.LSTM) else "GRU",
         "input_size": module.input_size,
         "hidden_size": module.hidden_size,
         "num_layers": module.num_layers,
